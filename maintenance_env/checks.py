@@ -1,0 +1,142 @@
+"""System checks: the same validation as at middleware load, reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from maintenance_env import conf, sources
+from maintenance_env.conf import VARIABLES, Origin
+
+__all__ = ["INCUMBENT_SETTINGS", "check_configuration"]
+
+MIDDLEWARE_PATH = "maintenance_env.middleware.MaintenanceModeMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MIN_SECRET_LENGTH = 16
+
+#: django-maintenance-mode's settings that mean something else (or nothing) here, with
+#: what to use instead. Names both packages share (REDIRECT_URL, TEMPLATE, STATUS_CODE,
+#: RETRY_AFTER) are not listed: they work here as they are.
+INCUMBENT_SETTINGS: dict[str, str] = {
+    "MAINTENANCE_MODE_IGNORE_ADMIN_SITE": "MAINTENANCE_MODE_EXCEPT_URLS (e.g. '^/admin/')",
+    "MAINTENANCE_MODE_IGNORE_ANONYMOUS_USER": "nothing: anonymous users are never exempt",
+    "MAINTENANCE_MODE_IGNORE_AUTHENTICATED_USER": "MAINTENANCE_MODE_EXCEPT_AUTHENTICATED",
+    "MAINTENANCE_MODE_IGNORE_STAFF": "MAINTENANCE_MODE_EXCEPT_STAFF",
+    "MAINTENANCE_MODE_IGNORE_SUPERUSER": "MAINTENANCE_MODE_EXCEPT_SUPERUSER",
+    "MAINTENANCE_MODE_IGNORE_IP_ADDRESSES": "MAINTENANCE_MODE_EXCEPT_IPS (addresses and CIDRs)",
+    "MAINTENANCE_MODE_IGNORE_URLS": "MAINTENANCE_MODE_EXCEPT_URLS",
+    "MAINTENANCE_MODE_IGNORE_TESTS": "nothing: tests see maintenance only when they turn it on",
+    "MAINTENANCE_MODE_GET_CLIENT_IP_ADDRESS": "MAINTENANCE_MODE_TRUSTED_PROXIES",
+    "MAINTENANCE_MODE_STATE_BACKEND": "MAINTENANCE_MODE_CONFIG_PATH (a mounted config)",
+    "MAINTENANCE_MODE_STATE_BACKEND_FALLBACK_VALUE": "MAINTENANCE_MODE (off by default)",
+    "MAINTENANCE_MODE_STATE_FILE_NAME": "MAINTENANCE_MODE_CONFIG_PATH",
+    "MAINTENANCE_MODE_STATE_FILE_PATH": "MAINTENANCE_MODE_CONFIG_PATH",
+    "MAINTENANCE_MODE_GET_TEMPLATE_CONTEXT": "MAINTENANCE_MODE_MESSAGE, or your own template",
+    "MAINTENANCE_MODE_GET_CONTEXT": "MAINTENANCE_MODE_MESSAGE, or your own template",
+    "MAINTENANCE_MODE_LOGOUT_AUTHENTICATED_USER": "nothing: sessions are left alone",
+    "MAINTENANCE_MODE_RESPONSE_TYPE": "nothing: JSON is chosen by the request's Accept header",
+    "MAINTENANCE_MODE_IGNORE_FUNCS": "maintenance_env.decorators.maintenance_exempt",
+}
+
+_HINTS = {
+    "bool": "Use one of on/off, true/false, yes/no, 1/0.",
+    "float": "Use a plain number of seconds, such as 1 or 0.5.",
+    "int": "Use a whole number, without units.",
+    "datetime": "Use ISO 8601, such as 2026-12-01T02:00:00Z (a naive time is UTC).",
+    "regex list": "Use comma-separated regular expressions, matched against the path.",
+    "path list": "Use comma-separated paths, each starting with '/'.",
+    "network list": "Use comma-separated addresses or CIDRs, such as 10.0.0.0/8,2001:db8::/32.",
+    "url": "Use a path such as /maintenance/ or a full http(s):// URL.",
+    "template": "Name a template your TEMPLATES settings can find.",
+    "platform": "Run 'manage.py maintenance_mode on --platform list' to see the names.",
+    "text": "Use plain text.",
+    "path": "Use a filesystem path.",
+}
+
+
+def _middleware_position(name: str) -> int | None:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    return middleware.index(name) if name in middleware else None
+
+
+def check_configuration(app_configs: Sequence[AppConfig] | None = None,
+                        **kwargs: Any) -> list[CheckMessage]:
+    """Errors for every bad value of the environment or settings; warnings for the rest."""
+    messages: list[CheckMessage] = []
+    runtime = conf.Runtime()
+    for problem in runtime.problems:
+        hint = _HINTS[VARIABLES[problem.name].kind]
+        if problem.check_id == conf.SCHEDULE_ORDER_ID:
+            hint = "Make MAINTENANCE_MODE_STARTS_AT earlier than MAINTENANCE_MODE_ENDS_AT."
+        messages.append(Error(str(problem), hint=hint, id=f"maintenance_env.{problem.check_id}"))
+
+    config = runtime.base.config
+    if config.user_exemptions:
+        ours, auth = _middleware_position(MIDDLEWARE_PATH), _middleware_position(AUTH_MIDDLEWARE)
+        if ours is not None and (auth is None or auth > ours):
+            messages.append(Warning(
+                "A user-based exemption (MAINTENANCE_MODE_EXCEPT_STAFF, _SUPERUSER or "
+                "_AUTHENTICATED) is on, but MaintenanceModeMiddleware runs before "
+                "AuthenticationMiddleware, so no user is ever exempt.",
+                hint=f"Place {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE!r} in MIDDLEWARE.",
+                id="maintenance_env.W001"))
+    if config.bypass_secret and len(config.bypass_secret) < MIN_SECRET_LENGTH:
+        messages.append(Warning(
+            f"MAINTENANCE_MODE_BYPASS_SECRET is only {len(config.bypass_secret)} characters "
+            "long: a short secret in a link can be guessed.",
+            hint=f"Use at least {MIN_SECRET_LENGTH} random characters, e.g. from "
+                 "'python -c \"import secrets; print(secrets.token_urlsafe(24))\"'.",
+            id="maintenance_env.W002"))
+    if config.config_path and not os.path.exists(config.config_path):
+        messages.append(Warning(
+            f"MAINTENANCE_MODE_CONFIG_PATH={config.config_path!r} does not exist; it is "
+            "ignored until it appears.",
+            hint="Check the volume mount (mountPath) or the path; the site runs on the "
+                 "environment and settings meanwhile.",
+            id="maintenance_env.W003"))
+    for name, instead in INCUMBENT_SETTINGS.items():
+        where = [label for label, found in (("settings", hasattr(settings, name)),
+                                            ("environment", name in os.environ)) if found]
+        if where:
+            messages.append(Warning(
+                f"{name} (a django-maintenance-mode setting, in the {' and '.join(where)}) "
+                "has no effect with django-maintenance-env.",
+                hint=f"Use {instead}.", id="maintenance_env.W004"))
+    if _middleware_position(MIDDLEWARE_PATH) is None:
+        messages.append(Warning(
+            "maintenance_env is installed but its middleware is not in MIDDLEWARE, so "
+            "maintenance mode never takes effect.",
+            hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE (after AuthenticationMiddleware).",
+            id="maintenance_env.W005"))
+    messages.extend(_unknown_names())
+    messages.extend(_mounted_problems(runtime))
+    return messages
+
+
+def _unknown_names() -> list[CheckMessage]:
+    """``MAINTENANCE_MODE_*`` names we do not know: most likely typos."""
+    found = {n for n in os.environ if n.startswith(sources.PREFIX)}
+    found |= {n for n in dir(settings) if n.startswith(sources.PREFIX)}
+    unknown = sorted(found - set(VARIABLES) - set(INCUMBENT_SETTINGS))
+    return [Warning(f"{name} is not a variable of django-maintenance-env and is ignored.",
+                    hint="Check the spelling against the README's list of variables.",
+                    id="maintenance_env.W006") for name in unknown]
+
+
+def _mounted_problems(runtime: conf.Runtime) -> list[CheckMessage]:
+    """Bad values in the mounted config are not fatal (they are live), but worth a warning."""
+    if runtime.mounted is None:
+        return []
+    resolution = runtime.state().resolution
+    return [Warning(str(p), hint="The last good value stays in force until it is fixed.",
+                    id="maintenance_env.W007")
+            for p in resolution.problems if p.origin is Origin.CONFIG]
+
+
+def register_checks() -> None:
+    register(check_configuration, "maintenance_env")
