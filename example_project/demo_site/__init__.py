@@ -1,0 +1,1 @@
+"""A small but real Django site that shows django-maintenance-env at work."""
