@@ -456,6 +456,11 @@ class Runtime:
             self._state = State(resolution)
             logger.info("maintenance_env: configuration changed from %s: maintenance %s",
                         path, "on" if resolution.config.enabled else "off")
+        elif (resolution.problems, resolution.source_error) != (previous.problems,
+                                                                 previous.source_error):
+            # Same configuration, but what is wrong with the source changed: keep the
+            # rendered page, record the news for `status` and the checks.
+            self._state.resolution = resolution
 
 
 def _shown(name: str, resolution: Resolution) -> object:

@@ -1,0 +1,148 @@
+"""The maintenance response: HTML rendered once, JSON, HEAD, headers, the fallback page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client, RequestFactory, override_settings
+
+from maintenance_env import conf, responses
+from maintenance_env.responses import prefers_json
+
+
+@pytest.mark.parametrize(
+    ("accept", "xhr", "expected"),
+    [
+        ("application/json", None, True),
+        ("application/json; charset=utf-8, text/html", None, True),
+        ("application/problem+json", None, True),
+        ("APPLICATION/JSON", None, True),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", None, False),
+        ("text/html, application/json", None, False),  # the first type decides
+        ("*/*", None, False),
+        ("", "XMLHttpRequest", True),
+        ("text/html", "XMLHttpRequest", True),
+        (None, None, False),
+    ],
+)
+def test_prefers_json(accept: str | None, xhr: str | None, expected: bool) -> None:
+    extra = {}
+    if accept is not None:
+        extra["HTTP_ACCEPT"] = accept
+    if xhr is not None:
+        extra["HTTP_X_REQUESTED_WITH"] = xhr
+    assert prefers_json(RequestFactory().get("/", **extra)) is expected
+
+
+@override_settings(MAINTENANCE_MODE=True)
+def test_html_page_defaults() -> None:
+    response = Client().get("/")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert response["Retry-After"] == "3600"
+    assert response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert "Expires" in response
+    page = response.content.decode()
+    assert '<html lang="en">' in page
+    assert "<title>Down for maintenance</title>" in page
+    assert 'name="viewport"' in page
+    assert conf.DEFAULT_MESSAGE in page
+    assert "prefers-color-scheme: dark" in page
+    assert "http://" not in page
+    assert "https://" not in page  # self-contained: no external assets
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE='<script>alert("x")</script> & co')
+def test_message_is_escaped_in_html_and_exact_in_json() -> None:
+    page = Client().get("/").content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
+    body = json.loads(Client().get("/", HTTP_ACCEPT="application/json").content)
+    assert body["detail"] == '<script>alert("x")</script> & co'
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_ENDS_AT="2999-06-01T12:30:00Z",
+                   MAINTENANCE_MODE_STATUS_CODE=500)
+def test_json_response_with_end_time() -> None:
+    response = Client().get("/api/items/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert set(body) == {"detail", "retry_after", "ends_at"}
+    assert body["ends_at"] == "2999-06-01T12:30:00Z"
+    assert body["retry_after"] == int(response["Retry-After"]) > 3600
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_RETRY_AFTER=0)
+def test_retry_after_zero_means_no_header_and_null() -> None:
+    response = Client().get("/", HTTP_ACCEPT="application/json")
+    assert "Retry-After" not in response
+    assert json.loads(response.content)["retry_after"] is None
+
+
+@override_settings(MAINTENANCE_MODE=True)
+def test_head_gets_status_and_headers_without_body() -> None:
+    get = Client().get("/")
+    head = Client().head("/")
+    assert head.status_code == 503
+    assert head.content == b""
+    assert head["Content-Length"] == str(len(get.content))
+    assert head["Retry-After"] == get["Retry-After"]
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_TEMPLATE="custom_maintenance.html",
+                   MAINTENANCE_MODE_MESSAGE="Upgrading", MAINTENANCE_MODE_STARTS_AT="2000-01-01T00:00:00Z",
+                   MAINTENANCE_MODE_ENDS_AT="2999-01-01T00:00:00Z", MAINTENANCE_MODE_STATUS_CODE=502)
+def test_custom_template_gets_the_documented_context() -> None:
+    page = Client().get("/").content.decode()
+    assert '<p class="message">Upgrading</p>' in page
+    assert '<p class="status">502</p>' in page
+    assert '<p class="starts">2000-01-01T00:00:00+00:00</p>' in page
+    assert '<p class="ends">2999-01-01T00:00:00+00:00</p>' in page
+    assert '<p class="retry"></p>' not in page
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_ENDS_AT="2999-01-01T10:00:00Z")
+def test_default_page_shows_the_return_time() -> None:
+    page = Client().get("/").content.decode()
+    assert 'datetime="2999-01-01T10:00:00+00:00"' in page
+    assert "1 January 2999, 10:00 UTC" in page
+
+
+def test_page_is_rendered_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = responses.render_to_string
+
+    def counting(name: str, context: Any = None) -> str:
+        calls.append(name)
+        return real(name, context)
+
+    monkeypatch.setattr(responses, "render_to_string", counting)
+    with override_settings(MAINTENANCE_MODE=True):
+        client = Client()
+        for _ in range(5):
+            assert client.get("/").status_code == 503
+        assert len(calls) == 1
+    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE="changed"):
+        assert b"changed" in Client().get("/").content
+        assert len(calls) == 2
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_TEMPLATE="broken_maintenance.html",
+                   MAINTENANCE_MODE_MESSAGE="Still <b>escaped</b>")
+def test_a_template_that_fails_to_render_falls_back_to_a_plain_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    response = Client().get("/")
+    assert response.status_code == 503
+    assert b"Still &lt;b&gt;escaped&lt;/b&gt;" in response.content
+    assert "rendering broken_maintenance.html failed" in caplog.text
+
+
+@override_settings(MAINTENANCE_MODE=True)
+def test_the_response_is_marked_as_logged() -> None:
+    state = conf.Runtime().state()
+    response = responses.maintenance_response(RequestFactory().get("/"), state)
+    assert response._has_been_logged is True  # type: ignore[attr-defined]
