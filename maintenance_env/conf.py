@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -270,8 +270,9 @@ def resolve(layers: list[Layer], previous: Resolution | None = None, *,
             problems.append(found)
             if found.origin is Origin.CONFIG:
                 fall_back(var)
-            else:
-                origins[var.name], raw[var.name], values[var.attr] = Origin.DEFAULT, None, var.default
+            else:  # fatal for the caller; the default stands in so every problem is found
+                origins[var.name], raw[var.name] = Origin.DEFAULT, None
+                values[var.attr] = var.default
             continue
         origins[var.name], raw[var.name], values[var.attr] = found
 
@@ -320,8 +321,17 @@ class State:
     Built once per configuration change; the rendered page is cached on it.
     """
 
-    __slots__ = ("_cache", "config", "end_ts", "enabled", "health_paths", "redirect_path",
-                 "resolution", "start_ts", "windowed")
+    __slots__ = (
+        "_cache",
+        "config",
+        "enabled",
+        "end_ts",
+        "health_paths",
+        "redirect_path",
+        "resolution",
+        "start_ts",
+        "windowed",
+    )
 
     def __init__(self, resolution: Resolution) -> None:
         from urllib.parse import urlsplit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -150,8 +150,8 @@ class MaintenanceModeMiddleware:
                 auser = getattr(request, "auser", None)
                 user = await auser() if auser is not None else None
                 if _user_passes(user, state):
-                    return await self.get_response(request)  # type: ignore[misc]
+                    return await cast(AsyncGetResponse, self.get_response)(request)
                 return responses.maintenance_response(request, state)
             if decision is not _PASS:
                 return decision  # type: ignore[return-value]
-        return await self.get_response(request)  # type: ignore[misc]
+        return await cast(AsyncGetResponse, self.get_response)(request)

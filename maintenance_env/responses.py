@@ -78,6 +78,7 @@ def _fallback_page(state: State) -> str:
 
 
 def _render_page(state: State) -> bytes:
+    text: str
     try:
         text = render_to_string(state.config.template, page_context(state))
     except Exception:

@@ -238,9 +238,8 @@ def write_value(path: str, name: str, value: str) -> str:
         _replace_atomically(target, value + "\n")
         return target
     lines: list[str] = []
-    with contextlib.suppress(FileNotFoundError):
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
     new_line = f"{name}={_dotenv_quote(value)}"
     replaced = False
     kept: list[str] = []

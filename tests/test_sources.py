@@ -181,5 +181,5 @@ def test_write_value_creates_a_dotenv_file(tmp_path: Path) -> None:
 
 
 def test_write_value_unwritable_raises_oserror(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         write_value(str(tmp_path / "missing-dir" / "file.env"), "MAINTENANCE_MODE", "on")
