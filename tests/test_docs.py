@@ -1,0 +1,55 @@
+"""The docs say what the code does: every variable and every check id is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from maintenance_env import checks, conf
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+SECTIONS = dict(re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`\n(.*?)(?=^#)", README, re.M | re.S))
+
+
+@pytest.mark.parametrize("name", list(conf.VARIABLES))
+def test_every_variable_has_a_section_with_type_default_and_example(name: str) -> None:
+    section = SECTIONS.get(name)
+    assert section is not None, f"README has no '### `{name}`' section"
+    assert re.search(r"^\*\*[^*]+\*\*( \([^)]*\))?, default ", section, re.M), f"{name}: type, default"
+    assert f"{name}=" in section, f"{name}: no example"
+
+
+def test_sections_follow_the_contract_order() -> None:
+    assert list(SECTIONS) == list(conf.VARIABLES)
+
+
+def test_defaults_in_the_readme_match_the_code() -> None:
+    assert "default `503`" in SECTIONS["MAINTENANCE_MODE_STATUS_CODE"]
+    assert "default `43200`" in SECTIONS["MAINTENANCE_MODE_BYPASS_COOKIE_AGE"]
+    assert "default `1.0`" in SECTIONS["MAINTENANCE_MODE_RELOAD_INTERVAL"]
+    assert f"default `{','.join(conf.DEFAULT_HEALTH_PATHS)}`" in SECTIONS["MAINTENANCE_MODE_HEALTH_PATHS"]
+    assert f"default `{conf.DEFAULT_TEMPLATE}`" in SECTIONS["MAINTENANCE_MODE_TEMPLATE"]
+    assert f"default `{conf.DEFAULT_MESSAGE}`" in SECTIONS["MAINTENANCE_MODE_MESSAGE"]
+
+
+def test_every_check_id_is_documented() -> None:
+    source = (ROOT / "maintenance_env" / "checks.py").read_text()
+    ids = {v.check_id for v in conf.VARIABLES.values()} | {conf.SCHEDULE_ORDER_ID}
+    ids |= set(re.findall(r'id="maintenance_env\.(W\d{3})"', source))
+    documented = set(re.findall(r"`maintenance_env\.([EW]\d{3})`", README))
+    documented |= {f"E{n:03d}" for n in range(16, 19)}  # the E016–E018 row
+    assert ids <= documented
+
+
+def test_incumbent_settings_table_points_to_real_names() -> None:
+    for instead in checks.INCUMBENT_SETTINGS.values():
+        for name in re.findall(r"MAINTENANCE_MODE[A-Z_]*", instead):
+            assert name in conf.VARIABLES
+
+
+def test_changelog_starts_with_unreleased() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert changelog.splitlines()[2] == "## Unreleased"
