@@ -327,6 +327,7 @@ class State:
         "enabled",
         "end_ts",
         "health_paths",
+        "redirect_host",
         "redirect_path",
         "resolution",
         "start_ts",
@@ -345,7 +346,11 @@ class State:
         self.windowed = self.start_ts is not None or self.end_ts is not None
         # "/healthz" and "/healthz/" both match; the root stays "/".
         self.health_paths = frozenset(p.rstrip("/") or "/" for p in config.health_paths)
-        self.redirect_path = urlsplit(config.redirect_url).path if config.redirect_url else None
+        # The redirect target must pass, or maintenance would redirect to itself; a full
+        # URL counts only on its own host (https://status.example.com/ is not our "/").
+        target = urlsplit(config.redirect_url) if config.redirect_url else None
+        self.redirect_path = (target.path or "/") if target else None
+        self.redirect_host = target.netloc.lower() if target and target.netloc else None
         self._cache: dict[str, Any] = {}
 
     def is_active(self, now: float | None = None) -> bool:

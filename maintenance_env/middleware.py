@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
@@ -83,6 +84,17 @@ def _user_passes(user: Any, state: State) -> bool:
     )
 
 
+def _is_redirect_target(request: HttpRequest, state: State) -> bool:
+    if state.redirect_path not in (request.path_info, request.path):
+        return False
+    if state.redirect_host is None:
+        return True
+    try:
+        return request.get_host().lower() == state.redirect_host
+    except DisallowedHost:
+        return False
+
+
 def _decide(request: HttpRequest, state: State) -> object:
     """Everything but the user check, cheapest first: a response, ``_PASS`` or ``_ASK_USER``."""
     config = state.config
@@ -92,8 +104,7 @@ def _decide(request: HttpRequest, state: State) -> object:
     path = request.path_info
     if (path.rstrip("/") or "/") in state.health_paths:
         return _PASS
-    if state.redirect_path is not None and (path == state.redirect_path
-                                            or request.path == state.redirect_path):
+    if state.redirect_path is not None and _is_redirect_target(request, state):
         return _PASS
     for pattern in config.except_urls:
         if pattern.match(path):

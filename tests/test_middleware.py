@@ -368,3 +368,20 @@ def test_maintenance_is_logged_once_at_info_not_error(caplog: pytest.LogCaptureF
     assert "/page/" in records[0].getMessage()
     assert records[0].status_code == 503  # type: ignore[attr-defined]
 
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL="https://status.example.com/")
+def test_an_external_redirect_target_does_not_exempt_the_local_path() -> None:
+    mw = MaintenanceModeMiddleware(ok_view)
+    response = mw(RequestFactory().get("/"))
+    assert response.status_code == 302
+    assert response["Location"] == "https://status.example.com/"
+
+
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL="https://www.example.com/down/",
+                   ALLOWED_HOSTS=["www.example.com", "testserver"])
+def test_a_full_url_to_this_site_is_exempt_on_this_host_only() -> None:
+    mw = MaintenanceModeMiddleware(ok_view)
+    assert mw(RequestFactory().get("/down/", HTTP_HOST="www.example.com")).status_code == 200
+    assert mw(RequestFactory().get("/down/")).status_code == 302  # another host
+    assert mw(RequestFactory().get("/down/", HTTP_HOST="evil.example")).status_code == 302
