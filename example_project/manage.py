@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The example site's ``manage.py``: run it from anywhere, e.g. ``python example_project/manage.py``."""
+"""The example site's ``manage.py``; run it from anywhere: ``python example_project/manage.py``."""
 
 from __future__ import annotations
 

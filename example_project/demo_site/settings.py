@@ -86,7 +86,7 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_CONFIG_DIR = BASE_DIR / "run" / "maintenance"
 MAINTENANCE_MODE_CONFIG_PATH = env.str("MAINTENANCE_MODE_CONFIG_PATH",
                                        default=str(DEFAULT_CONFIG_DIR))
-if MAINTENANCE_MODE_CONFIG_PATH == str(DEFAULT_CONFIG_DIR):
+if Path(MAINTENANCE_MODE_CONFIG_PATH) == DEFAULT_CONFIG_DIR:
     # A read-only filesystem only means no demo config directory, not a crash.
     with contextlib.suppress(OSError):
         os.makedirs(DEFAULT_CONFIG_DIR, exist_ok=True)
