@@ -25,5 +25,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check maintenance_env tests
 	$(BIN)/mypy
 
+# The Procfile's web: line, run as it is, on loopback (PORT/HOST picked up by gunicorn.conf.py).
+DEMO_PORT ?= 8000
+demo: $(STAMP)
+	$(BIN)/python example_project/manage.py migrate --noinput
+	mkdir -p example_project/run/maintenance
+	@echo "Serving http://127.0.0.1:$(DEMO_PORT)/ ; in another terminal:"
+	@echo "  $(BIN)/python example_project/manage.py maintenance_mode on --write"
+	HOST=127.0.0.1 PORT=$(DEMO_PORT) PATH="$(abspath $(BIN)):$$PATH" \
+		$(shell sed -n 's/^web: *//p' Procfile)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
