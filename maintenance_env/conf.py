@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -189,7 +189,7 @@ class Problem:
     origin: Origin
     message: str
     check_id: str
-    raw: object = None
+    raw: object = field(default=None, repr=False)  # may be a secret: kept out of logs
 
     def __str__(self) -> str:
         return f"{self.message} (from the {self.origin.value})"
@@ -220,6 +220,8 @@ def _first(var: Variable, layers: list[Layer]) -> tuple[Origin, object, Any] | P
         try:
             return origin, raw, var.parse(var.name, raw)
         except InvalidValue as exc:
+            if var.secret:  # a malformed secret is still a secret: never show it
+                exc = InvalidValue(var.name, raw, exc.expected, secret=True)
             return Problem(var.name, origin, str(exc), var.check_id, raw)
     return Origin.DEFAULT, None, var.default
 
