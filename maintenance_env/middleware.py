@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
@@ -61,9 +62,28 @@ def client_ip(request: HttpRequest, trusted_proxies: int) -> IPAddress | None:
     return _parse_ip(chain[-trusted_proxies])
 
 
-def _view_is_exempt(request: HttpRequest) -> bool:
+# Resolving the URL was a third of a maintenance response's cost (benchmarks/); the answer
+# per (URLconf, path) is kept on the State, bounded, so a flood of random paths costs only
+# what resolving costs anyway.
+_EXEMPT_CACHE_SIZE = 1024
+
+
+def _view_is_exempt(request: HttpRequest, state: State) -> bool:
+    urlconf = getattr(request, "urlconf", None)
+    key = (urlconf or settings.ROOT_URLCONF, request.path_info)
+    known: dict[tuple[Any, str], bool] = state.cached("exempt_views", dict)
+    exempt = known.get(key)
+    if exempt is None:
+        exempt = _resolves_to_exempt_view(request.path_info, urlconf)
+        if len(known) >= _EXEMPT_CACHE_SIZE:
+            known.clear()
+        known[key] = exempt
+    return exempt
+
+
+def _resolves_to_exempt_view(path: str, urlconf: Any) -> bool:
     try:
-        match = resolve(request.path_info, getattr(request, "urlconf", None))
+        match = resolve(path, urlconf)
     except Resolver404:
         return False
     func = match.func
@@ -113,7 +133,7 @@ def _decide(request: HttpRequest, state: State) -> object:
         address = client_ip(request, config.trusted_proxies)
         if address is not None and any(address in net for net in config.except_ips):
             return _PASS
-    if _view_is_exempt(request):
+    if _view_is_exempt(request, state):
         return _PASS
     if responses.has_bypass_cookie(request, state):
         return _PASS
