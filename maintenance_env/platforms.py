@@ -228,7 +228,7 @@ def _pairs(values: Sequence[tuple[str, str]]) -> str:
 
 
 def _placeholder(value: str | None, label: str, missing: list[str]) -> str:
-    """The value, or ``<label>``: a placeholder the shell refuses, so nothing runs on it."""
+    """The value, or ``<label>``, which no platform accepts as a name (quote it when used)."""
     if value:
         return value
     missing.append(label)
@@ -298,7 +298,7 @@ Builder = tuple[bool, list[Step]]
 
 def _heroku(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
             environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
-    name = _q(app) if app else _placeholder(app, "app", missing)
+    name = _q(_placeholder(app, "app", missing))
     return True, [
         Step(("Heroku restarts every dyno when a config var changes, after running the release",
               "phase again: a failing release command (a migration) blocks the change."),
@@ -314,8 +314,8 @@ def _heroku(action: str, values: list[tuple[str, str]], app: str | None, namespa
 def _kubernetes(action: str, values: list[tuple[str, str]], app: str | None,
                 namespace: str | None, environment: str | None, config_path: str | None,
                 missing: list[str]) -> Builder:
-    deployment = _q(app) if app else _placeholder(app, "deployment", missing)
-    configmap = _q(f"{app}-maintenance") if app else "<deployment>-maintenance"
+    deployment = _q(_placeholder(app, "deployment", missing))
+    configmap = _q(f"{app or '<deployment>'}-maintenance")
     ns = f" --namespace {_q(namespace)}" if namespace else ""
     literals = " ".join(f"--from-literal={name}={_q(value)}" for name, value in values)
     patch = json.dumps({"data": dict(values)}, separators=(",", ":"))
@@ -338,7 +338,7 @@ def _kubernetes(action: str, values: list[tuple[str, str]], app: str | None,
 
 def _fly(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
          environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
-    name = _q(app) if app else _placeholder(app, "app", missing)
+    name = _q(_placeholder(app, "app", missing))
     return True, [
         Step(("Fly restarts every Machine of the app when a secret changes (a rolling",
               "deploy); Fly has no maintenance switch of its own."),
@@ -351,7 +351,7 @@ def _fly(action: str, values: list[tuple[str, str]], app: str | None, namespace:
 
 def _render(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
             environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
-    service = _q(app) if app else _placeholder(app, "service-id", missing)
+    service = _q(_placeholder(app, "service-id", missing))
     api = "https://api.render.com/v1/services"
     auth = '-H "Authorization: Bearer $RENDER_API_KEY"'
     commands = [
@@ -374,7 +374,7 @@ def _render(action: str, values: list[tuple[str, str]], app: str | None, namespa
 def _railway(action: str, values: list[tuple[str, str]], app: str | None,
              namespace: str | None, environment: str | None, config_path: str | None,
              missing: list[str]) -> Builder:
-    service = _q(app) if app else _placeholder(app, "service", missing)
+    service = _q(_placeholder(app, "service", missing))
     env = f" --environment {_q(environment)}" if environment else ""
     sets = " ".join(f"--set {_q(f'{name}={value}')}" for name, value in values)
     return True, [
@@ -387,10 +387,8 @@ def _railway(action: str, values: list[tuple[str, str]], app: str | None,
 def _cloudrun(action: str, values: list[tuple[str, str]], app: str | None,
               namespace: str | None, environment: str | None, config_path: str | None,
               missing: list[str]) -> Builder:
-    service = _q(app) if app else _placeholder(app, "service", missing)
-    region = f" --region {_q(environment)}" if environment else " --region <region>"
-    if not environment:
-        missing.append("region")
+    service = _q(_placeholder(app, "service", missing))
+    region = f" --region {_q(_placeholder(environment, 'region', missing))}"
     lines = " ".join(_q(f"{name}={_dotenv_value(value)}") for name, value in values)
     return True, [
         Step(("Cloud Run deploys a new revision when an environment variable changes (new",
@@ -407,8 +405,8 @@ def _cloudrun(action: str, values: list[tuple[str, str]], app: str | None,
 
 def _dokku(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
            environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
-    name = _q(app) if app else _placeholder(app, "app", missing)
-    storage = f"/var/lib/dokku/data/storage/{app or '<app>'}-maintenance"
+    name = _q(_placeholder(app, "app", missing))
+    storage = _q(f"/var/lib/dokku/data/storage/{app or '<app>'}-maintenance")
     return True, [
         Step(("dokku restarts the app's containers when a config var changes",
               "(config:set --no-restart defers it to the next restart):"),
@@ -416,7 +414,7 @@ def _dokku(action: str, values: list[tuple[str, str]], app: str | None, namespac
         Step(("Or the dokku-maintenance plugin's switch (nginx serves its page, no restart):",),
              (f"dokku maintenance:{'enable' if action == 'on' else 'disable'} {name}",)),
         Step(("No restart: a storage mount as the config directory. Once:",
-              f"dokku storage:mount {app or '<app>'} {storage}:/app/run/maintenance and",
+              f"dokku storage:mount {name} {storage}:/app/run/maintenance and",
               "MAINTENANCE_MODE_CONFIG_PATH=/app/run/maintenance; then, on the dokku host:"),
              tuple(_host_write(storage, values))),
     ]
@@ -424,7 +422,7 @@ def _dokku(action: str, values: list[tuple[str, str]], app: str | None, namespac
 
 def _docker(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
             environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
-    container = _q(app) if app else _placeholder(app, "container", missing)
+    container = _q(_placeholder(app, "container", missing))
     return True, [
         Step(("Docker cannot change a running container's environment: re-create it with",
               f"{_pairs(values)} added as -e options to its docker run (a restart).",)),
@@ -438,7 +436,7 @@ def _docker(action: str, values: list[tuple[str, str]], app: str | None, namespa
 def _compose(action: str, values: list[tuple[str, str]], app: str | None,
              namespace: str | None, environment: str | None, config_path: str | None,
              missing: list[str]) -> Builder:
-    service = _q(app) if app else _placeholder(app, "service", missing)
+    service = _q(_placeholder(app, "service", missing))
     return True, [
         Step(("Compose re-creates the container when its environment changes (a restart).",
               "With `MAINTENANCE_MODE: ${MAINTENANCE_MODE:-off}` (and the other variables",
@@ -452,8 +450,8 @@ def _compose(action: str, values: list[tuple[str, str]], app: str | None,
 def _systemd(action: str, values: list[tuple[str, str]], app: str | None,
              namespace: str | None, environment: str | None, config_path: str | None,
              missing: list[str]) -> Builder:
-    unit = _q(app) if app else _placeholder(app, "unit", missing)
-    dropin = f"/etc/systemd/system/{app or '<unit>'}.d"
+    unit = _q(_placeholder(app, "unit", missing))
+    dropin = _q(f"/etc/systemd/system/{app or '<unit>'}.d")
     body = " ".join(_q(f"Environment={_systemd_value(f'{name}={value}')}")
                     for name, value in values)
     mounted = f" ({config_path})" if config_path else ""

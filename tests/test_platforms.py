@@ -1,0 +1,365 @@
+"""Platform detection from real markers, and the exact commands printed for each platform."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from maintenance_env import platforms
+from maintenance_env.platforms import NAMES, context, detect, instructions
+
+ROOT = Path(__file__).resolve().parent.parent
+ON = [("MAINTENANCE_MODE", "on")]
+WITH_MESSAGE = [*ON, ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+                ("MAINTENANCE_MODE_MESSAGE", "Back at 4, 100% sure")]
+
+
+def fake_root(tmp_path: Path, *files: str, **contents: str) -> str:
+    """A filesystem root holding the given marker files (empty, or with content)."""
+    for name in files:
+        contents[name] = ""
+    for name, text in contents.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(tmp_path)
+
+
+def need_tool(name: str) -> str:
+    """The tool's path; a CI run fails without it, a local run skips saying what is missing."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is required in CI but is not on PATH")
+        pytest.skip(f"{name} is not installed (apt-get install {name})")
+    return found
+
+
+# --- detection --------------------------------------------------------------------------
+
+NAMESPACE_FILE = platforms.SERVICE_ACCOUNT_NAMESPACE
+
+
+@pytest.mark.parametrize(("environ", "files", "expected"), [
+    ({}, (), "shell"),
+    ({"K_SERVICE": "shop", "K_REVISION": "shop-00001-abc", "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+     (NAMESPACE_FILE,), "cloudrun"),
+    ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (), "heroku"),
+    ({"DYNO": "web.1", "HEROKU_APP_ID": "9daa2797-e49b-4624-932f-ec3f9688e3da"}, (), "heroku"),
+    ({"DYNO": "web.1"}, (), "heroku"),
+    ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (".dockerenv",), "heroku"),
+    ({"DYNO": "web.1", "DOKKU_APP_TYPE": "herokuish"}, (), "dokku"),
+    ({"DYNO": "web.1"}, (".dockerenv",), "dokku"),
+    ({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+     (NAMESPACE_FILE,), "kubernetes"),
+    ({"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, (".dockerenv",), "kubernetes"),
+    ({}, (NAMESPACE_FILE,), "kubernetes"),
+    ({"FLY_APP_NAME": "shop", "FLY_MACHINE_ID": "148ed193b95089"}, (".dockerenv",), "fly"),
+    ({"RENDER": "true", "RENDER_SERVICE_ID": "srv-abc"}, (), "render"),
+    ({"RAILWAY_ENVIRONMENT_NAME": "production"}, (), "railway"),
+    ({"COMPOSE_PROJECT_NAME": "shop"}, (".dockerenv",), "compose"),
+    ({"COMPOSE_SERVICE": "web"}, (".dockerenv",), "compose"),
+    ({}, (".dockerenv",), "docker"),
+    ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (), "systemd"),
+    ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (".dockerenv",), "docker"),
+    ({"RENDER": "", "FLY_APP_NAME": "  "}, (), "shell"),  # empty markers count as unset
+])
+def test_detect(tmp_path: Path, environ: dict[str, str], files: tuple[str, ...],
+                expected: str) -> None:
+    found = detect(environ, fake_root(tmp_path, *files))
+    assert found.name == expected
+    assert found.reason
+
+
+def test_detect_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLY_APP_NAME", "shop")
+    assert detect().name == "fly"
+
+
+def test_detection_reasons_name_the_markers(tmp_path: Path) -> None:
+    root = fake_root(tmp_path)
+    assert detect({"DYNO": "web.1", "HEROKU_APP_NAME": "x"}, root).reason == \
+        "DYNO and HEROKU_APP_NAME are set"
+    assert detect({"DYNO": "web.1", "DOKKU_APP_TYPE": "dockerfile"}, root).reason == \
+        "DYNO and DOKKU_APP_TYPE are set"
+    assert detect({}, root).reason == "no platform marker found"
+
+
+def test_every_platform_is_described() -> None:
+    assert set(platforms.DESCRIPTIONS) == set(NAMES)
+
+
+def test_context_reads_names_from_the_platform(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, **{
+        NAMESPACE_FILE: "shop-prod\n",
+        ".dockerenv": "",
+        platforms.PROC_CGROUP: "0::/system.slice/shop-web.service\n",
+    })
+    assert context("kubernetes", {}, root).namespace == "shop-prod"
+    assert context("kubernetes", {"POD_NAMESPACE": "other"}, root).namespace == "other"
+    assert context("heroku", {"HEROKU_APP_NAME": "shop"}, root).app == "shop"
+    assert context("fly", {"FLY_APP_NAME": "shop"}, root).app == "shop"
+    assert context("render", {"RENDER_SERVICE_ID": "srv-c1"}, root).app == "srv-c1"
+    railway = context("railway", {"RAILWAY_SERVICE_NAME": "web",
+                                  "RAILWAY_ENVIRONMENT_NAME": "staging"}, root)
+    assert (railway.app, railway.environment) == ("web", "staging")
+    cloudrun = context("cloudrun", {"K_SERVICE": "shop", "CLOUDSDK_RUN_REGION": "europe-west1"},
+                       root)
+    assert (cloudrun.app, cloudrun.environment) == ("shop", "europe-west1")
+    assert context("docker", {"HOSTNAME": "3f4e2a1b9c8d"}, root).app == "3f4e2a1b9c8d"
+    assert context("compose", {"COMPOSE_SERVICE": "web"}, root).app == "web"
+    assert context("systemd", {}, root).app == "shop-web.service"
+    assert context("shell", {"HOSTNAME": "laptop"}, root) == platforms.Context()
+
+
+def test_context_without_markers_is_empty(tmp_path: Path) -> None:
+    root = fake_root(tmp_path)
+    for name in NAMES:
+        assert context(name, {}, root).app is None
+    assert context("kubernetes", {}, root).namespace is None
+    assert context("docker", {"HOSTNAME": "laptop"}, root).app is None  # not in a container
+
+
+# --- the printed commands ---------------------------------------------------------------
+
+def test_heroku_commands() -> None:
+    plan = instructions("heroku", "on", WITH_MESSAGE, app="shop")
+    assert plan.commands == [
+        "heroku config:set MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' --app shop",
+        "heroku maintenance:on --app shop",
+    ]
+    assert plan.restarts
+    text = plan.render()
+    assert "release" in text  # the release phase runs again on a config change
+    assert instructions("heroku", "off", [("MAINTENANCE_MODE", "off")], app="shop").commands == [
+        "heroku config:set MAINTENANCE_MODE=off --app shop",
+        "heroku maintenance:off --app shop",
+    ]
+
+
+def test_kubernetes_commands() -> None:
+    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="shop", namespace="prod",
+                        config_path="/etc/maintenance")
+    assert plan.commands == [
+        "kubectl create configmap shop-maintenance --namespace prod "
+        "--from-literal=MAINTENANCE_MODE=on "
+        "--from-literal=MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "--from-literal=MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' "
+        "--dry-run=client -o yaml | kubectl apply --namespace prod -f -",
+        "kubectl patch configmap shop-maintenance --namespace prod --type merge -p "
+        "'{\"data\":{\"MAINTENANCE_MODE\":\"on\",\"MAINTENANCE_MODE_ENDS_AT\":"
+        "\"2026-12-01T04:00:00Z\",\"MAINTENANCE_MODE_MESSAGE\":\"Back at 4, 100% sure\"}}'",
+        "kubectl set env deployment/shop --namespace prod MAINTENANCE_MODE=on "
+        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'",
+    ]
+    assert not plan.restarts  # the ConfigMap volume route comes first
+    text = plan.render()
+    assert "subPath" in text
+    assert "never updated" in text
+    assert "/etc/maintenance" in text
+
+
+def test_kubernetes_without_a_namespace_uses_the_current_context() -> None:
+    plan = instructions("kubernetes", "off", [("MAINTENANCE_MODE", "off")], app="shop")
+    assert plan.commands[0] == ("kubectl create configmap shop-maintenance "
+                                "--from-literal=MAINTENANCE_MODE=off --dry-run=client -o yaml "
+                                "| kubectl apply -f -")
+    patch = shlex.split(plan.commands[1])[-1]
+    assert json.loads(patch) == {"data": {"MAINTENANCE_MODE": "off"}}
+
+
+def test_other_platforms_commands() -> None:
+    def commands(name: str, **kwargs: str) -> list[str]:
+        return instructions(name, "on", ON, **kwargs).commands
+
+    assert commands("fly", app="shop") == [
+        "fly secrets set MAINTENANCE_MODE=on --app shop",
+        "fly ssh console --app shop -C 'python manage.py maintenance_mode on --write'",
+    ]
+    assert commands("render", app="srv-c1") == [
+        "curl -fsS -X PUT https://api.render.com/v1/services/srv-c1/env-vars/MAINTENANCE_MODE "
+        "-H \"Authorization: Bearer $RENDER_API_KEY\" -H 'Content-Type: application/json' "
+        "-d '{\"value\": \"on\"}'",
+        "curl -fsS -X POST https://api.render.com/v1/services/srv-c1/deploys "
+        "-H \"Authorization: Bearer $RENDER_API_KEY\"",
+    ]
+    assert commands("railway", app="web", environment="production") == [
+        "railway variables --service web --environment production --set MAINTENANCE_MODE=on",
+    ]
+    assert commands("cloudrun", app="shop", environment="europe-west1") == [
+        "gcloud run services update shop --region europe-west1 "
+        "--update-env-vars=MAINTENANCE_MODE=on",
+        "printf '%s\\n' MAINTENANCE_MODE=on | gcloud secrets versions add maintenance-config "
+        "--data-file=-",
+    ]
+    assert commands("dokku", app="shop") == [
+        "dokku config:set shop MAINTENANCE_MODE=on",
+        "dokku maintenance:enable shop",
+        "printf '%s\\n' on > /var/lib/dokku/data/storage/shop-maintenance/.MAINTENANCE_MODE.tmp"
+        " && mv -f /var/lib/dokku/data/storage/shop-maintenance/.MAINTENANCE_MODE.tmp "
+        "/var/lib/dokku/data/storage/shop-maintenance/MAINTENANCE_MODE",
+    ]
+    assert commands("docker", app="3f4e2a1b9c8d") == [
+        "docker exec 3f4e2a1b9c8d python manage.py maintenance_mode on --write",
+    ]
+    assert commands("compose", app="web") == [
+        "MAINTENANCE_MODE=on docker compose up -d web",
+        "docker compose exec web python manage.py maintenance_mode on --write",
+    ]
+    assert commands("systemd", app="shop.service") == [
+        "sudo mkdir -p /etc/systemd/system/shop.service.d",
+        "printf '%s\\n' '[Service]' 'Environment=\"MAINTENANCE_MODE=on\"' "
+        "| sudo tee /etc/systemd/system/shop.service.d/maintenance.conf",
+        "sudo systemctl daemon-reload && sudo systemctl restart shop.service",
+        "python manage.py maintenance_mode on --write",
+    ]
+    assert commands("shell") == [
+        "export MAINTENANCE_MODE=on",
+        "python manage.py maintenance_mode on --write",
+    ]
+
+
+def test_native_switches_only_where_the_platform_has_one() -> None:
+    # Comment lines wrap: compare the words.
+    texts = {name: " ".join(instructions(name, "on", ON, app="x").render().replace("#", "")
+                            .split()) for name in NAMES}
+    assert "heroku maintenance:on" in texts["heroku"]
+    assert "maintenanceMode" in texts["render"]
+    assert "Maintenance Mode" in texts["render"]
+    assert "dokku maintenance:enable" in texts["dokku"]
+    for name in ("fly", "railway"):
+        assert "no maintenance switch of its own" in texts[name]
+
+
+def test_every_platform_says_whether_it_restarts() -> None:
+    for name in NAMES:
+        plan = instructions(name, "on", ON, app="x")
+        first_comment = " ".join(plan.steps[0].comments).lower()
+        assert any(word in first_comment for word in ("restart", "redeploy", "revision",
+                                                      "re-create", "no restart")), name
+        assert plan.restarts is (name != "kubernetes")
+
+
+def test_systemd_escapes_spaces_and_percent_signs() -> None:
+    plan = instructions("systemd", "on", WITH_MESSAGE, app="shop.service")
+    words = shlex.split(plan.commands[1])
+    assert 'Environment="MAINTENANCE_MODE_MESSAGE=Back at 4, 100%% sure"' in words
+
+
+def test_cloudrun_picks_a_delimiter_when_a_value_has_commas() -> None:
+    plan = instructions("cloudrun", "on", WITH_MESSAGE, app="shop", environment="us-central1")
+    flag = shlex.split(plan.commands[0])[-1]
+    assert flag == ("--update-env-vars=^@^MAINTENANCE_MODE=on@MAINTENANCE_MODE_ENDS_AT="
+                    "2026-12-01T04:00:00Z@MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_commands_are_valid_shell(name: str, tmp_path: Path) -> None:
+    """``bash -n`` accepts every printed script once the names are filled in."""
+    bash = need_tool("bash")
+    plan = instructions(name, "on", WITH_MESSAGE, app="shop", namespace="prod",
+                        environment="europe-west1", config_path="/etc/maintenance")
+    assert plan.placeholders == ()
+    script = tmp_path / "commands.sh"
+    script.write_text(plan.render())
+    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    for command in plan.commands:
+        assert shlex.split(command)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "shell"])
+def test_placeholders_are_quoted_literals(name: str, tmp_path: Path) -> None:
+    """Without an app name the commands hold ``'<placeholders>'``: quoted, so the shell never
+    reads them as redirections, and no platform accepts ``<`` in a name."""
+    bash = need_tool("bash")
+    plan = instructions(name, "on", ON)
+    assert plan.placeholders
+    text = plan.render()
+    for label in plan.placeholders:
+        assert f"<{label}>" in text
+    script = tmp_path / "commands.sh"
+    script.write_text(text)
+    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    for command in plan.commands:
+        # Tokenised as the shell does: an unquoted < would come out as its own token.
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+        assert "<" not in tokens, command
+        assert "<>" not in tokens, command
+        for label in plan.placeholders:
+            if f"<{label}>" in command:
+                assert any(f"<{label}>" in token and token != "<" for token in tokens)
+
+
+def test_unknown_platform_or_action_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown platform"):
+        instructions("mainframe", "on", ON)
+    with pytest.raises(ValueError, match="unknown action"):
+        instructions("shell", "maybe", ON)
+
+
+# --- the ConfigMap command through a real kubectl ---------------------------------------
+
+@pytest.mark.kubectl
+def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
+    """The printed create half, run by kubectl itself (client-side dry run, no cluster).
+
+    The ``| kubectl apply -f -`` half needs an API server even with --dry-run=client
+    (kubectl asks the server for the resource mapping), so only the create half runs here.
+    """
+    kubectl = need_tool("kubectl")
+    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="shop", namespace="prod")
+    create, apply = plan.commands[0].split(" | ")
+    assert apply == "kubectl apply --namespace prod -f -"
+    argv = shlex.split(create)
+    assert argv[0] == "kubectl"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    result = subprocess.run([kubectl, *argv[1:]], capture_output=True, text=True, env=env,
+                            check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["kind"] == "ConfigMap"
+    assert manifest["metadata"]["name"] == "shop-maintenance"
+    assert manifest["metadata"]["namespace"] == "prod"
+    assert manifest["data"] == {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_ENDS_AT": "2026-12-01T04:00:00Z",
+        "MAINTENANCE_MODE_MESSAGE": "Back at 4, 100% sure",
+    }
+
+
+@pytest.mark.kubectl
+def test_set_env_command_runs_in_real_kubectl(tmp_path: Path) -> None:
+    """The printed ``kubectl set env`` arguments, applied locally to the example Deployment."""
+    kubectl = need_tool("kubectl")
+    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="demo-site")
+    argv = shlex.split(plan.commands[2])
+    assert argv[:4] == ["kubectl", "set", "env", "deployment/demo-site"]
+    manifest = ROOT / "example_project" / "kubernetes" / "deployment.yaml"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    result = subprocess.run(
+        [kubectl, "set", "env", "--local", "-f", str(manifest), "-o", "yaml", *argv[4:]],
+        capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    deployment = yaml.safe_load(result.stdout)
+    web = deployment["spec"]["template"]["spec"]["containers"][0]
+    values = {item["name"]: item.get("value") for item in web["env"]}
+    assert values["MAINTENANCE_MODE"] == "on"
+    assert values["MAINTENANCE_MODE_MESSAGE"] == "Back at 4, 100% sure"
+
