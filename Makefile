@@ -35,5 +35,16 @@ demo: $(STAMP)
 	HOST=127.0.0.1 PORT=$(DEMO_PORT) PATH="$(abspath $(BIN)):$$PATH" \
 		$(shell sed -n 's/^web: *//p' Procfile)
 
+# Every benchmark (a few minutes), next to bare Django and django-maintenance-mode (the
+# `bench` extra); the table goes to benchmarks/results.md. wrk is used when installed
+# (Debian: apt-get install wrk), else a small Python client. BENCH_ARGS=--quick for a smoke run.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

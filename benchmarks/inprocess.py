@@ -1,0 +1,188 @@
+"""Parts 1 and 2: the middleware alone, and full WSGI/ASGI handler loops, in one process.
+
+Every configuration is one :class:`~benchmarks.timing.Case`; all of them (middleware alone,
+WSGI, ASGI) are interleaved in the same rounds, so ratios between them are fair.
+maintenance_env's state is per process, so a case switches it (through the environment,
+as a deployment would) before each of its batches; django-maintenance-mode's state is its
+state file, switched with its own ``set_maintenance_mode``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import stacks
+from benchmarks.timing import Case, Result, interleave, timed_loop
+from maintenance_env import conf, sources
+from maintenance_env.middleware import MaintenanceModeMiddleware
+from tests.kubelet import ConfigMapVolume
+
+__all__ = ["Configuration", "adaptation_report", "configurations", "measure"]
+
+OURS_TEMPLATE = "maintenance_env/maintenance.html"
+
+
+def have_dmm() -> bool:
+    try:
+        import maintenance_mode.core  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def set_our_environment(values: dict[str, str]) -> None:
+    """Make ``values`` this process's MAINTENANCE_MODE* environment and load it."""
+    for name in [n for n in os.environ if n.startswith("MAINTENANCE_MODE")]:
+        del os.environ[name]
+    # django-maintenance-mode sets settings.MAINTENANCE_MODE_TEMPLATE = "503.html" (and
+    # other shared names) when imported; the environment wins over settings for us.
+    os.environ["MAINTENANCE_MODE_TEMPLATE"] = OURS_TEMPLATE
+    os.environ.update(values)
+    conf.load_runtime()
+
+
+def set_dmm(active: bool) -> None:
+    from maintenance_mode.core import set_maintenance_mode
+
+    set_maintenance_mode(active)
+
+
+@dataclass
+class Configuration:
+    """A maintenance setup: which middleware, how to switch it on, the status expected."""
+
+    name: str
+    middleware: str | None
+    activate: Callable[[], None]
+    status: int
+
+
+def configurations(workdir: Path) -> list[Configuration]:
+    """bare, ours off / off with a mounted config / on, dmm off / on (when installed)."""
+    volume = ConfigMapVolume(workdir / "configmap", {"MAINTENANCE_MODE": "off"})
+    ours = stacks.OURS_MIDDLEWARE
+    found = [
+        Configuration("bare", None, lambda: set_our_environment({}), 200),
+        Configuration("ours off", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "off"}),
+                      200),
+        Configuration("ours off, mounted", ours, lambda: set_our_environment(
+            {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}), 200),
+        Configuration("ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}),
+                      503),
+    ]
+    if have_dmm():
+        found += [
+            Configuration("dmm off", stacks.DMM_MIDDLEWARE, lambda: set_dmm(False), 200),
+            Configuration("dmm on", stacks.DMM_MIDDLEWARE, lambda: set_dmm(True), 503),
+        ]
+    return found
+
+
+def _check(name: str, got: int, expected: int) -> None:
+    if got != expected:
+        raise RuntimeError(f"{name}: status {got}, expected {expected}")
+
+
+def _alone_case(config: Configuration) -> Case:
+    config.activate()
+    if config.middleware is None:
+        middleware: Callable[[Any], Any] = stacks.PassThroughMiddleware(stacks.trivial_get_response)
+        name = "pass-through"
+    elif config.middleware == stacks.OURS_MIDDLEWARE:
+        middleware = MaintenanceModeMiddleware(stacks.trivial_get_response)
+        name = config.name
+    else:
+        from maintenance_mode.middleware import MaintenanceModeMiddleware as DmmMiddleware
+
+        middleware = DmmMiddleware(stacks.trivial_get_response)
+        name = config.name
+    request = stacks.prebuilt_request()
+    _check(f"alone/{name}", middleware(request).status_code, config.status)
+    return Case(f"alone/{name}", config.activate, timed_loop(lambda: middleware(request)))
+
+
+def _chain(config: Configuration) -> list[str]:
+    return [*stacks.BASE_MIDDLEWARE, *([config.middleware] if config.middleware else [])]
+
+
+def _wsgi_case(config: Configuration) -> Case:
+    config.activate()
+    handler = stacks.wsgi_handler(_chain(config))
+    environ = stacks.wsgi_environ("/")
+    _check(f"wsgi/{config.name}", stacks.call_wsgi(handler, environ)[0], config.status)
+    return Case(f"wsgi/{config.name}", config.activate,
+                timed_loop(lambda: stacks.call_wsgi(handler, environ)))
+
+
+def _asgi_case(config: Configuration) -> Case:
+    config.activate()
+    handler = stacks.asgi_handler(_chain(config))
+    scope = stacks.asgi_scope("/async/")
+
+    async def loop(n: int) -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(n):
+            await stacks.call_asgi(handler, scope)
+        return loop.time() - start
+
+    def run(n: int) -> float:
+        return asyncio.run(loop(n))
+
+    status = asyncio.run(stacks.call_asgi(handler, scope))[0]
+    _check(f"asgi/{config.name}", status, config.status)
+    return Case(f"asgi/{config.name}", config.activate, run)
+
+
+def _poll_case(workdir: Path) -> Case:
+    """One check of the mounted config that finds no change: what each process pays once
+    per ``MAINTENANCE_MODE_RELOAD_INTERVAL``."""
+    volume = ConfigMapVolume(workdir / "polled", {"MAINTENANCE_MODE": "off",
+                                                   "MAINTENANCE_MODE_MESSAGE": "Back soon."})
+    mounted = sources.MountedConfig(str(volume.root))
+    mounted.poll()
+    return Case("poll/mounted config, no change", lambda: None, timed_loop(mounted.poll))
+
+
+def measure(*, rounds: int, target: float) -> dict[str, Result]:
+    """Every in-process case, interleaved."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        configs = configurations(workdir)
+        cases = [_alone_case(c) for c in configs]
+        cases += [_wsgi_case(c) for c in configs]
+        cases += [_asgi_case(c) for c in configs]
+        cases.append(_poll_case(workdir))
+        return interleave(cases, rounds=rounds, target=target)
+
+
+def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
+    """Per configuration: adapters Django logs at load, and thread hops per ASGI request."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for config in configurations(Path(tmp)):
+            config.activate()
+            with stacks.adapted_middleware() as adapted:
+                handler = stacks.asgi_handler(_chain(config))
+            scope = stacks.asgi_scope("/async/")
+
+            async def loop(handler: Any = handler, scope: dict[str, Any] = scope) -> None:
+                for _ in range(requests):
+                    await stacks.call_asgi(handler, scope)
+
+            asyncio.run(loop())  # warm up
+            with stacks.thread_hops() as hops:
+                asyncio.run(loop())
+            rows.append({
+                "name": config.name,
+                "adapted": len(adapted),
+                "sync_to_async": hops["sync_to_async"] / requests,
+                "async_to_sync": hops["async_to_sync"] / requests,
+            })
+    return rows

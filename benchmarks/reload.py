@@ -1,0 +1,126 @@
+"""Part 3: how long after a kubelet-style swap of the mounted config every process serves
+the new state, against ``MAINTENANCE_MODE_RELOAD_INTERVAL``.
+
+Each worker is a separate process (as gunicorn's are) running the middleware on a request
+about every half millisecond and reporting, with a wall-clock timestamp, each change of
+the status it serves. The parent swaps the config at a random moment and takes the time
+just before the swap starts, so a measured delay is an upper bound.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from tests.kubelet import ConfigMapVolume
+
+__all__ = ["ReloadResult", "measure"]
+
+TICK = 0.0005  # seconds between two requests of one worker
+WORKER_LIFETIME = 120.0  # a worker never outlives this, whatever the parent does
+
+
+def _worker(index: int, path: str, interval: float, reports: Any, stop: Event) -> None:
+    """Serve requests until told to stop; report (index, status, time) on each change."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    os.environ["BENCH_STACK"] = "ours"
+    os.environ["MAINTENANCE_MODE_CONFIG_PATH"] = path
+    os.environ["MAINTENANCE_MODE_RELOAD_INTERVAL"] = repr(interval)
+    import django
+
+    django.setup()
+    from benchmarks import stacks
+    from maintenance_env.middleware import MaintenanceModeMiddleware
+
+    middleware = MaintenanceModeMiddleware(stacks.trivial_get_response)
+    request = stacks.prebuilt_request()
+    last = 0
+    deadline = time.monotonic() + WORKER_LIFETIME
+    while not stop.is_set() and time.monotonic() < deadline:
+        status = middleware(request).status_code
+        if status != last:
+            reports.put((index, status, time.time()))
+            last = status
+        time.sleep(TICK)
+
+
+@dataclass
+class ReloadResult:
+    interval: float
+    processes: int
+    delays: list[float]  # one per process per swap, seconds
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.delays)
+
+    @property
+    def worst(self) -> float:
+        return max(self.delays)
+
+
+def _wait_for(reports: Any, processes: int, status: int, since: float,
+              timeout: float) -> list[float]:
+    """The delay after ``since`` at which each process first served ``status``."""
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < processes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError(f"only {len(seen)} of {processes} processes switched to "
+                               f"{status} within {timeout:.1f} s")
+        try:
+            index, got, at = reports.get(timeout=left)
+        except queue.Empty:
+            continue
+        if got == status and index not in seen:
+            seen[index] = at - since
+    return list(seen.values())
+
+
+def measure(intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4,
+            swaps: int = 6, seed: int = 4) -> list[ReloadResult]:
+    """For each interval: ``swaps`` alternating on/off swaps seen by ``processes`` workers."""
+    rng = random.Random(seed)
+    context = multiprocessing.get_context("spawn")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp:
+        for interval in intervals:
+            volume = ConfigMapVolume(Path(tmp) / f"config-{interval}",
+                                     {"MAINTENANCE_MODE": "off"})
+            reports = context.Queue()
+            stop = context.Event()
+            workers = [context.Process(target=_worker, daemon=True,
+                                       args=(i, str(volume.root), interval, reports, stop))
+                       for i in range(processes)]
+            for worker in workers:
+                worker.start()
+            try:
+                _wait_for(reports, processes, 200, 0.0, timeout=60.0)
+                delays: list[float] = []
+                active = False
+                for _ in range(swaps):
+                    time.sleep(rng.uniform(0.05, interval + 0.05))  # a random phase
+                    active = not active
+                    swapped_at = time.time()
+                    volume.update({"MAINTENANCE_MODE": "on" if active else "off"})
+                    delays += _wait_for(reports, processes, 503 if active else 200,
+                                        swapped_at, timeout=interval + 5.0)
+                results.append(ReloadResult(interval, processes, delays))
+            finally:
+                stop.set()
+                for worker in workers:
+                    worker.join(timeout=5.0)
+                    if worker.is_alive():
+                        worker.terminate()
+                        worker.join(timeout=5.0)
+    return results

@@ -1,0 +1,244 @@
+"""Part 4: real gunicorn servers (2 sync workers each, 127.0.0.1) under a bounded load.
+
+One server per configuration, all started up front, then loaded in turn for several
+rounds in a shuffled order: requests/s and latency percentiles, medians over rounds.
+The load generator is ``wrk`` when installed (Debian: ``apt-get install wrk``), otherwise
+a small threaded Python client; both are bounded in time, the Python one in requests too.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["LoadResult", "measure"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path(__file__).resolve().parent / "gunicorn.conf.py"
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    stack: str  # BENCH_STACK
+    environ: dict[str, str]
+    dmm_state: str | None  # django-maintenance-mode's state file content
+    status: int
+
+
+SETUPS = (
+    Setup("bare", "bare", {}, None, 200),
+    Setup("ours off", "ours", {"MAINTENANCE_MODE": "off"}, None, 200),
+    Setup("ours on", "ours", {"MAINTENANCE_MODE": "on"}, None, 503),
+    Setup("dmm off", "dmm", {}, "0", 200),
+    Setup("dmm on", "dmm", {}, "1", 503),
+)
+
+
+@dataclass
+class LoadResult:
+    name: str
+    rps: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)  # seconds
+    p90: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def median(self, what: str) -> float:
+        return statistics.median(getattr(self, what))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_status(port: int, path: str = "/", timeout: float = 2.0) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Accept": "text/html"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+class Server:
+    """``gunicorn benchmarks.wsgi`` for one setup, on a free loopback port."""
+
+    def __init__(self, setup: Setup, workdir: Path, workers: int = 2) -> None:
+        self.setup = setup
+        self.port = free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_MODE")}
+        environ.update(setup.environ)
+        environ["BENCH_STACK"] = setup.stack
+        environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+        environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
+        if setup.dmm_state is not None:
+            state = workdir / f"dmm-state-{self.port}.txt"
+            state.write_text(setup.dmm_state)
+            environ["BENCH_DMM_STATE_FILE"] = str(state)
+        self.log = (workdir / f"gunicorn-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", str(CONFIG),
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--worker-class", "sync", "benchmarks.wsgi:application"],
+            cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn for {self.setup.name!r} exited; see {self.log.name}")
+            try:
+                status = get_status(self.port)
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if status != self.setup.status:
+                raise RuntimeError(f"{self.setup.name}: status {status}, "
+                                   f"expected {self.setup.status}")
+            return
+        raise RuntimeError(f"gunicorn for {self.setup.name!r} not ready in {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+# --- load generators --------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def wrk_load(port: int, duration: float, connections: int) -> dict[str, float]:
+    """One wrk run; returns rps, p50, p90, p99 and non-2xx/3xx responses."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    output = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+         "-H", "Accept: text/html", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            found["rps"] = float(parts[1])
+        elif len(parts) == 2 and parts[0] in {"50%", "90%", "99%"}:
+            found["p" + parts[0].rstrip("%")] = _seconds(parts[1])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            found["non2xx"] = float(parts[-1])
+        elif "Socket errors" in line:
+            found["errors"] = float(sum(int(n) for n in re.findall(r"\d+", line)))
+    return found
+
+
+def python_load(port: int, duration: float, connections: int,
+                max_requests: int = 200_000) -> dict[str, float]:
+    """A threaded client: ``connections`` threads, one request per connection (gunicorn's
+    sync workers close it anyway), until ``duration`` or ``max_requests``."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+    budget = [max_requests]
+
+    def client() -> None:
+        mine: list[float] = []
+        codes: list[int] = []
+        while time.monotonic() < deadline:
+            with lock:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+            start = time.perf_counter()
+            try:
+                codes.append(get_status(port, timeout=5.0))
+            except OSError:
+                with lock:
+                    errors[0] += 1
+                continue
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+            statuses.extend(codes)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 30)
+    elapsed = time.monotonic() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0.0
+
+    return {"rps": len(latencies) / elapsed, "p50": pct(0.50), "p90": pct(0.90),
+            "p99": pct(0.99), "errors": float(errors[0]),
+            "non2xx": float(sum(1 for s in statuses if s >= 400))}
+
+
+def load_generator() -> str:
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def measure(*, rounds: int = 3, duration: float = 3.0, connections: int = 4,
+            seed: int = 4) -> dict[str, LoadResult]:
+    """Every setup, ``rounds`` times each, interleaved."""
+    run = wrk_load if load_generator() == "wrk" else python_load
+    rng = random.Random(seed)
+    results = {setup.name: LoadResult(setup.name) for setup in SETUPS}
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        servers = [Server(setup, Path(tmp)) for setup in SETUPS]
+        try:
+            for server in servers:
+                server.wait_ready()
+            for server in servers:  # warm up every worker (imports, template loading)
+                run(server.port, 1.0, connections)
+            order = list(servers)
+            for _ in range(rounds):
+                rng.shuffle(order)
+                for server in order:
+                    found = run(server.port, duration, connections)
+                    result = results[server.setup.name]
+                    result.rps.append(found["rps"])
+                    for key in ("p50", "p90", "p99"):
+                        getattr(result, key).append(found[key])
+                    result.errors += int(found.get("errors", 0))
+                    expect_errors = server.setup.status >= 400
+                    if bool(found.get("non2xx", 0)) != expect_errors:
+                        raise RuntimeError(f"{server.setup.name}: unexpected statuses under load")
+        finally:
+            for server in servers:
+                server.stop()
+    return results

@@ -1,0 +1,177 @@
+"""The benchmarked code paths, as ordinary tests.
+
+Each test runs one path of ``benchmarks/`` (the middleware alone, a ``WSGIHandler`` loop,
+an ``ASGIHandler`` loop) under pytest-benchmark and checks the responses. ``make test``
+runs them once each (``--benchmark-disable``); ``pytest tests/test_benchmarks.py
+--benchmark-enable`` times them. Only maintenance_env is needed, not the incumbent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.http import HttpResponseBase
+
+from benchmarks import stacks
+from benchmarks.timing import Case, interleave, timed_loop
+from maintenance_env import conf
+from maintenance_env.conf import Origin
+from maintenance_env.middleware import MaintenanceModeMiddleware
+from tests.kubelet import ConfigMapVolume
+
+OURS_CHAIN = [*stacks.BASE_MIDDLEWARE, stacks.OURS_MIDDLEWARE]
+LOOP = 20  # requests per benchmarked call
+
+Env = Callable[..., None]
+
+
+@pytest.fixture(params=["env off", "mounted off", "env on", "mounted on"])
+def maintenance(request: pytest.FixtureRequest, env: Env, volume: ConfigMapVolume) -> int:
+    """Configure maintenance the way the benchmark does; returns the status to expect."""
+    source, state = request.param.split()
+    if source == "env":
+        env(MAINTENANCE_MODE=state)
+    else:
+        volume.update({"MAINTENANCE_MODE": state})
+        env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
+    return 503 if state == "on" else 200
+
+
+def _check_origin(request: pytest.FixtureRequest) -> None:
+    """The mounted cases really read the mounted config."""
+    expected = Origin.CONFIG if "mounted" in request.node.callspec.id else Origin.ENVIRONMENT
+    assert conf.get_state().resolution.origins["MAINTENANCE_MODE"] is expected
+
+
+# --- 1. the middleware alone ----------------------------------------------------------------
+
+def test_pass_through_baseline(benchmark: Any) -> None:
+    middleware = stacks.PassThroughMiddleware(stacks.trivial_get_response)
+    response = benchmark(middleware, stacks.prebuilt_request())
+    assert response.status_code == 200
+
+
+def test_middleware_alone(benchmark: Any, maintenance: int,
+                          request: pytest.FixtureRequest) -> None:
+    middleware = MaintenanceModeMiddleware(stacks.trivial_get_response)
+    prebuilt = stacks.prebuilt_request()
+
+    response: HttpResponseBase = benchmark(middleware, prebuilt)
+
+    assert response.status_code == maintenance
+    if maintenance == 200:
+        assert response is stacks.trivial_get_response(prebuilt)  # untouched
+    else:
+        assert response["Retry-After"] == "3600"
+        assert b"Down for maintenance" in response.content
+    _check_origin(request)
+
+
+# --- 2. handler loops -------------------------------------------------------------------------
+
+def test_wsgi_handler_loop(benchmark: Any, maintenance: int,
+                           request: pytest.FixtureRequest) -> None:
+    handler = stacks.wsgi_handler(OURS_CHAIN)
+    environ = stacks.wsgi_environ("/")
+
+    status = benchmark(stacks.wsgi_loop, handler, environ, LOOP)
+
+    assert status == maintenance
+    status, body = stacks.call_wsgi(handler, environ)
+    assert status == maintenance
+    assert (b"Down for maintenance" in body) is (maintenance == 503)
+    _check_origin(request)
+
+
+def test_wsgi_bare_baseline(benchmark: Any) -> None:
+    handler = stacks.wsgi_handler(stacks.BASE_MIDDLEWARE)
+    assert benchmark(stacks.wsgi_loop, handler, stacks.wsgi_environ("/"), LOOP) == 200
+
+
+def test_asgi_handler_loop(benchmark: Any, maintenance: int,
+                           request: pytest.FixtureRequest) -> None:
+    handler = stacks.asgi_handler(OURS_CHAIN)
+    scope = stacks.asgi_scope("/async/")
+
+    status = benchmark(lambda: asyncio.run(stacks.asgi_loop(handler, scope, LOOP)))
+
+    assert status == maintenance
+    status, body = asyncio.run(stacks.call_asgi(handler, scope))
+    assert status == maintenance
+    assert (b"Down for maintenance" in body) is (maintenance == 503)
+    _check_origin(request)
+
+
+# --- ASGI: no sync/async adaptation in our path ----------------------------------------------
+
+def test_asgi_handler_does_not_adapt_our_middleware(env: Env) -> None:
+    env(MAINTENANCE_MODE="off")
+    with stacks.adapted_middleware() as adapted:
+        stacks.asgi_handler(OURS_CHAIN)
+    assert adapted == []
+
+
+def test_adaptation_detector_sees_a_sync_only_middleware() -> None:
+    """The check above can fail: a sync-only middleware is reported."""
+    with stacks.adapted_middleware() as adapted:
+        stacks.asgi_handler([*OURS_CHAIN, "benchmarks.stacks.PassThroughMiddleware"])
+    assert any("benchmarks.stacks.PassThroughMiddleware" in line for line in adapted)
+
+
+def _hops(chain: list[str], requests: int = 5) -> dict[str, int]:
+    handler = stacks.asgi_handler(chain)
+    scope = stacks.asgi_scope("/async/")
+    asyncio.run(stacks.asgi_loop(handler, scope, 1))  # first-request work out of the count
+    with stacks.thread_hops() as hops:
+        asyncio.run(stacks.asgi_loop(handler, scope, requests))
+    return hops
+
+
+@pytest.mark.parametrize("mounted", [False, True], ids=["env", "mounted"])
+def test_asgi_our_middleware_adds_no_thread_hop_when_off(
+        env: Env, volume: ConfigMapVolume, mounted: bool) -> None:
+    if mounted:
+        volume.update({"MAINTENANCE_MODE": "off"})
+        env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
+    else:
+        env(MAINTENANCE_MODE="off")
+    bare = _hops(list(stacks.BASE_MIDDLEWARE))
+    ours = _hops(OURS_CHAIN)
+    assert bare["sync_to_async"] > 0  # the counter works: Django's own hops are seen
+    assert ours == bare
+
+
+def test_asgi_maintenance_response_adds_only_djangos_error_log_hop(env: Env) -> None:
+    """A 503 costs Django's own ``sync_to_async(log_response)`` (any status ≥ 400 does),
+    nothing of ours."""
+    env(MAINTENANCE_MODE="on")
+    requests = 5
+    bare = _hops(list(stacks.BASE_MIDDLEWARE), requests)
+    ours = _hops(OURS_CHAIN, requests)
+    assert ours["async_to_sync"] == bare["async_to_sync"] == 0
+    assert bare["sync_to_async"] < ours["sync_to_async"] <= bare["sync_to_async"] + requests
+
+
+# --- the harness ------------------------------------------------------------------------------
+
+def test_interleave_measures_every_case_every_round() -> None:
+    calls: list[str] = []
+    cases = [Case(name, lambda name=name: calls.append(name), timed_loop(lambda: None),
+                  batch=10) for name in ("a", "b", "c")]
+
+    results = interleave(cases, rounds=4, target=0.001)
+
+    assert set(results) == {"a", "b", "c"}
+    assert all(len(r.per_op) == 4 and r.median >= 0 for r in results.values())
+    assert calls.count("a") == calls.count("b") == calls.count("c") == 5  # warm-up + rounds
+    rounds = [calls[i:i + 3] for i in range(3, len(calls), 3)]
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds)
+
+
+def test_interleave_calibrates_the_batch_size() -> None:
+    case = Case("x", lambda: None, timed_loop(lambda: sum(range(100))))
+    interleave([case], rounds=1, target=0.002)
+    assert case.batch > 1
