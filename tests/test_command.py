@@ -69,7 +69,8 @@ def test_on_prints_the_commands_for_the_detected_platform(monkeypatch: pytest.Mo
     monkeypatch.setenv("DYNO", "web.1")
     monkeypatch.setenv("HEROKU_APP_NAME", "shop")
     out = run("on")
-    assert out.startswith("# Maintenance on on heroku (DYNO and HEROKU_APP_NAME are set):\n")
+    assert out.startswith("# Platform: heroku (DYNO and HEROKU_APP_NAME are set). "
+                          "To turn maintenance on:\n")
     assert "\nheroku config:set MAINTENANCE_MODE=on --app shop\n" in out
     assert "\nheroku maintenance:on --app shop\n" in out
     assert "Replace" not in out  # the app name came from the environment
@@ -83,20 +84,20 @@ def test_off_prints_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_shell_is_the_fallback() -> None:
     out = run("on")
-    assert out.startswith("# Maintenance on on shell (no platform marker found):")
+    assert out.startswith("# Platform: shell (no platform marker found).")
     assert "\nexport MAINTENANCE_MODE=on\n" in out
 
 
 def test_platform_option_and_setting_override_detection(monkeypatch: pytest.MonkeyPatch,
                                                         env: Env) -> None:
     monkeypatch.setenv("RENDER", "true")
-    assert "on render (RENDER is set)" in run("on")
+    assert "Platform: render (RENDER is set)." in run("on")
     env(MAINTENANCE_MODE_PLATFORM="railway")
-    assert "on railway (MAINTENANCE_MODE_PLATFORM (from the environment))" in run("on")
-    assert "on fly (--platform)" in run("on", "--platform", "FLY")
+    assert "Platform: railway (MAINTENANCE_MODE_PLATFORM (from the environment))." in run("on")
+    assert "Platform: fly (--platform)." in run("on", "--platform", "FLY")
     with override_settings(MAINTENANCE_MODE_PLATFORM="dokku"):
         monkeypatch.delenv("MAINTENANCE_MODE_PLATFORM")
-        assert "on dokku (MAINTENANCE_MODE_PLATFORM (from the settings))" in run("on")
+        assert "Platform: dokku (MAINTENANCE_MODE_PLATFORM (from the settings))." in run("on")
 
 
 def test_kubernetes_namespace_from_the_service_account(monkeypatch: pytest.MonkeyPatch,
@@ -127,7 +128,8 @@ def test_options_add_their_variables() -> None:
 def test_missing_names_get_placeholders_and_a_note() -> None:
     out = run("on", "--platform", "cloudrun")
     assert "gcloud run services update '<service>' --region '<region>'" in out
-    assert out.rstrip().endswith("# Replace <service>, <region> first (or pass --app/--namespace).")
+    assert out.rstrip().endswith(
+        "# Replace <service> (--app) and <region> (or set CLOUDSDK_RUN_REGION) first.")
 
 
 def test_platform_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,7 +165,7 @@ def test_bad_platform_setting_is_one_line(env: Env) -> None:
     message = fails("on")
     assert "MAINTENANCE_MODE_PLATFORM='mainframe' is not valid" in message
     # --platform still works, and says which platform it is.
-    assert "on shell (--platform)" in run("on", "--platform", "shell")
+    assert "Platform: shell (--platform)." in run("on", "--platform", "shell")
 
 
 def test_bad_value_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Path) -> None:

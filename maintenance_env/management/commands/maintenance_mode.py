@@ -25,6 +25,8 @@ from maintenance_env.conf import VARIABLES
 from maintenance_env.parsers import InvalidValue
 
 ACTIONS = ("on", "off", "status")
+#: What fills each placeholder of the printed commands; any other is a name --app gives.
+PLACEHOLDER_SOURCES = {"region": "or set CLOUDSDK_RUN_REGION"}
 
 
 @contextlib.contextmanager
@@ -210,11 +212,12 @@ class Command(BaseCommand):
             namespace=options.get("namespace") or hints.namespace,
             environment=hints.environment,
             config_path=runtime.base.config.config_path)
-        self.stdout.write(f"# Maintenance {action} on {detection.name} ({detection.reason}):")
+        self.stdout.write(f"# Platform: {detection.name} ({detection.reason}). "
+                          f"To turn maintenance {action}:")
         self.stdout.write(plan.render(), ending="")
         if plan.placeholders:
-            shown = ", ".join(f"<{p}>" for p in plan.placeholders)
-            self.stdout.write(f"\n# Replace {shown} first (or pass --app/--namespace).")
+            shown = [f"<{p}> ({PLACEHOLDER_SOURCES.get(p, '--app')})" for p in plan.placeholders]
+            self.stdout.write(f"\n# Replace {' and '.join(shown)} first.")
 
     def _list(self) -> None:
         detected = platforms.detect(os.environ, self.detection_root)
