@@ -101,7 +101,10 @@ def parse_int(name: str, value: object, *, minimum: int | None = None,
         text = _text(name, value, expected)
         if not _INT_RE.match(text):
             raise InvalidValue(name, value, expected)
-        number = int(environ.Env.parse_value(text, int))
+        try:
+            number = int(environ.Env.parse_value(text, int))
+        except ValueError:  # more digits than Python converts (4300 by default)
+            raise InvalidValue(name, value, expected) from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise InvalidValue(name, value, expected)
     return number
@@ -160,7 +163,7 @@ def parse_regexes(name: str, value: object) -> tuple[re.Pattern[str], ...]:
     for item in parse_list(name, value):
         try:
             patterns.append(re.compile(item))
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # "a{4294967296}", "((((..."
             raise InvalidValue(name, item, f"a valid regular expression ({exc})") from None
     return tuple(patterns)
 
@@ -206,4 +209,7 @@ def parse_datetime_utc(name: str, value: object) -> dt.datetime:
         moment = parsed
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59-05:00 is past datetime.max once in UTC
+        raise InvalidValue(name, value, expected) from None
