@@ -433,3 +433,53 @@ def test_json_requests_are_never_redirected(
     assert response.status_code == 503
     assert "Location" not in response
 
+
+
+# --- the management command masks secrets ----------------------------------------------
+
+def run_command(*args: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("maintenance_mode", *args, stdout=out, stderr=err)
+    return out.getvalue() + err.getvalue()
+
+
+@pytest.mark.parametrize("where", ["environment", "settings", "config file"])
+def test_status_masks_the_secret(
+    env: Callable[..., None], volume: ConfigMapVolume, where: str
+) -> None:
+    volume.update({"MAINTENANCE_MODE": "on"})
+    environment = {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}
+    if where == "environment":
+        environment["MAINTENANCE_MODE_BYPASS_SECRET"] = SECRET
+    elif where == "config file":
+        volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": SECRET})
+    env(**environment)
+    with override_settings(**({"MAINTENANCE_MODE_BYPASS_SECRET": SECRET}
+                              if where == "settings" else {})):
+        report = json.loads(run_command("status", "--json"))
+        text = run_command("status")
+    secret = report["variables"]["MAINTENANCE_MODE_BYPASS_SECRET"]
+    assert secret == {"value": "***", "origin": where}
+    assert SECRET not in json.dumps(report)
+    assert SECRET not in text
+    assert "***" in text
+
+
+def test_status_does_not_show_a_malformed_secret(
+    env: Callable[..., None], volume: ConfigMapVolume
+) -> None:
+    volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": SECRET})
+    (volume.root / "..data" / "MAINTENANCE_MODE_BYPASS_SECRET").write_bytes(
+        b"\xfe" + SECRET.encode())
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
+    report = run_command("status", "--json")
+    assert "MAINTENANCE_MODE_BYPASS_SECRET" in report  # the problem is reported...
+    assert SECRET not in report  # ... without the value
+    assert SECRET not in run_command("status")
+
+
+def test_printed_commands_never_carry_the_secret(env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
+    for action in ("on", "off"):
+        for platform in ("shell", "kubernetes", "heroku"):
+            assert SECRET not in run_command(action, "--platform", platform)
