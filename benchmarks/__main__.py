@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -76,67 +77,87 @@ def _mark(ok: bool) -> str:
 
 def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
                      targets: list[str]) -> list[str]:
+    from benchmarks.inprocess import HOP, NO_INFO_LOG
+
     med = {name: r.median for name, r in results.items()}
-    bare_wsgi = med["wsgi/bare"]
-    passthrough = med["alone/pass-through"]
+    bare_wsgi = results["wsgi/bare"]
+    passthrough = results["alone/pass-through"]
+
+    def overhead_share(name: str) -> float:
+        """(case - pass-through) / bare WSGI request, round by round, median."""
+        rounds = zip(results[name].per_op, passthrough.per_op, bare_wsgi.per_op, strict=True)
+        return statistics.median((a - p) / w for a, p, w in rounds)
+
     lines = [
         "#### 1. The middleware alone",
         "",
-        "Called directly on a prebuilt `RequestFactory` GET with a trivial `get_response`; "
-        "overhead is the median minus a pass-through middleware's, compared with one bare "
-        "Django request through `WSGIHandler` (table 2) from the same run.",
+        "Called directly on a prebuilt `RequestFactory` GET with a trivial `get_response`. "
+        "Overhead: its time minus a pass-through middleware's, divided by one bare Django "
+        "request through `WSGIHandler` (table 2), taken round by round in the same run "
+        "(median over rounds). ± is the interquartile range over rounds.",
         "",
         "| configuration | median per call | overhead vs pass-through | overhead ÷ bare WSGI request |",
         "|---|---:|---:|---:|",
     ]
     for name in [n for n in med if n.startswith("alone/")]:
         label = name.removeprefix("alone/")
-        over = med[name] - passthrough
-        share = "—" if label == "pass-through" else f"{over / bare_wsgi:.2%}"
-        spread = results[name].spread
-        lines.append(f"| {label} | {_us(med[name])} (±{spread:.0%}) | "
-                     f"{'—' if label == 'pass-through' else _us(over)} | {share} |")
+        base = label == "pass-through"
+        lines.append(f"| {label} | {_us(med[name])} (±{results[name].spread:.0%}) | "
+                     f"{'—' if base else _us(med[name] - passthrough.median)} | "
+                     f"{'—' if base else f'{overhead_share(name):.2%}'} |")
     for label in ("ours off", "ours off, mounted"):
-        share = (med[f"alone/{label}"] - passthrough) / bare_wsgi
+        share = overhead_share(f"alone/{label}")
         targets.append(f"maintenance off, middleware alone ({label}): {share:.2%} of a bare "
                        f"request (target ≤ 2%) — {_mark(share <= 0.02)}")
     if "alone/dmm off" in med:
-        share = (med["alone/dmm off"] - passthrough) / bare_wsgi
-        targets.append(f"for comparison, django-maintenance-mode off: {share:.1%} of a bare "
-                       "request")
-    poll = med.get("poll/mounted config, no change")
+        targets.append(f"for comparison, django-maintenance-mode off, middleware alone: "
+                       f"{overhead_share('alone/dmm off'):.1%} of a bare request")
+    poll = results.get("poll/mounted config, no change")
     if poll is not None:
-        lines += ["", f"A check of the mounted config that finds no change (`os.stat` of the "
-                  f"directory and each file), paid once per `MAINTENANCE_MODE_RELOAD_INTERVAL` "
-                  f"per process: {_us(poll)}, {poll / bare_wsgi:.2f}x one bare WSGI request."]
+        lines += ["", "A check of the mounted config that finds no change (`os.stat` of the "
+                  "directory and each file), paid once per `MAINTENANCE_MODE_RELOAD_INTERVAL` "
+                  f"per process: {_us(poll.median)}, {poll.ratio(bare_wsgi):.2f}x one bare "
+                  "WSGI request."]
 
+    bare_asgi = results["asgi/bare"]
     lines += [
         "",
         "#### 2. Full handler loops",
         "",
         "`WSGIHandler` / `ASGIHandler` called with hand-built environ dicts / scopes "
-        "(no test client) over one small URLconf (sync view for WSGI, async view for ASGI) "
-        "with SecurityMiddleware, SessionMiddleware, CommonMiddleware, "
-        "AuthenticationMiddleware, plus the maintenance middleware last.",
+        "(no test client) over one small URLconf (a sync view for WSGI, an async view for "
+        "ASGI) with SecurityMiddleware, SessionMiddleware, CommonMiddleware and "
+        "AuthenticationMiddleware, the maintenance middleware last. \"vs bare\" is the "
+        "median over rounds of the ratio to the bare stack in the same round.",
         "",
         "| configuration | status | WSGI per request | vs bare | ASGI per request | vs bare |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    bare_asgi = med["asgi/bare"]
     for name in [n for n in med if n.startswith("wsgi/")]:
         label = name.removeprefix("wsgi/")
-        status = 503 if label.endswith(" on") else 200
+        wsgi, asgi = results[name], results["asgi/" + label]
+        status = 503 if " on" in label else 200
         lines.append(
-            f"| {label} | {status} | {_us(med[name])} (±{results[name].spread:.0%}) | "
-            f"{med[name] / bare_wsgi:.2f}x | {_us(med['asgi/' + label])} "
-            f"(±{results['asgi/' + label].spread:.0%}) | {med['asgi/' + label] / bare_asgi:.2f}x |")
+            f"| {label} | {status} | {_us(wsgi.median)} (±{wsgi.spread:.0%}) | "
+            f"{wsgi.ratio(bare_wsgi):.2f}x | {_us(asgi.median)} (±{asgi.spread:.0%}) | "
+            f"{asgi.ratio(bare_asgi):.2f}x |")
     for proto, bare in (("wsgi", bare_wsgi), ("asgi", bare_asgi)):
-        ratio = med[f"{proto}/ours on"] / bare
+        ratio = results[f"{proto}/ours on"].ratio(bare)
         targets.append(f"maintenance on, {proto.upper()}: a maintenance response costs "
-                       f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — {_mark(ratio <= 1.0)}")
+                       f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — "
+                       f"{_mark(ratio <= 1.0)}")
+        quiet = results.get(f"{proto}/{NO_INFO_LOG}")
+        if quiet is not None:
+            targets.append(f"  - diagnostic, the same with `django.request` at WARNING (no "
+                           f"per-response INFO line): {quiet.ratio(bare):.2f}x")
         if f"{proto}/dmm on" in med:
             targets.append(f"for comparison, django-maintenance-mode on, {proto.upper()}: "
-                           f"{med[f'{proto}/dmm on'] / bare:.2f}x")
+                           f"{results[f'{proto}/dmm on'].ratio(bare):.2f}x")
+    hop = results.get(HOP)
+    if hop is not None:
+        lines += ["", f"One `sync_to_async` call (a thread hop) costs {_us(hop.median)} on this "
+                  f"machine, {hop.ratio(bare_asgi):.2f}x a bare ASGI request: the ASGI "
+                  "column is dominated by the hops Django itself makes (below)."]
 
     lines += [
         "",
@@ -154,20 +175,23 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
         lines.append(f"| {row['name']} | {row['adapted']} | {row['sync_to_async']:g} | "
                      f"{row['async_to_sync']:g} |")
     ours = [row for row in adaptations if row["name"].startswith("ours")]
+    off = [row for row in ours if " on" not in row["name"]]
+    on = next(row for row in ours if row["name"] == "ours on")
     clean = all(row["adapted"] == 0 for row in ours) and all(
         row["sync_to_async"] == base["sync_to_async"] and row["async_to_sync"] == 0
-        for row in ours if row["name"] != "ours on")
-    on = next(row for row in ours if row["name"] == "ours on")
+        for row in off)
     targets.append(
-        f"ASGI: our middleware is adapted {sum(r['adapted'] for r in ours)} times and adds "
-        f"{max(r['sync_to_async'] - base['sync_to_async'] for r in ours if r is not on):g} "
-        f"thread hops per request when off — {_mark(clean)}")
+        f"ASGI: Django adapts our middleware {sum(r['adapted'] for r in ours)} times, and it "
+        f"adds {max(r['sync_to_async'] - base['sync_to_async'] for r in off):g} thread hops "
+        f"per request when off — {_mark(clean)}")
     lines += ["", "The bare stack's hops are Django's own: `request_started` receivers, "
               "`response.close()`, and `process_request`/`process_response` of each "
               "`MiddlewareMixin` middleware. The one extra hop of \"ours on\" "
-              f"({on['sync_to_async']:g} vs {base['sync_to_async']:g}) is also Django's: "
+              f"({on['sync_to_async']:g} vs {base['sync_to_async']:g}) is Django's too: "
               "`get_response_async` calls `log_response` through `sync_to_async` for every "
-              "response with status ≥ 400, a 404 included."]
+              "response with status ≥ 400, a 404 included. django-maintenance-mode is "
+              "sync-only, so Django runs the whole chain in a thread (fewer, but blocking, "
+              "hops) and calls the async view through `async_to_sync`."]
     return lines
 
 
@@ -214,6 +238,42 @@ def server_table(results: dict[str, Any], generator: str, rounds: int, duration:
     return lines
 
 
+COLUMNS = ("bare", "ours off", "ours off, mounted", "ours on", "dmm off", "dmm on")
+
+
+def summary_table(measured: dict[str, Any], loaded: dict[str, Any] | None) -> list[str]:
+    """One table, configurations side by side, every cell a ratio from this run."""
+    columns = [c for c in COLUMNS if f"wsgi/{c}" in measured]
+    passthrough, bare_wsgi = measured["alone/pass-through"], measured["wsgi/bare"]
+
+    def alone(name: str) -> str:
+        if name == "bare":
+            return "—"
+        rounds = zip(measured[f"alone/{name}"].per_op, passthrough.per_op, bare_wsgi.per_op,
+                     strict=True)
+        return f"{statistics.median((a - p) / w for a, p, w in rounds):.1%}"
+
+    rows = [
+        "| | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+        "| status | " + " | ".join("503" if c.endswith(" on") else "200" for c in columns) + " |",
+        "| middleware alone: overhead ÷ one bare request | "
+        + " | ".join(alone(c) for c in columns) + " |",
+    ]
+    for proto in ("wsgi", "asgi"):
+        bare = measured[f"{proto}/bare"]
+        rows.append(f"| {proto.upper()}Handler loop: time vs bare | " + " | ".join(
+            f"{measured[f'{proto}/{c}'].ratio(bare):.2f}x" for c in columns) + " |")
+    if loaded is not None:
+        bare_rps = loaded["bare"].median("rps")
+        rows.append("| gunicorn + load generator: requests/s vs bare | " + " | ".join(
+            f"{loaded[c].median('rps') / bare_rps:.2f}x" if c in loaded else "—"
+            for c in columns) + " |")
+        rows.append("| gunicorn: p99 latency | " + " | ".join(
+            _ms(loaded[c].median("p99")) if c in loaded else "—" for c in columns) + " |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import inprocess, reload, server
 
     started = time.monotonic()
-    rounds = args.rounds or (5 if args.quick else 25)
+    rounds = args.rounds or (5 if args.quick else 30)
     lines = ["### Benchmarks", "", *machine(), ""]
     targets: list[str] = []
     if not inprocess.have_dmm():
@@ -248,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     adaptations = inprocess.adaptation_report()
     body = inprocess_tables(measured, adaptations, targets)
 
+    loaded = None
     if not args.skip_reload:
         print("live reload…", file=sys.stderr)
         swaps = 2 if args.quick else 8
@@ -261,16 +322,18 @@ def main(argv: list[str] | None = None) -> int:
         generator = reload_generator_name(server.load_generator())
         body += ["", *server_table(loaded, generator, server_rounds, duration, connections)]
 
-    lines += ["Targets, each a ratio from this run:", "", *[f"- {t}" for t in targets], "",
-              *body, "",
-              f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
-              f"{', --quick' if args.quick else ''})."]
-    text = "\n".join(lines) + "\n"
+    took = (f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
+            f"{', --quick' if args.quick else ''}; `dmm` is django-maintenance-mode).")
+    head = [*lines, *summary_table(measured, loaded), "",
+            "Targets, each a ratio from this run:", "", *[f"- {t}" for t in targets], ""]
+    text = "\n".join([*head, *body, "", took]) + "\n"
     print(text)
     args.output.write_text(text)
     print(f"written to {args.output}", file=sys.stderr)
     if args.readme:
-        _update_readme(text)
+        link = ("Every table, with absolute medians and how each number is taken: "
+                "[benchmarks/results.md](benchmarks/results.md).")
+        _update_readme("\n".join([*head, link, "", took]) + "\n")
     return 0
 
 

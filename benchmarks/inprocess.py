@@ -10,12 +10,16 @@ state file, switched with its own ``set_maintenance_mode``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from benchmarks import stacks
 from benchmarks.timing import Case, Result, interleave, timed_loop
@@ -26,6 +30,9 @@ from tests.kubelet import ConfigMapVolume
 __all__ = ["Configuration", "adaptation_report", "configurations", "measure"]
 
 OURS_TEMPLATE = "maintenance_env/maintenance.html"
+ASGI_TARGET = 0.08  # seconds per ASGI batch: a request costs milliseconds there
+NO_INFO_LOG = "ours on, django.request at WARNING"
+HOP = "hop/one sync_to_async call"
 
 
 def have_dmm() -> bool:
@@ -36,8 +43,15 @@ def have_dmm() -> bool:
     return True
 
 
-def set_our_environment(values: dict[str, str]) -> None:
-    """Make ``values`` this process's MAINTENANCE_MODE* environment and load it."""
+REQUEST_LOGGER = logging.getLogger("django.request")
+
+
+def set_our_environment(values: dict[str, str], *, log_level: int = logging.NOTSET) -> None:
+    """Make ``values`` this process's MAINTENANCE_MODE* environment and load it.
+
+    ``log_level`` is set on the ``django.request`` logger (NOTSET: as configured).
+    """
+    REQUEST_LOGGER.setLevel(log_level)
     for name in [n for n in os.environ if n.startswith("MAINTENANCE_MODE")]:
         del os.environ[name]
     # django-maintenance-mode sets settings.MAINTENANCE_MODE_TEMPLATE = "503.html" (and
@@ -50,6 +64,7 @@ def set_our_environment(values: dict[str, str]) -> None:
 def set_dmm(active: bool) -> None:
     from maintenance_mode.core import set_maintenance_mode
 
+    REQUEST_LOGGER.setLevel(logging.NOTSET)
     set_maintenance_mode(active)
 
 
@@ -75,6 +90,10 @@ def configurations(workdir: Path) -> list[Configuration]:
             {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}), 200),
         Configuration("ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}),
                       503),
+        # Diagnostic: what the per-response INFO line on django.request costs, with that
+        # logger set to WARNING as a project's LOGGING may do.
+        Configuration(NO_INFO_LOG, ours, lambda: set_our_environment(
+            {"MAINTENANCE_MODE": "on"}, log_level=logging.WARNING), 503),
     ]
     if have_dmm():
         found += [
@@ -120,24 +139,40 @@ def _wsgi_case(config: Configuration) -> Case:
                 timed_loop(lambda: stacks.call_wsgi(handler, environ)))
 
 
-def _asgi_case(config: Configuration) -> Case:
+def _asgi_case(config: Configuration, loops: list[asyncio.AbstractEventLoop]) -> Case:
     config.activate()
     handler = stacks.asgi_handler(_chain(config))
     scope = stacks.asgi_scope("/async/")
+    # One loop per case for the whole run, as a server keeps one: a fresh loop per batch
+    # would also start fresh executor threads for Django's sync_to_async calls.
+    event_loop = asyncio.new_event_loop()
+    loops.append(event_loop)
 
     async def loop(n: int) -> float:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = time.perf_counter()
         for _ in range(n):
             await stacks.call_asgi(handler, scope)
-        return loop.time() - start
+        return time.perf_counter() - start
 
-    def run(n: int) -> float:
-        return asyncio.run(loop(n))
-
-    status = asyncio.run(stacks.call_asgi(handler, scope))[0]
+    status = event_loop.run_until_complete(stacks.call_asgi(handler, scope))[0]
     _check(f"asgi/{config.name}", status, config.status)
-    return Case(f"asgi/{config.name}", config.activate, run)
+    return Case(f"asgi/{config.name}", config.activate,
+                lambda n: event_loop.run_until_complete(loop(n)), target=ASGI_TARGET)
+
+
+def _hop_case(loops: list[asyncio.AbstractEventLoop]) -> Case:
+    """One ``sync_to_async`` call of a no-op, as Django makes for ``log_response``."""
+    event_loop = asyncio.new_event_loop()
+    loops.append(event_loop)
+    hop = sync_to_async(lambda: None, thread_sensitive=False)
+
+    async def loop(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await hop()
+        return time.perf_counter() - start
+
+    return Case(HOP, lambda: None, lambda n: event_loop.run_until_complete(loop(n)))
 
 
 def _poll_case(workdir: Path) -> Case:
@@ -152,14 +187,20 @@ def _poll_case(workdir: Path) -> Case:
 
 def measure(*, rounds: int, target: float) -> dict[str, Result]:
     """Every in-process case, interleaved."""
+    loops: list[asyncio.AbstractEventLoop] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         configs = configurations(workdir)
-        cases = [_alone_case(c) for c in configs]
-        cases += [_wsgi_case(c) for c in configs]
-        cases += [_asgi_case(c) for c in configs]
-        cases.append(_poll_case(workdir))
-        return interleave(cases, rounds=rounds, target=target)
+        try:
+            cases = [_alone_case(c) for c in configs]
+            cases += [_wsgi_case(c) for c in configs]
+            cases += [_asgi_case(c, loops) for c in configs]
+            cases += [_poll_case(workdir), _hop_case(loops)]
+            return interleave(cases, rounds=rounds, target=target)
+        finally:
+            for event_loop in loops:
+                event_loop.close()
+            set_our_environment({})
 
 
 def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
@@ -167,6 +208,8 @@ def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         for config in configurations(Path(tmp)):
+            if config.name == NO_INFO_LOG:
+                continue
             config.activate()
             with stacks.adapted_middleware() as adapted:
                 handler = stacks.asgi_handler(_chain(config))
@@ -185,4 +228,5 @@ def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
                 "sync_to_async": hops["sync_to_async"] / requests,
                 "async_to_sync": hops["async_to_sync"] / requests,
             })
+        set_our_environment({})
     return rows

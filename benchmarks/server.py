@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.kubelet import ConfigMapVolume
+
 __all__ = ["LoadResult", "measure"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,11 +38,13 @@ class Setup:
     environ: dict[str, str]
     dmm_state: str | None  # django-maintenance-mode's state file content
     status: int
+    mounted: dict[str, str] | None = None  # a config directory for MAINTENANCE_MODE_CONFIG_PATH
 
 
 SETUPS = (
     Setup("bare", "bare", {}, None, 200),
     Setup("ours off", "ours", {"MAINTENANCE_MODE": "off"}, None, 200),
+    Setup("ours off, mounted", "ours", {}, None, 200, {"MAINTENANCE_MODE": "off"}),
     Setup("ours on", "ours", {"MAINTENANCE_MODE": "on"}, None, 503),
     Setup("dmm off", "dmm", {}, "0", 200),
     Setup("dmm on", "dmm", {}, "1", 503),
@@ -88,6 +92,9 @@ class Server:
         environ["BENCH_STACK"] = setup.stack
         environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
+        if setup.mounted is not None:
+            volume = ConfigMapVolume(workdir / f"config-{self.port}", setup.mounted)
+            environ["MAINTENANCE_MODE_CONFIG_PATH"] = str(volume.root)
         if setup.dmm_state is not None:
             state = workdir / f"dmm-state-{self.port}.txt"
             state.write_text(setup.dmm_state)

@@ -28,6 +28,7 @@ class Case:
     setup: Callable[[], None]
     run: Callable[[int], float]
     batch: int = 0  # operations per batch; 0 = calibrate
+    target: float | None = None  # seconds per batch, if not the run's default
 
 
 @dataclass
@@ -38,6 +39,11 @@ class Result:
     @property
     def median(self) -> float:
         return statistics.median(self.per_op)
+
+    def ratio(self, other: Result) -> float:
+        """Median over rounds of this case's time divided by ``other``'s in the same round:
+        pairing rounds cancels the machine's drift, which hits both alike."""
+        return statistics.median(a / b for a, b in zip(self.per_op, other.per_op, strict=True))
 
     @property
     def spread(self) -> float:
@@ -68,7 +74,7 @@ def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.02,
         case.setup()
         case.run(max(1, case.batch or 50))  # warm up: imports, template cache, URL cache
         if not case.batch:
-            case.batch = _calibrate(case, target)
+            case.batch = _calibrate(case, case.target or target)
     results = {case.name: Result(case.name) for case in cases}
     order = list(cases)
     for _ in range(rounds):
