@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of the in-process benchmarks")
     parser.add_argument("--skip-reload", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--load", choices=("wrk", "python"),
+                        help="load generator (default: wrk when installed)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--readme", action="store_true",
                         help=f"replace the text between {START} and {END} in README.md")
@@ -315,12 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         body += ["", *reload_table(reload.measure((0.25, 1.0), processes=4, swaps=swaps),
                                    targets)]
     if not args.skip_server:
-        print(f"gunicorn under load ({server.load_generator()})…", file=sys.stderr)
+        generator = args.load or server.load_generator()
+        print(f"gunicorn under load ({generator})…", file=sys.stderr)
         server_rounds, duration, connections = (1, 1.0, 4) if args.quick else (3, 3.0, 4)
         loaded = server.measure(rounds=server_rounds, duration=duration,
-                                connections=connections)
-        generator = reload_generator_name(server.load_generator())
-        body += ["", *server_table(loaded, generator, server_rounds, duration, connections)]
+                                connections=connections, generator=generator)
+        body += ["", *server_table(loaded, generator_name(generator), server_rounds, duration,
+                                   connections)]
 
     took = (f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
             f"{', --quick' if args.quick else ''}; `dmm` is django-maintenance-mode).")
@@ -337,10 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def reload_generator_name(generator: str) -> str:
+def generator_name(generator: str) -> str:
     if generator == "wrk":
         return f"`{_wrk_version() or 'wrk'}`"
-    return "the threaded Python client in `benchmarks/server.py` (wrk not installed)"
+    return "the threaded Python client in `benchmarks/server.py`"
 
 
 def _update_readme(text: str) -> None:

@@ -220,9 +220,9 @@ def load_generator() -> str:
 
 
 def measure(*, rounds: int = 3, duration: float = 3.0, connections: int = 4,
-            seed: int = 4) -> dict[str, LoadResult]:
+            generator: str | None = None, seed: int = 4) -> dict[str, LoadResult]:
     """Every setup, ``rounds`` times each, interleaved."""
-    run = wrk_load if load_generator() == "wrk" else python_load
+    run = wrk_load if (generator or load_generator()) == "wrk" else python_load
     rng = random.Random(seed)
     results = {setup.name: LoadResult(setup.name) for setup in SETUPS}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
