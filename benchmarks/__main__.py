@@ -86,7 +86,7 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
     def overhead_share(name: str) -> float:
         """(case - pass-through) / bare WSGI request, round by round, median."""
         rounds = zip(results[name].per_op, passthrough.per_op, bare_wsgi.per_op, strict=True)
-        return statistics.median((a - p) / w for a, p, w in rounds)
+        return float(statistics.median((a - p) / w for a, p, w in rounds))
 
     lines = [
         "#### 1. The middleware alone",
@@ -101,10 +101,10 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
     ]
     for name in [n for n in med if n.startswith("alone/")]:
         label = name.removeprefix("alone/")
-        base = label == "pass-through"
+        reference = label == "pass-through"
         lines.append(f"| {label} | {_us(med[name])} (±{results[name].spread:.0%}) | "
-                     f"{'—' if base else _us(med[name] - passthrough.median)} | "
-                     f"{'—' if base else f'{overhead_share(name):.2%}'} |")
+                     f"{'—' if reference else _us(med[name] - passthrough.median)} | "
+                     f"{'—' if reference else f'{overhead_share(name):.2%}'} |")
     for label in ("ours off", "ours off, mounted"):
         share = overhead_share(f"alone/{label}")
         targets.append(f"maintenance off, middleware alone ({label}): {share:.2%} of a bare "

@@ -61,7 +61,7 @@ class LoadResult:
     errors: int = 0
 
     def median(self, what: str) -> float:
-        return statistics.median(getattr(self, what))
+        return float(statistics.median(getattr(self, what)))
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import asyncio
 import io
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -182,7 +182,7 @@ _REQUEST_MESSAGE = {"type": "http.request", "body": b"", "more_body": False}
 async def call_asgi(app: ASGIHandler, scope: dict[str, Any]) -> tuple[int, bytes]:
     """One request as an ASGI server makes it; the client never disconnects."""
     received = False
-    messages: list[dict[str, Any]] = []
+    messages: list[Mapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         nonlocal received
@@ -193,7 +193,7 @@ async def call_asgi(app: ASGIHandler, scope: dict[str, Any]) -> tuple[int, bytes
         await asyncio.get_running_loop().create_future()
         raise AssertionError("unreachable")
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Mapping[str, Any]) -> None:
         messages.append(message)
 
     await app(dict(scope), receive, send)
