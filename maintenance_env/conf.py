@@ -406,6 +406,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._next_poll = 0.0
         self._logged: frozenset[tuple[str, str]] = frozenset()
+        self._read_once = False  # the first read at start-up is not a "change"
         self._state = State(base)
         if self.mounted is not None and not base.problems:
             self._poll()
@@ -469,8 +470,11 @@ class Runtime:
                 logger.error("maintenance_env: %s; keeping %s=%r (mounted config %s)",
                              problem, problem.name, _shown(problem.name, previous), path)
         self._logged = frozenset(logged)
+        first, self._read_once = not self._read_once, True
         if resolution.config != previous.config or resolution.origins != previous.origins:
             self._state = State(resolution)
+            if first:
+                return
             logger.info("maintenance_env: configuration changed from %s: maintenance %s",
                         path, "on" if resolution.config.enabled else "off")
         elif (resolution.problems, resolution.source_error) != (previous.problems,

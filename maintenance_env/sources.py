@@ -219,6 +219,17 @@ def _replace_atomically(target: str, content: str) -> None:
         raise
 
 
+def _refuse_special(target: str) -> None:
+    """Never rename over a device, socket or directory (``/dev/null`` as root, say)."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise IsADirectoryError(21, "not a regular file", target) if stat.S_ISDIR(mode) \
+            else OSError(22, "not a regular file", target)
+
+
 def _dotenv_quote(value: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9_.:/+@%,-]*", value):
         return value
@@ -235,8 +246,10 @@ def write_value(path: str, name: str, value: str) -> str:
     """
     if os.path.isdir(path):
         target = os.path.join(path, name)
+        _refuse_special(target)
         _replace_atomically(target, value + "\n")
         return target
+    _refuse_special(path)
     lines: list[str] = []
     with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
         lines = handle.read().splitlines()

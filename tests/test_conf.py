@@ -350,3 +350,18 @@ def test_state_window_and_retry_after() -> None:
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_RETRY_AFTER=120,
                            MAINTENANCE_MODE_ENDS_AT="2030-01-01"):
         assert Runtime().state().retry_after(start - 10_000) == 120
+
+
+def test_the_first_read_is_not_logged_as_a_change(
+    env: Callable[..., None], volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture
+) -> None:
+    volume.update({"MAINTENANCE_MODE": "on"})
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
+    with caplog.at_level(logging.INFO, "maintenance_env"):
+        runtime = Runtime()
+        assert runtime.state().enabled is True
+        assert "configuration changed" not in caplog.text
+        volume.update({"MAINTENANCE_MODE": "off"})
+        assert runtime.state().enabled is False
+    assert "configuration changed" in caplog.text
+    assert "maintenance off" in caplog.text

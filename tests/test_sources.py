@@ -183,3 +183,11 @@ def test_write_value_creates_a_dotenv_file(tmp_path: Path) -> None:
 def test_write_value_unwritable_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_value(str(tmp_path / "missing-dir" / "file.env"), "MAINTENANCE_MODE", "on")
+
+
+def test_write_value_refuses_special_files(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="not a regular file"):
+        write_value(os.devnull, "MAINTENANCE_MODE", "on")
+    (tmp_path / "MAINTENANCE_MODE").mkdir()
+    with pytest.raises(IsADirectoryError, match="not a regular file"):
+        write_value(str(tmp_path), "MAINTENANCE_MODE", "on")
