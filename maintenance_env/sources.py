@@ -126,17 +126,51 @@ def _directory_entries(path: str) -> list[str]:
                       if e.name.startswith(PREFIX) and _KEY_RE.match(e.name))
 
 
+#: The kubelet's link to the current payload of a ConfigMap or Secret volume.
+_DATA_LINK = "..data"
+
+
+def _read_directory(path: str) -> dict[str, str | bytes]:
+    """Every variable's file, all from one payload.
+
+    The kubelet may swap ``..data`` between two files: following each ``KEY -> ..data/KEY``
+    link on its own could mix two payloads. So ``..data`` is resolved once, every key that
+    links through it is read from that payload, and the read is repeated if ``..data`` was
+    swapped meanwhile (the old payload is deleted only after the swap).
+    """
+    link = os.path.join(path, _DATA_LINK)
+    values: dict[str, str | bytes] = {}
+    for _attempt in range(5):  # a swap per attempt is already far more than a kubelet does
+        try:
+            payload: str | None = os.readlink(link)
+        except OSError:  # not a kubelet volume: plain files
+            payload = None
+        values = {}
+        try:
+            for name in _directory_entries(path):
+                full = os.path.join(path, name)
+                if payload is not None and os.path.islink(full) and \
+                        os.readlink(full) == os.path.join(_DATA_LINK, name):
+                    full = os.path.join(path, payload, name)
+                if os.path.isfile(full):
+                    values[name] = _read_file(full)
+        except FileNotFoundError:
+            if payload is None:
+                raise
+        try:
+            if payload is None or os.readlink(link) == payload:
+                return values
+        except OSError:
+            return values
+    return values
+
+
 def read_mounted(path: str) -> Snapshot:
     """Read the mounted config at ``path`` now, whatever its form."""
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
-            values: dict[str, str | bytes] = {}
-            for name in _directory_entries(path):
-                full = os.path.join(path, name)
-                if os.path.isfile(full):
-                    values[name] = _read_file(full)
-            return Snapshot(values, None, "directory")
+            return Snapshot(_read_directory(path), None, "directory")
         raw = _read_file(path)
         if isinstance(raw, bytes):
             return Snapshot({}, "cannot be read: it is not UTF-8 text", "file")
