@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import types
@@ -27,7 +28,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from maintenance_env import conf, responses
+from maintenance_env import conf, responses, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 from tests.kubelet import ConfigMapVolume
@@ -494,3 +495,60 @@ def test_clock_jump_across_a_window(
         clock.now = start + offset
         observed.append(site.get().status_code)
     assert observed == [200, 200, 503, 503, 503, 200, 200, 200, 503]
+
+
+# --- a kubelet swap racing a read ------------------------------------------------------
+
+OLD_PAYLOAD = {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_MESSAGE": "old payload",
+               "MAINTENANCE_MODE_STATUS_CODE": "503"}
+NEW_PAYLOAD = {"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_MESSAGE": "new payload",
+               "MAINTENANCE_MODE_STATUS_CODE": "502"}
+
+
+def test_a_swap_in_the_middle_of_a_read_never_mixes_two_payloads(
+    volume: ConfigMapVolume, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume.update(OLD_PAYLOAD)
+    real_read = sources._read_file
+    reads: list[str] = []
+
+    def read_then_swap(path: str) -> str | bytes:
+        value = real_read(path)
+        if not reads:
+            # The kubelet swaps ..data (and deletes the old payload) after our first file.
+            volume.update(NEW_PAYLOAD)
+        reads.append(path)
+        return value
+
+    monkeypatch.setattr(sources, "_read_file", read_then_swap)
+    snapshot = sources.read_mounted(str(volume.root))
+    assert snapshot.error is None
+    assert dict(snapshot.values) in (OLD_PAYLOAD, NEW_PAYLOAD)
+
+
+def test_reads_racing_many_swaps_see_whole_payloads(volume: ConfigMapVolume) -> None:
+    volume.update(OLD_PAYLOAD)
+    stop = threading.Event()
+
+    def swap() -> None:
+        for number in range(100_000):  # bounded; stopped long before
+            if stop.is_set():
+                return
+            volume.update(NEW_PAYLOAD if number % 2 == 0 else OLD_PAYLOAD)
+
+    writer = threading.Thread(target=swap, daemon=True)
+    writer.start()
+    mixed: list[dict[str, str | bytes]] = []
+    errors: list[str] = []
+    try:
+        for _ in range(3000):
+            snapshot = sources.read_mounted(str(volume.root))
+            if snapshot.error is not None:
+                errors.append(snapshot.error)
+            elif dict(snapshot.values) not in (OLD_PAYLOAD, NEW_PAYLOAD):
+                mixed.append(dict(snapshot.values))
+    finally:
+        stop.set()
+        writer.join(30)
+    assert errors == []
+    assert mixed == [], f"{len(mixed)} of 3000 reads mixed two payloads, e.g. {mixed[0]}"
