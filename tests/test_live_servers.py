@@ -47,6 +47,7 @@ MAX_REQUESTS_PER_THREAD = 20_000
 CONVERGE_BOUND = 30.0
 #: Consecutive agreeing requests (in parallel, new connections) that count as converged.
 AGREEING = 48
+AGREEING_BATCHES = 3
 
 JSON = {"Accept": "application/json"}
 #: (path, headers, what may be served). The probe passes maintenance; the rest flip.
@@ -67,6 +68,8 @@ class Load:
     """A bounded concurrent client; counts statuses and collects every failure."""
 
     server: servers.Server
+    #: Text every 503 must carry, when the writer changes the message with the switch.
+    on_message: bytes | None = None
     statuses: Counter[int] = field(default_factory=Counter)
     unexpected: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -84,6 +87,9 @@ class Load:
             problem = f"503 for JSON without the JSON body: {body[:200]!r}"
         elif status == 503 and headers is not JSON and b"maintenance" not in body.lower():
             problem = f"503 without the maintenance page for {path}: {body[:200]!r}"
+        elif status == 503 and self.on_message is not None and self.on_message not in body:
+            # The switch and the message come from one payload: never a mix of two.
+            problem = f"503 with a message from another payload: {body[:300]!r}"
         with self._lock:
             self.requests += 1
             self.statuses[status] += 1
@@ -131,15 +137,23 @@ class Load:
 
 
 def converge(server: servers.Server, expected: int, since: float | None = None) -> float:
-    """Seconds from ``since`` (a monotonic time; default now) until AGREEING parallel
-    requests on new connections all answer ``expected``."""
+    """Seconds from ``since`` (a monotonic time; default now) until AGREEING_BATCHES batches
+    in a row of AGREEING parallel requests on new connections all answer ``expected`` (so
+    many that every worker answers some)."""
     started = time.monotonic() if since is None else since
+    agreed_since: float | None = None
+    agreeing = 0
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         while True:
             batch_started = time.monotonic()
             results = list(pool.map(lambda _: server.get("/")[0], range(AGREEING)))
             if all(status == expected for status in results):
-                return batch_started - started
+                agreed_since = batch_started if agreed_since is None else agreed_since
+                agreeing += 1
+                if agreeing == AGREEING_BATCHES:
+                    return agreed_since - started
+                continue
+            agreed_since, agreeing = None, 0
             assert set(results) <= {200, 503}, results
             assert time.monotonic() - started < CONVERGE_BOUND, (
                 f"workers still disagree {CONVERGE_BOUND:g} s after the last flip: {results}")
@@ -231,7 +245,8 @@ def test_live_flips_under_load(
     config, write = WRITERS[writer](tmp_path)
     with start(kind, tmp_path, config) as server:
         assert converge(server, 200) >= 0  # the initial "off" is in force everywhere
-        with Load(server) as load:
+        on_message = b"Flipped to on by the test" if writer == "kubelet" else None
+        with Load(server, on_message) as load:
             flip(write)  # ends on "off", held
             write("on")
             last_flip = time.monotonic()
