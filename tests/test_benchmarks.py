@@ -9,10 +9,12 @@ runs them once each (``--benchmark-disable``); ``pytest tests/test_benchmarks.py
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.http import HttpResponseBase
 
 from benchmarks import stacks
@@ -26,6 +28,17 @@ OURS_CHAIN = [*stacks.BASE_MIDDLEWARE, stacks.OURS_MIDDLEWARE]
 LOOP = 20  # requests per benchmarked call
 
 Env = Callable[..., None]
+
+
+@pytest.fixture(autouse=True)
+def no_database_closing() -> Iterator[None]:
+    """As Django's test client does: no ``close_old_connections`` around these requests,
+    which would touch a connection another test opened (pytest-django forbids that here)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(params=["env off", "mounted off", "env on", "mounted on"])
