@@ -18,6 +18,7 @@ import json
 import logging
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -481,3 +482,83 @@ def test_printed_commands_never_carry_the_secret(env: Callable[..., None]) -> No
     for action in ("on", "off"):
         for platform in ("shell", "kubernetes", "heroku"):
             assert SECRET not in run_command(action, "--platform", platform)
+
+
+# --- the same, through real servers' own path decoding ---------------------------------
+
+RAW_TARGETS = [
+    "//evil.example/",
+    "///evil.example/",
+    "/%2F%2Fevil.example/",
+    "/%2f/evil.example/",
+    "/%5Cevil.example",
+    "/%5C%5Cevil.example",
+    "/\\evil.example",
+    "/%09/evil.example",
+    "/%0D%0A/evil.example",
+    "/%0D%0ALocation:%20http://evil.example/",
+    "//evil.example/%2E%2E/",
+    "/%E3%80%80/evil.example",
+    "http://evil.example/",  # absolute-form request target
+    "http://127.0.0.1//evil.example/",
+]
+
+
+def raw_get(port: int, target: str) -> tuple[int, dict[str, str]]:
+    """Send one request line exactly as given (http.client would refuse some)."""
+    import socket
+
+    request = (f"GET {target}{'&' if '?' in target else '?'}maintenance_bypass={SECRET} "
+               f"HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").encode("latin-1")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        for _ in range(10_000):  # bounded: the server closes after one response
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    lines = head.split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_bypass_redirect_through_real_servers_stays_on_the_site(
+    kind: str, tmp_path: Path
+) -> None:
+    from tests import servers
+
+    port = servers.free_port()
+    config = tmp_path / "config"
+    config.mkdir()
+    environ = servers.server_environment(port, {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_BYPASS_SECRET": SECRET,
+        "MAINTENANCE_MODE_CONFIG_PATH": str(config),
+    }, tmp_path)
+    argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port, 1)
+    seen: dict[str, tuple[int, str | None]] = {}
+    with servers.running(kind, argv, environ, port, tmp_path / f"{kind}.log") as server:
+        for target in RAW_TARGETS:
+            status, headers = raw_get(port, target)
+            location = headers.get("location")
+            seen[target] = (status, location)
+        log = server.output()
+    print(f"\n{kind}: " + "\n".join(f"{t!r} -> {s} {loc!r}" for t, (s, loc) in seen.items()))
+    for target, (status, location) in seen.items():
+        assert status in (302, 400, 404), (target, status)  # never a 500
+        if location is not None:
+            assert location.startswith("/"), (target, location)
+            assert not location.startswith(("//", "/\\")), (target, location)
+            assert urlsplit(location).netloc == "", (target, location)
+            assert SECRET not in location
+    assert sum(status == 302 for status, _ in seen.values()) >= len(RAW_TARGETS) // 2, seen
+    assert "Traceback" not in log
+    assert SECRET not in log
