@@ -1,0 +1,49 @@
+"""The version matrix: the test suite under every supported Django and Python pair.
+
+``.ci/run`` runs it after ``make test``; by hand: ``nox`` (all sessions), ``nox -l`` (list),
+``nox -s "tests(django='6.1', python='3.13')"`` (one), ``nox -- -k middleware`` (pytest
+arguments). Each Django series runs on the oldest and newest Python it supports here:
+5.2 LTS on 3.10 and 3.11, 6.0 and 6.1 on 3.12 and 3.13. nox finds ``python3.X`` on
+``PATH``; ``.ci/run`` puts the installed interpreters there first.
+"""
+
+from __future__ import annotations
+
+import nox
+
+# Django series -> the Pythons it is tested on.
+MATRIX: dict[str, tuple[str, ...]] = {
+    "5.2": ("3.10", "3.11"),
+    "6.0": ("3.12", "3.13"),
+    "6.1": ("3.12", "3.13"),
+}
+
+nox.options.sessions = ["tests"]
+# A matrix cell silently skipped because its Python is missing would look like a pass.
+nox.options.error_on_missing_interpreters = True
+# The standard library's venv: no extra tool decides which interpreter is meant.
+nox.options.default_venv_backend = "venv"
+
+
+def series_bounds(series: str) -> str:
+    """``"6.0"`` -> ``"Django>=6.0,<6.1"``: that minor series only, its newest patch."""
+    major, minor = (int(part) for part in series.split("."))
+    return f"Django>={major}.{minor},<{major}.{minor + 1}"
+
+
+@nox.session
+@nox.parametrize(
+    ("python", "django"),
+    [(python, series) for series, pythons in MATRIX.items() for python in pythons],
+)
+def tests(session: nox.Session, django: str) -> None:
+    """The test suite under one Django series and one Python."""
+    session.install("-e", ".[test]", series_bounds(django))
+    # Prove the cell is what its name says before trusting its result.
+    output = session.run("python", "-c", "import django; print(django.get_version())",
+                         silent=True)
+    version = str(output).strip()
+    if version != django and not version.startswith(django + "."):
+        session.error(f"wanted Django {django}.x, got {version}")
+    session.log(f"Django {version}")
+    session.run("python", "-m", "pytest", *session.posargs)
