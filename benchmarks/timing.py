@@ -28,7 +28,6 @@ class Case:
     setup: Callable[[], None]
     run: Callable[[int], float]
     batch: int = 0  # operations per batch; 0 = calibrate
-    target: float | None = None  # seconds per batch, if not the run's default
 
 
 @dataclass
@@ -74,7 +73,7 @@ def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.02,
         case.setup()
         case.run(max(1, case.batch or 50))  # warm up: imports, template cache, URL cache
         if not case.batch:
-            case.batch = _calibrate(case, case.target or target)
+            case.batch = _calibrate(case, target)
     results = {case.name: Result(case.name) for case in cases}
     order = list(cases)
     for _ in range(rounds):
