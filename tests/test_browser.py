@@ -327,11 +327,18 @@ def test_text_contrast(visit: Visit) -> None:
 
 def test_follows_the_color_scheme(visit: Visit) -> None:
     """Dark mode really is dark (and light light), not just a media query nobody matched."""
-    body = text_samples(visit)[0]["background"]
+    page = over(parse_color(visit.evaluate(
+        "() => getComputedStyle(document.body).backgroundColor")), CANVAS[visit.scheme])
+    heading = next(s for s in text_samples(visit) if s["tag"] == "h1")
+    text, card = parse_color(heading["color"]), heading["background"]
     if visit.scheme == "dark":
-        assert luminance(body) < 0.1
+        assert luminance(page) < 0.1
+        assert luminance(card) < 0.1
+        assert luminance(text[:3]) > 0.6
     else:
-        assert luminance(body) > 0.6
+        assert luminance(page) > 0.6
+        assert luminance(card) > 0.6
+        assert luminance(text[:3]) < 0.1
 
 
 def test_readable_size(visit: Visit) -> None:
