@@ -112,7 +112,7 @@ class Load:
                         conn.request("GET", path, headers=headers)
                         response = conn.getresponse()
                         status, body = response.status, response.read()
-                except (OSError, ValueError, Exception) as exc:  # http.client errors too
+                except Exception as exc:  # OSError, http.client's errors: all are failures
                     with self._lock:
                         self.errors.append(f"{path}: {exc.__class__.__name__}: {exc}")
                     return
