@@ -347,7 +347,8 @@ class State:
         self.end_ts = config.ends_at.timestamp() if config.ends_at else None
         self.windowed = self.start_ts is not None or self.end_ts is not None
         # "/healthz" and "/healthz/" both match; the root stays "/".
-        self.health_paths = frozenset(p.rstrip("/") or "/" for p in config.health_paths)
+        self.health_paths = frozenset(p[:-1] if len(p) > 1 and p[-1] == "/" else p
+                                      for p in config.health_paths)
         # The redirect target must pass, or maintenance would redirect to itself; a full
         # URL counts only on its own host (https://status.example.com/ is not our "/").
         target = urlsplit(config.redirect_url) if config.redirect_url else None

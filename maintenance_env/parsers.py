@@ -81,7 +81,7 @@ def parse_bool(name: str, value: object) -> bool:
     raise InvalidValue(name, value, expected)
 
 
-_INT_RE = re.compile(r"[+-]?\d+\Z")
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")  # ASCII only: \d would take "١٢٣"
 
 
 def parse_int(name: str, value: object, *, minimum: int | None = None,
@@ -110,7 +110,7 @@ def parse_int(name: str, value: object, *, minimum: int | None = None,
     return number
 
 
-_FLOAT_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
+_FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
 
 
 def parse_float(name: str, value: object, *, minimum: float = 0.0) -> float:

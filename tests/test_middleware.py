@@ -137,7 +137,7 @@ def test_health_paths_pass(path: str) -> None:
     assert MaintenanceModeMiddleware(ok_view)(RequestFactory().get(path)).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/healthzz", "/healthz/deep", "/api/healthz"])
+@pytest.mark.parametrize("path", ["/healthzz", "/healthz/deep", "/api/healthz", "/healthz//", "//healthz"])
 @override_settings(MAINTENANCE_MODE=True)
 def test_health_paths_are_exact(path: str) -> None:
     assert MaintenanceModeMiddleware(ok_view)(RequestFactory().get(path)).status_code == 503
@@ -148,10 +148,11 @@ def test_health_paths_can_be_disabled() -> None:
     assert MaintenanceModeMiddleware(ok_view)(RequestFactory().get("/healthz")).status_code == 503
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_HEALTH_PATHS="/ping")
+@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_HEALTH_PATHS="/ping, /ready/")
 def test_custom_health_path() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(RequestFactory().get("/ping/")).status_code == 200
+    assert mw(RequestFactory().get("/ready")).status_code == 200
     assert mw(RequestFactory().get("/healthz")).status_code == 503
 
 

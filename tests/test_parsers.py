@@ -43,7 +43,7 @@ def test_int_in_range(raw: object, expected: int) -> None:
     assert parsers.parse_int("X", raw, minimum=200, maximum=599) == expected
 
 
-@pytest.mark.parametrize("raw", ["199", "600", "5e2", "503.0", "503s", "", "abc", True, 503.0, "0x1f7"])
+@pytest.mark.parametrize("raw", ["199", "600", "5e2", "503.0", "503s", "", "abc", True, 503.0, "0x1f7", "٥٠٣"])
 def test_int_refused(raw: object) -> None:
     with pytest.raises(InvalidValue, match=r"X=.* expected a whole number from 200 to 599"):
         parsers.parse_int("X", raw, minimum=200, maximum=599)
@@ -61,7 +61,7 @@ def test_float(raw: object, expected: float) -> None:
     assert parsers.parse_float("X", raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5])
+@pytest.mark.parametrize("raw", ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5, "١"])
 def test_float_refused(raw: object) -> None:
     # django-environ alone would read "1s" as 1.0 and "1,5" as 1.5.
     with pytest.raises(InvalidValue, match="X="):
