@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import inprocess, reload, server
 
     started = time.monotonic()
-    rounds = args.rounds or (5 if args.quick else 40)
+    rounds = args.rounds or (10 if args.quick else 150)
     lines = ["### Benchmarks", "", *machine(), ""]
     targets: list[str] = []
     if not inprocess.have_dmm():
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                   "its rows are missing.", ""]
 
     print(f"in-process: {rounds} interleaved rounds…", file=sys.stderr)
-    measured = inprocess.measure(rounds=rounds, target=0.01)
+    measured = inprocess.measure(rounds=rounds, target=0.002)
     adaptations = inprocess.adaptation_report()
     body = inprocess_tables(measured, adaptations, targets)
 

@@ -1,6 +1,7 @@
 """Interleaved timing: every configuration is measured in every round, in a shuffled order,
 so that drift (CPU frequency, other processes, cache state) hits all of them alike.
-Results are medians over rounds; callers report ratios of medians from the same run.
+Batches are short (a few milliseconds, many rounds) so that most of them run without being
+preempted on a busy machine, and the median over rounds is the undisturbed time.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _calibrate(case: Case, target: float) -> int:
     return n
 
 
-def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.02,
+def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.002,
                seed: int = 4) -> dict[str, Result]:
     """Measure every case in each of ``rounds`` rounds, in a shuffled order per round."""
     rng = random.Random(seed)
@@ -78,9 +79,9 @@ def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.02,
     order = list(cases)
     for _ in range(rounds):
         rng.shuffle(order)
+        gc.collect()  # garbage of the previous round is not charged to this one
         for case in order:
             case.setup()
-            gc.collect()
             elapsed = case.run(case.batch)
             results[case.name].per_op.append(elapsed / case.batch)
     return results
