@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"replace the text between {START} and {END} in README.md")
     args = parser.parse_args(argv)
 
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        os.environ["BENCH_DMM_STATE_FILE"] = os.path.join(tmp, "dmm-state.txt")
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["BENCH_STACK"] = "all"
     if str(ROOT) not in sys.path:
