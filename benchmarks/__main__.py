@@ -342,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_server:
         generator = args.load or server.load_generator()
         print(f"gunicorn under load ({generator})…", file=sys.stderr)
-        server_rounds, duration, connections = (1, 1.0, 4) if args.quick else (3, 3.0, 4)
+        server_rounds, duration, connections = (1, 1.0, 4) if args.quick else (5, 2.0, 4)
         loaded = server.measure(rounds=server_rounds, duration=duration,
                                 connections=connections, generator=generator)
         body += ["", *server_table(loaded, generator_name(generator), server_rounds, duration,
