@@ -202,15 +202,17 @@ def reload_table(results: list[Any], targets: list[str]) -> list[str]:
         "",
         "Separate processes, each running the middleware about every 0.5 ms with "
         "`MAINTENANCE_MODE_CONFIG_PATH` on a directory that is swapped the way the kubelet "
-        "does it (new timestamped directory, `..data` symlink renamed over). Delay: from "
-        "just before the swap until each process served the new status.",
+        "does it (new timestamped directory, `..data` symlink renamed over), at a random "
+        "moment. Delay: from just before the swap until every process served the new "
+        "status. A process checks at most once per interval, so the expected worst case is "
+        "the interval itself.",
         "",
-        "| RELOAD_INTERVAL | processes x swaps | median delay | worst delay | target |",
+        "| RELOAD_INTERVAL | processes x swaps | all switched, median | all switched, worst | target |",
         "|---:|---:|---:|---:|---|",
     ]
     for r in results:
         ok = r.worst <= r.interval + SLACK
-        lines.append(f"| {r.interval:g} s | {r.processes} x {len(r.delays) // r.processes} | "
+        lines.append(f"| {r.interval:g} s | {r.processes} x {len(r.swaps)} | "
                      f"{_ms(r.median)} | {_ms(r.worst)} | ≤ {_ms(r.interval + SLACK)}: "
                      f"{_mark(ok)} |")
         targets.append(f"live reload, interval {r.interval:g} s: worst {_ms(r.worst)} "

@@ -57,15 +57,20 @@ def _worker(index: int, path: str, interval: float, reports: Any, stop: Event) -
 class ReloadResult:
     interval: float
     processes: int
-    delays: list[float]  # one per process per swap, seconds
+    swaps: list[list[float]]  # per swap, each process's delay in seconds
+
+    @property
+    def all_switched(self) -> list[float]:
+        """Per swap: the delay until every process served the new state."""
+        return [max(delays) for delays in self.swaps]
 
     @property
     def median(self) -> float:
-        return statistics.median(self.delays)
+        return statistics.median(self.all_switched)
 
     @property
     def worst(self) -> float:
-        return max(self.delays)
+        return max(self.all_switched)
 
 
 def _wait_for(reports: Any, processes: int, status: int, since: float,
@@ -106,16 +111,16 @@ def measure(intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4,
                 worker.start()
             try:
                 _wait_for(reports, processes, 200, 0.0, timeout=60.0)
-                delays: list[float] = []
+                swapped: list[list[float]] = []
                 active = False
                 for _ in range(swaps):
                     time.sleep(rng.uniform(0.05, interval + 0.05))  # a random phase
                     active = not active
                     swapped_at = time.time()
                     volume.update({"MAINTENANCE_MODE": "on" if active else "off"})
-                    delays += _wait_for(reports, processes, 503 if active else 200,
-                                        swapped_at, timeout=interval + 5.0)
-                results.append(ReloadResult(interval, processes, delays))
+                    swapped.append(_wait_for(reports, processes, 503 if active else 200,
+                                             swapped_at, timeout=interval + 5.0))
+                results.append(ReloadResult(interval, processes, swapped))
             finally:
                 stop.set()
                 for worker in workers:
