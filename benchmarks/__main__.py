@@ -351,7 +351,10 @@ def run(args: argparse.Namespace) -> int:
                                    connections)]
 
     took = (f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
-            f"{', --quick' if args.quick else ''}; `dmm` is django-maintenance-mode).")
+            f"{', --quick' if args.quick else ''}). It installs the `bench` extra "
+            "(django-maintenance-mode, `dmm` above) and uses `wrk` when installed "
+            "(`apt-get install wrk`). How each number is taken: "
+            "[benchmarks/README.md](benchmarks/README.md).")
     head = [*lines, *summary_table(measured, loaded), "",
             *summary_notes(measured, adaptations), "",
             "Targets, each a ratio from this run:", "",
