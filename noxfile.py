@@ -46,4 +46,6 @@ def tests(session: nox.Session, django: str) -> None:
     if version != django and not version.startswith(django + "."):
         session.error(f"wanted Django {django}.x, got {version}")
     session.log(f"Django {version}")
-    session.run("python", "-m", "pytest", *session.posargs)
+    screenshots = f"build/screenshots/django{django}-python{session.python}"
+    session.run("python", "-m", "pytest", *session.posargs,
+                env={"SCREENSHOT_DIR": screenshots})

@@ -8,7 +8,8 @@ sizes in light and dark schemes. Each of the four visits is checked for what a v
 and an auditor would look at: the message and the return time are shown, nothing is
 fetched from anywhere but the server, the console stays clean, the page has a language,
 a title, one ``main`` landmark and one ``h1``, its text has enough contrast, and nothing
-sticks out sideways on a phone. Screenshots go to ``build/screenshots`` for CI artifacts.
+sticks out sideways on a phone. Screenshots go to ``build/screenshots`` (or
+``$SCREENSHOT_DIR``) as CI artifacts.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ except ImportError:  # reported by the fixture: a failure in CI, a skip elsewher
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-SCREENSHOTS = servers.ROOT / "build" / "screenshots"
+# noxfile.py gives every matrix cell its own folder, so one cell does not overwrite another.
+SCREENSHOTS = servers.ROOT / os.environ.get("SCREENSHOT_DIR", "build/screenshots")
 
 # The flags that keep Chromium quiet and self-contained in a container, as root: no
 # sandbox (root has none), no GPU, and none of its own traffic (component updates,
