@@ -541,6 +541,7 @@ def reset() -> None:
 
 @receiver(setting_changed)
 def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
-    if setting.startswith(sources.PREFIX) or setting in {"TEMPLATES", "LANGUAGE_CODE",
-                                                         "TIME_ZONE", "USE_TZ", "SECRET_KEY"}:
+    if setting.startswith(sources.PREFIX) or setting in {
+        "TEMPLATES", "LANGUAGE_CODE", "TIME_ZONE", "USE_TZ", "SECRET_KEY", "ROOT_URLCONF",
+    }:
         reset()

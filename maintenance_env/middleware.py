@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
@@ -62,26 +61,12 @@ def client_ip(request: HttpRequest, trusted_proxies: int) -> IPAddress | None:
     return _parse_ip(chain[-trusted_proxies])
 
 
-# Resolving the URL was a third of a maintenance response's cost (benchmarks/); the answer
-# per (URLconf, path) is kept on the State, bounded, so a flood of random paths costs only
-# what resolving costs anyway.
-_EXEMPT_CACHE_SIZE = 1024
+#: How many paths' verdicts a state remembers before it starts over: bounded, so that a
+#: flood of made-up paths costs resolving, never memory.
+EXEMPT_CACHE_SIZE = 1024
 
 
-def _view_is_exempt(request: HttpRequest, state: State) -> bool:
-    urlconf = getattr(request, "urlconf", None)
-    key = (urlconf or settings.ROOT_URLCONF, request.path_info)
-    known: dict[tuple[Any, str], bool] = state.cached("exempt_views", dict)
-    exempt = known.get(key)
-    if exempt is None:
-        exempt = _resolves_to_exempt_view(request.path_info, urlconf)
-        if len(known) >= _EXEMPT_CACHE_SIZE:
-            known.clear()
-        known[key] = exempt
-    return exempt
-
-
-def _resolves_to_exempt_view(path: str, urlconf: Any) -> bool:
+def _resolves_to_exempt_view(path: str, urlconf: str | None) -> bool:
     try:
         match = resolve(path, urlconf)
     except Resolver404:
@@ -91,6 +76,27 @@ def _resolves_to_exempt_view(path: str, urlconf: Any) -> bool:
         return True
     view_class = getattr(func, "view_class", None)
     return bool(view_class is not None and getattr(view_class, EXEMPT_ATTR, False))
+
+
+def _view_is_exempt(request: HttpRequest, state: State) -> bool:
+    """Whether the view of this path is ``maintenance_exempt``, resolved once per path.
+
+    A maintenance response is then cheaper than a normal page: resolving a large URLconf
+    is the costliest step left. The cache lives on the state, so it starts afresh on
+    every configuration change (and on ``setting_changed``, which covers ROOT_URLCONF).
+    """
+    urlconf = getattr(request, "urlconf", None)
+    key = (request.path_info, urlconf)
+    cache: dict[tuple[str, str | None], bool] = state.cached("exempt_views", dict)
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    verdict = _resolves_to_exempt_view(*key)
+    if len(cache) >= EXEMPT_CACHE_SIZE:
+        cache.clear()
+    cache[key] = verdict
+    return verdict
 
 
 def _user_passes(user: Any, state: State) -> bool:

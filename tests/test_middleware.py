@@ -386,3 +386,33 @@ def test_a_full_url_to_this_site_is_exempt_on_this_host_only() -> None:
     assert mw(RequestFactory().get("/down/", HTTP_HOST="www.example.com")).status_code == 200
     assert mw(RequestFactory().get("/down/")).status_code == 302  # another host
     assert mw(RequestFactory().get("/down/", HTTP_HOST="evil.example")).status_code == 302
+
+
+@override_settings(MAINTENANCE_MODE=True)
+def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = middleware.resolve
+
+    def counting(path: str, urlconf: str | None = None) -> Any:
+        calls.append(path)
+        return real(path, urlconf)
+
+    monkeypatch.setattr(middleware, "resolve", counting)
+    client = Client()
+    for _ in range(3):
+        assert client.get("/exempt/").status_code == 200
+        assert client.get("/").status_code == 503
+        assert client.get("/nowhere/").status_code == 503
+    assert sorted(calls) == ["/", "/exempt/", "/nowhere/"]
+
+
+@override_settings(MAINTENANCE_MODE=True)
+def test_the_resolve_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(middleware, "EXEMPT_CACHE_SIZE", 4)
+    mw = MaintenanceModeMiddleware(ok_view)
+    for i in range(10):
+        assert mw(RequestFactory().get(f"/made-up/{i}/")).status_code == 503
+    from maintenance_env import conf
+
+    assert len(conf.get_state().cached("exempt_views", dict)) <= 4
+    assert mw(RequestFactory().get("/exempt/")).status_code == 200  # still resolved after a clear
