@@ -72,6 +72,7 @@ def _fallback_page(state: State) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
         f"<p>{message}</p></main></body></html>"
     )

@@ -108,7 +108,7 @@ def test_custom_template_gets_the_documented_context() -> None:
 def test_default_page_shows_the_return_time() -> None:
     page = Client().get("/").content.decode()
     assert 'datetime="2999-01-01T10:00:00+00:00"' in page
-    assert "1 January 2999, 10:00 UTC" in page
+    assert '1 January 2999, <span class="nowrap">10:00 UTC</span>' in page
 
 
 def test_page_is_rendered_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,6 +138,7 @@ def test_a_template_that_fails_to_render_falls_back_to_a_plain_page(
     response = Client().get("/")
     assert response.status_code == 503
     assert b"Still &lt;b&gt;escaped&lt;/b&gt;" in response.content
+    assert b'<link rel="icon" href="data:,">' in response.content  # no favicon request
     assert "rendering broken_maintenance.html failed" in caplog.text
 
 
