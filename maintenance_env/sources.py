@@ -98,6 +98,9 @@ class Snapshot:
     values: Mapping[str, str | bytes] = field(default_factory=dict)
     error: str | None = None
     kind: str = "missing"  # "directory", "file" or "missing"
+    #: False when the kubelet kept swapping ``..data`` during every attempt to read one
+    #: whole payload: ``values`` may then mix two versions and must not be used.
+    settled: bool = True
 
 
 def _fingerprint(st: os.stat_result) -> Signature:
@@ -130,7 +133,7 @@ def _directory_entries(path: str) -> list[str]:
 _DATA_LINK = "..data"
 
 
-def _read_directory(path: str) -> dict[str, str | bytes]:
+def _read_directory(path: str) -> dict[str, str | bytes] | None:
     """Every variable's file, all from one payload.
 
     The kubelet may swap ``..data`` between two files: following each ``KEY -> ..data/KEY``
@@ -161,8 +164,8 @@ def _read_directory(path: str) -> dict[str, str | bytes]:
             if payload is None or os.readlink(link) == payload:
                 return values
         except OSError:
-            return values
-    return values
+            continue  # ..data vanished mid-read: the volume is changing, try again
+    return None  # never settled: the caller must not use a possible mix
 
 
 def read_mounted(path: str) -> Snapshot:
@@ -170,7 +173,10 @@ def read_mounted(path: str) -> Snapshot:
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
-            return Snapshot(_read_directory(path), None, "directory")
+            values = _read_directory(path)
+            if values is None:
+                return Snapshot({}, None, "directory", settled=False)
+            return Snapshot(values, None, "directory")
         raw = _read_file(path)
         if isinstance(raw, bytes):
             return Snapshot({}, "cannot be read: it is not UTF-8 text", "file")
@@ -225,6 +231,9 @@ class MountedConfig:
             return None
         self._signature = signature
         snapshot = read_mounted(self.path)
+        if not snapshot.settled:
+            self._signature = None  # read it again at the next poll; keep the state meanwhile
+            return None
         if snapshot.error is None and snapshot.kind == "directory":
             # A file may have changed again between stat and read: the next poll sees it.
             self._files = tuple(snapshot.values)

@@ -547,11 +547,14 @@ def test_reads_racing_many_swaps_see_whole_payloads(volume: ConfigMapVolume) -> 
     writer.start()
     mixed: list[dict[str, str | bytes]] = []
     errors: list[str] = []
+    unsettled = 0
     try:
         for _ in range(3000):
             snapshot = sources.read_mounted(str(volume.root))
             if snapshot.error is not None:
                 errors.append(snapshot.error)
+            elif not snapshot.settled:
+                unsettled += 1  # swapped during every attempt: flagged, never used
             elif dict(snapshot.values) not in (OLD_PAYLOAD, NEW_PAYLOAD):
                 mixed.append(dict(snapshot.values))
     finally:
@@ -559,3 +562,4 @@ def test_reads_racing_many_swaps_see_whole_payloads(volume: ConfigMapVolume) -> 
         writer.join(30)
     assert errors == []
     assert mixed == [], f"{len(mixed)} of 3000 reads mixed two payloads, e.g. {mixed[0]}"
+    assert unsettled < 300, f"{unsettled} of 3000 reads never settled"

@@ -191,3 +191,20 @@ def test_write_value_refuses_special_files(tmp_path: Path) -> None:
     (tmp_path / "MAINTENANCE_MODE").mkdir()
     with pytest.raises(IsADirectoryError, match="not a regular file"):
         write_value(str(tmp_path), "MAINTENANCE_MODE", "on")
+
+
+def test_an_unsettled_read_keeps_the_state_and_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume = ConfigMapVolume(tmp_path / "cm", {"MAINTENANCE_MODE": "off"})
+    mounted = MountedConfig(str(volume.root))
+    assert mounted.poll() is not None
+    volume.update({"MAINTENANCE_MODE": "on"})
+    real = sources._read_directory
+    monkeypatch.setattr(sources, "_read_directory", lambda path: None)  # swapped every time
+    assert read_mounted(str(volume.root)).settled is False
+    assert mounted.poll() is None  # nothing usable: the current state stands
+    monkeypatch.setattr(sources, "_read_directory", real)
+    settled = mounted.poll()  # the same change, read again at the next poll
+    assert settled is not None
+    assert settled.values == {"MAINTENANCE_MODE": "on"}
