@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The suite, then the linters: main stays ruff-clean and mypy --strict clean.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check maintenance_env tests
+	$(BIN)/ruff check maintenance_env tests benchmarks example_project noxfile.py
 	$(BIN)/mypy
 
 # The Procfile's web: line, run as it is, on loopback (PORT/HOST picked up by gunicorn.conf.py).

@@ -40,7 +40,7 @@ def test_every_check_id_is_documented() -> None:
     ids = {v.check_id for v in conf.VARIABLES.values()} | {conf.SCHEDULE_ORDER_ID}
     ids |= set(re.findall(r'id="maintenance_env\.(W\d{3})"', source))
     documented = set(re.findall(r"`maintenance_env\.([EW]\d{3})`", README))
-    documented |= {f"E{n:03d}" for n in range(16, 19)}  # the E016–E018 row
+    documented |= {f"E{n:03d}" for n in range(16, 19)}  # the E016-E018 row
     assert ids <= documented
 
 

@@ -61,7 +61,7 @@ def test_float(raw: object, expected: float) -> None:
     assert parsers.parse_float("X", raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5, "١"])
+@pytest.mark.parametrize("raw", ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5, "١"])  # noqa: RUF001 - a non-ASCII digit, on purpose
 def test_float_refused(raw: object) -> None:
     # django-environ alone would read "1s" as 1.0 and "1,5" as 1.5.
     with pytest.raises(InvalidValue, match="X="):
