@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,27 @@ class LoadResult:
         return float(statistics.median(getattr(self, what)))
 
 
+def cpu_split() -> tuple[set[int], set[int]] | None:
+    """(CPUs for the load generator, CPUs for the servers), or None when not possible.
+
+    On a small machine the scheduler sometimes puts the load generator on the same CPU as
+    a worker and sometimes not, which makes throughput bimodal; pinning them apart makes
+    each run measure the server's CPU cost per request.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,7 +107,8 @@ def get_status(port: int, path: str = "/", timeout: float = 2.0) -> int:
 class Server:
     """``gunicorn benchmarks.wsgi`` for one setup, on a free loopback port."""
 
-    def __init__(self, setup: Setup, workdir: Path, workers: int = 2) -> None:
+    def __init__(self, setup: Setup, workdir: Path, workers: int = 2,
+                 cpus: set[int] | None = None) -> None:
         self.setup = setup
         self.port = free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_MODE")}
@@ -105,7 +128,8 @@ class Server:
             [sys.executable, "-m", "gunicorn", "--config", str(CONFIG),
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--worker-class", "sync", "benchmarks.wsgi:application"],
-            cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=_pinned(cpus))
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -146,14 +170,16 @@ def _seconds(text: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def wrk_load(port: int, duration: float, connections: int) -> dict[str, float]:
+def wrk_load(port: int, duration: float, connections: int,
+             cpus: set[int] | None = None) -> dict[str, float]:
     """One wrk run; returns rps, p50, p90, p99 and non-2xx/3xx responses."""
     wrk = shutil.which("wrk")
     assert wrk is not None
     output = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
          "-H", "Accept: text/html", f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+        capture_output=True, text=True, timeout=duration + 30, check=True,
+        preexec_fn=_pinned(cpus)).stdout
     found: dict[str, float] = {}
     for line in output.splitlines():
         parts = line.split()
@@ -169,7 +195,7 @@ def wrk_load(port: int, duration: float, connections: int) -> dict[str, float]:
 
 
 def python_load(port: int, duration: float, connections: int,
-                max_requests: int = 200_000) -> dict[str, float]:
+                cpus: set[int] | None = None, max_requests: int = 200_000) -> dict[str, float]:
     """A threaded client: ``connections`` threads, one request per connection (gunicorn's
     sync workers close it anyway), until ``duration`` or ``max_requests``."""
     latencies: list[float] = []
@@ -199,13 +225,20 @@ def python_load(port: int, duration: float, connections: int,
             latencies.extend(mine)
             statuses.extend(codes)
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=duration + 30)
-    elapsed = time.monotonic() - started
+    previous = os.sched_getaffinity(0) if cpus is not None else None
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)  # this thread, inherited by the client threads
+    try:
+        started = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=duration + 30)
+        elapsed = time.monotonic() - started
+    finally:
+        if previous is not None:
+            os.sched_setaffinity(0, previous)
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -228,18 +261,20 @@ def measure(*, rounds: int = 3, duration: float = 3.0, connections: int = 4,
     have_dmm = importlib.util.find_spec("maintenance_mode") is not None
     setups = [setup for setup in SETUPS if have_dmm or setup.stack != "dmm"]
     results = {setup.name: LoadResult(setup.name) for setup in setups}
+    split = cpu_split()
+    client_cpus, server_cpus = split if split is not None else (None, None)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
-        servers = [Server(setup, Path(tmp)) for setup in setups]
+        servers = [Server(setup, Path(tmp), cpus=server_cpus) for setup in setups]
         try:
             for server in servers:
                 server.wait_ready()
             for server in servers:  # warm up every worker (imports, template loading)
-                run(server.port, 1.0, connections)
+                run(server.port, 1.0, connections, client_cpus)
             order = list(servers)
             for _ in range(rounds):
                 rng.shuffle(order)
                 for server in order:
-                    found = run(server.port, duration, connections)
+                    found = run(server.port, duration, connections, client_cpus)
                     result = results[server.setup.name]
                     result.rps.append(found["rps"])
                     for key in ("p50", "p90", "p99"):
