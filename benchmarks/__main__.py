@@ -228,8 +228,9 @@ def server_table(results: dict[str, Any], generator: str, rounds: int, duration:
         "",
         f"gunicorn, 2 sync workers per server, 127.0.0.1; load from {generator}, "
         f"{connections} connections, {duration:g} s per run, {rounds} rounds per "
-        "configuration interleaved; medians over rounds. The load generator shares the "
-        "machine's CPUs with the server, so compare rows, not absolute numbers.",
+        "configuration interleaved; medians over rounds. With 2 or more CPUs the load "
+        "generator is pinned to the first and the servers to the others, so both workers "
+        "of a server share what is left: compare rows, not absolute numbers.",
         "",
         "| configuration | requests/s | vs bare | p50 | p90 | p99 |",
         "|---|---:|---:|---:|---:|---:|",
