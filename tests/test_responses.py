@@ -147,3 +147,37 @@ def test_the_response_is_marked_as_logged() -> None:
     state = conf.Runtime().state()
     response = responses.maintenance_response(RequestFactory().get("/"), state)
     assert response._has_been_logged is True  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def django_default_logging() -> Any:
+    """Django's own default LOGGING (mail_admins on django.request errors), then restored."""
+    import logging
+    import logging.config
+
+    from django.utils.log import DEFAULT_LOGGING
+
+    saved = {name: (lg.handlers[:], lg.level, lg.propagate)
+             for name in ("django", "django.request", "django.server")
+             for lg in [logging.getLogger(name)]}
+    logging.config.dictConfig(DEFAULT_LOGGING)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
+
+
+@override_settings(ADMINS=[("Ops", "ops@example.com")], DEBUG=False)
+def test_maintenance_does_not_email_admins_but_a_plain_503_would(
+    django_default_logging: Any, mailoutbox: list[Any]
+) -> None:
+    with override_settings(MAINTENANCE_MODE=True):
+        for _ in range(3):
+            assert Client().get("/").status_code == 503
+    assert mailoutbox == []
+    # The control: the same status from a view is mailed, so the assertion above can fail.
+    assert Client().get("/plain-503/").status_code == 503
+    assert len(mailoutbox) == 1
+    assert "503" in mailoutbox[0].subject or "Service Unavailable" in mailoutbox[0].subject

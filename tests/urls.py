@@ -54,6 +54,10 @@ def api(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def plain_503(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("busy", status=503)
+
+
 def banner(request: HttpRequest) -> HttpResponse:
     template = engines["django"].from_string(
         "{% if maintenance.active %}active{% elif maintenance.upcoming %}upcoming "
@@ -73,6 +77,7 @@ urlpatterns = [
     path("healthz", health),
     path("api/items/", api),
     path("banner/", banner),
+    path("plain-503/", plain_503),
     path("status/", home),
     path("maintenance-info/", home),
 ]
