@@ -20,6 +20,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, override_settings
 
+from benchmarks import settings as bench_settings
+
 __all__ = [
     "BASE_MIDDLEWARE",
     "DMM_MIDDLEWARE",
@@ -39,14 +41,10 @@ __all__ = [
     "wsgi_loop",
 ]
 
-BASE_MIDDLEWARE = (
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-)
-OURS_MIDDLEWARE = "maintenance_env.middleware.MaintenanceModeMiddleware"
-DMM_MIDDLEWARE = "maintenance_mode.middleware.MaintenanceModeMiddleware"
+# One list of middleware for every benchmark: the settings module's.
+BASE_MIDDLEWARE = tuple(bench_settings.BASE_MIDDLEWARE)
+OURS_MIDDLEWARE = bench_settings.OURS_MIDDLEWARE
+DMM_MIDDLEWARE = bench_settings.DMM_MIDDLEWARE
 
 HOST = "127.0.0.1"
 PORT = "8000"

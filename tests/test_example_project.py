@@ -8,7 +8,6 @@ import json
 import os
 import re
 import runpy
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from maintenance_env import conf
+from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -124,16 +124,6 @@ APP_JSON_SCHEMA: dict[str, Any] = {
         "environments": {"type": "object"},
     },
 }
-
-
-def need_tool(name: str) -> str:
-    """The tool's path; a CI run fails without it, a local run skips saying what is missing."""
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required in CI but is not on PATH")
-        pytest.skip(f"{name} is not installed (apt-get install {name})")
-    return found
 
 
 def procfile() -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import yaml
 
 from maintenance_env import platforms
 from maintenance_env.platforms import NAMES, context, detect, instructions
+from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 ON = [("MAINTENANCE_MODE", "on")]
@@ -30,16 +30,6 @@ def fake_root(tmp_path: Path, *files: str, **contents: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return str(tmp_path)
-
-
-def need_tool(name: str) -> str:
-    """The tool's path; a CI run fails without it, a local run skips saying what is missing."""
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required in CI but is not on PATH")
-        pytest.skip(f"{name} is not installed (apt-get install {name})")
-    return found
 
 
 # --- detection --------------------------------------------------------------------------
