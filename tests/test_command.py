@@ -438,3 +438,11 @@ def test_readme_example_output_is_real(line: str, words: list[str], output: str,
     assert words[:3] == ["python", "manage.py", "maintenance_mode"], line
     env(**assignments)
     assert run(*words[3:]).strip("\n") == output
+
+
+def test_status_says_what_an_unset_retry_after_means(env: Callable[..., None]) -> None:
+    line = next(x for x in run("status").splitlines() if "MAINTENANCE_MODE_RETRY_AFTER" in x)
+    assert line.split()[-1] == "(3600)"
+    env(MAINTENANCE_MODE_ENDS_AT="2999-01-01T00:00:00Z")
+    line = next(x for x in run("status").splitlines() if "MAINTENANCE_MODE_RETRY_AFTER" in x)
+    assert line.endswith("(the seconds left until ENDS_AT)")

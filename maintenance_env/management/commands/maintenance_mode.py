@@ -366,6 +366,10 @@ class Command(BaseCommand):
         for name, item in report["variables"].items():
             origin = item["origin"]
             value = _text_value(item["value"])
+            if name == "MAINTENANCE_MODE_RETRY_AFTER" and item["value"] is None:
+                # Unset means derived, not absent: say what the header will carry.
+                value = ("(the seconds left until ENDS_AT)" if report["variables"]
+                         ["MAINTENANCE_MODE_ENDS_AT"]["value"] else f"({conf.DEFAULT_RETRY_AFTER})")
             write(f"  {name:<{width}}  {origin:<11}  {value}")
         for problem in report["problems"]:
             write(self.style.ERROR(f"Problem: {problem}"))
