@@ -38,7 +38,7 @@ HOP = "hop/one sync_to_async call"
 
 def have_dmm() -> bool:
     try:
-        import maintenance_mode.core  # type: ignore[import-untyped]  # noqa: F401
+        import maintenance_mode.core  # noqa: F401
     except ImportError:
         return False
     return True
@@ -133,7 +133,7 @@ def _alone_case(config: Configuration) -> Case:
         middleware = MaintenanceModeMiddleware(stacks.trivial_get_response)
         name = config.name
     else:
-        from maintenance_mode.middleware import (  # type: ignore[import-untyped]
+        from maintenance_mode.middleware import (
             MaintenanceModeMiddleware as DmmMiddleware,
         )
 
