@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import django
 import pytest
 from django.test import Client, RequestFactory, override_settings
 
@@ -169,7 +170,12 @@ def django_default_logging() -> Any:
         lg.propagate = propagate
 
 
-@override_settings(ADMINS=[("Ops", "ops@example.com")], DEBUG=False)
+# Django 6.0 takes plain addresses and deprecates the (name, address) pairs 5.2 needs.
+ADMINS: list[Any] = (["ops@example.com"] if django.VERSION >= (6, 0)
+                     else [("Ops", "ops@example.com")])
+
+
+@override_settings(ADMINS=ADMINS, DEBUG=False)
 def test_maintenance_does_not_email_admins_but_a_plain_503_would(
     django_default_logging: Any, mailoutbox: list[Any]
 ) -> None:
