@@ -40,6 +40,7 @@ __all__ = [
     "State",
     "get_runtime",
     "get_state",
+    "health_key",
     "load_runtime",
     "resolve",
 ]
@@ -317,6 +318,12 @@ def base_layers(environ: Mapping[str, str] | None = None) -> list[Layer]:
 
 # --- the per-process state the middleware reads ----------------------------------------
 
+def health_key(path: str) -> str:
+    """A path with one trailing slash dropped, so "/healthz" and "/healthz/" match but
+    "/healthz//" does not; the root stays "/". Used for the setting and the request alike."""
+    return path[:-1] if len(path) > 1 and path[-1] == "/" else path
+
+
 class State:
     """A :class:`Config` with what the request path needs precomputed.
 
@@ -346,9 +353,7 @@ class State:
         self.start_ts = config.starts_at.timestamp() if config.starts_at else None
         self.end_ts = config.ends_at.timestamp() if config.ends_at else None
         self.windowed = self.start_ts is not None or self.end_ts is not None
-        # "/healthz" and "/healthz/" both match; the root stays "/".
-        self.health_paths = frozenset(p[:-1] if len(p) > 1 and p[-1] == "/" else p
-                                      for p in config.health_paths)
+        self.health_paths = frozenset(health_key(p) for p in config.health_paths)
         # The redirect target must pass, or maintenance would redirect to itself; a full
         # URL counts only on its own host (https://status.example.com/ is not our "/").
         target = urlsplit(config.redirect_url) if config.redirect_url else None

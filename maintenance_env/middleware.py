@@ -128,8 +128,7 @@ def _decide(request: HttpRequest, state: State) -> object:
     if bypass:
         return responses.bypass_redirect(request, state)
     path = request.path_info
-    # Exact, with one trailing slash optional: "/healthz/" passes, "/healthz//" does not.
-    if (path[:-1] if len(path) > 1 and path[-1] == "/" else path) in state.health_paths:
+    if conf.health_key(path) in state.health_paths:
         return _PASS
     if state.redirect_path is not None and _is_redirect_target(request, state):
         return _PASS
