@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -45,6 +47,24 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def volume(tmp_path: Path) -> ConfigMapVolume:
     """An empty config directory, updated the way the kubelet does it."""
     return ConfigMapVolume(tmp_path / "maintenance", {})
+
+
+@pytest.fixture
+def django_default_logging() -> Iterator[logging.Logger]:
+    """Django's own default LOGGING (the console when DEBUG, mail_admins on errors) on the
+    real loggers, then put back; yields ``django.request``."""
+    from django.utils.log import DEFAULT_LOGGING
+
+    names = ("django", "django.request", "django.server")
+    saved = {name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled)
+             for name in names for lg in [logging.getLogger(name)]}
+    logging.config.dictConfig(DEFAULT_LOGGING)
+    yield logging.getLogger("django.request")
+    for name, (handlers, level, propagate, disabled) in saved.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
 
 
 def ok_view(request: HttpRequest) -> HttpResponse:

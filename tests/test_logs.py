@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import logging.config
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.test import Client, override_settings
-from django.utils.log import DEFAULT_LOGGING, RequireDebugFalse, RequireDebugTrue
+from django.utils.log import RequireDebugFalse, RequireDebugTrue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,21 +60,6 @@ def last_resort(monkeypatch: pytest.MonkeyPatch) -> Seen:
 
 # --- the cases that matter --------------------------------------------------------------
 
-@pytest.fixture
-def django_logging() -> Iterator[logging.Logger]:
-    """Django's default LOGGING applied to the real loggers, then put back."""
-    names = ("django", "django.request", "django.server")
-    saved = {name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled)
-             for name in names for lg in [logging.getLogger(name)]}
-    logging.config.dictConfig(DEFAULT_LOGGING)
-    yield logging.getLogger("django.request")
-    for name, (handlers, level, propagate, disabled) in saved.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = handlers
-        lg.setLevel(level)
-        lg.propagate, lg.disabled = propagate, disabled
-
-
 @contextmanager
 def quiet_root() -> Iterator[None]:
     """The real root logger without pytest's capture handlers (added around each test's
@@ -91,27 +75,27 @@ def quiet_root() -> Iterator[None]:
 
 @override_settings(DEBUG=False)
 def test_django_default_logging_without_debug_hears_no_info(
-    django_logging: logging.Logger,
+    django_default_logging: logging.Logger,
 ) -> None:
     with quiet_root():
-        assert logs.is_heard(django_logging, logging.INFO) is False
-        assert logs.is_heard(django_logging, logging.ERROR) is True  # mail_admins
+        assert logs.is_heard(django_default_logging, logging.INFO) is False
+        assert logs.is_heard(django_default_logging, logging.ERROR) is True  # mail_admins
 
 
 @override_settings(DEBUG=True)
 def test_django_default_logging_with_debug_prints_info_to_the_console(
-    django_logging: logging.Logger,
+    django_default_logging: logging.Logger,
 ) -> None:
     with quiet_root():
-        assert logs.is_heard(django_logging, logging.INFO) is True
+        assert logs.is_heard(django_default_logging, logging.INFO) is True
 
 
 @override_settings(DEBUG=False)
 def test_a_capturing_handler_hears_everything(
-    django_logging: logging.Logger, caplog: pytest.LogCaptureFixture
+    django_default_logging: logging.Logger, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "django.request")
-    assert logs.is_heard(django_logging, logging.INFO) is True
+    assert logs.is_heard(django_default_logging, logging.INFO) is True
 
 
 def test_a_logger_level_above_the_record_is_not_heard(last_resort: Seen) -> None:
@@ -172,7 +156,7 @@ def test_without_a_last_resort_python_prints_a_notice(monkeypatch: pytest.Monkey
 
 @override_settings(DEBUG=False, MAINTENANCE_MODE=True)
 def test_no_record_is_built_when_nobody_listens(
-    django_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
+    django_default_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[logging.LogRecord] = []
     original = logging.getLogRecordFactory()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import django
@@ -150,26 +151,6 @@ def test_the_response_is_marked_as_logged() -> None:
     assert response._has_been_logged is True  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def django_default_logging() -> Any:
-    """Django's own default LOGGING (mail_admins on django.request errors), then restored."""
-    import logging
-    import logging.config
-
-    from django.utils.log import DEFAULT_LOGGING
-
-    saved = {name: (lg.handlers[:], lg.level, lg.propagate)
-             for name in ("django", "django.request", "django.server")
-             for lg in [logging.getLogger(name)]}
-    logging.config.dictConfig(DEFAULT_LOGGING)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = handlers
-        lg.setLevel(level)
-        lg.propagate = propagate
-
-
 # Django 6.0 takes plain addresses and deprecates the (name, address) pairs 5.2 needs.
 ADMINS: list[Any] = (["ops@example.com"] if django.VERSION >= (6, 0)
                      else [("Ops", "ops@example.com")])
@@ -181,7 +162,7 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 
 @override_settings(ADMINS=ADMINS, MAILERS=MAILERS, DEBUG=False)
 def test_maintenance_does_not_email_admins_but_a_plain_503_would(
-    django_default_logging: Any, mailoutbox: list[Any]
+    django_default_logging: logging.Logger, mailoutbox: list[Any]
 ) -> None:
     with override_settings(MAINTENANCE_MODE=True):
         for _ in range(3):
