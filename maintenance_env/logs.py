@@ -4,8 +4,8 @@ Every maintenance response is logged at INFO on ``django.request``. Building a
 ``LogRecord`` costs about as much as the rest of the response, and under Django's default
 ``LOGGING`` with ``DEBUG = False`` no handler emits it: the console handler requires
 ``DEBUG`` and ``mail_admins`` starts at ERROR. :func:`is_heard` answers ``False`` only
-when the record certainly reaches no handler's ``emit``, so skipping it changes nothing
-anyone can observe.
+when logging the record would run no handler's ``emit`` and no code of the project's (a
+filter, a record factory), so skipping it changes nothing anyone can observe.
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ def is_heard(logger: logging.Logger, level: int) -> bool:
     """Whether a record at ``level`` on ``logger`` could reach a handler's output.
 
     Follows what ``Logger.handle`` and ``Logger.callHandlers`` do: the logger's level and
-    filters, then each handler up the hierarchy while ``propagate`` holds, then Python's
+    filters (and a record factory of the project's, which must see every record), then
+    each handler up the hierarchy while ``propagate`` holds, then Python's
     last-resort handler when there was none. Read on every call (the logging
     configuration can change at any time); it costs a walk over a few loggers.
     """
     if not logger.isEnabledFor(level):
         return False
-    if logger.filters:
+    if logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
         return True
     found = False
     current: logging.Logger | None = logger

@@ -119,6 +119,14 @@ def test_a_project_filter_on_the_logger_must_run() -> None:
     assert logs.is_heard(logger, logging.INFO) is True
 
 
+def test_a_record_factory_of_the_project_must_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    logger = hierarchy().getLogger("app")
+    logger.addHandler(logging.NullHandler())
+    assert logs.is_heard(logger, logging.INFO) is False
+    monkeypatch.setattr(logging, "_logRecordFactory", lambda *a, **k: logging.LogRecord(*a, **k))
+    assert logs.is_heard(logger, logging.INFO) is True
+
+
 @override_settings(DEBUG=False)
 def test_a_project_filter_before_a_debug_filter_must_run() -> None:
     logger = hierarchy().getLogger("app")
@@ -159,21 +167,21 @@ def test_no_record_is_built_when_nobody_listens(
     django_default_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[logging.LogRecord] = []
-    original = logging.getLogRecordFactory()
+    logger = django_default_logging
+    make_record = logger.makeRecord
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = original(*args, **kwargs)
+    def spy(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
         made.append(record)
         return record
 
-    monkeypatch.setattr(logging, "_logRecordFactory", factory)
+    monkeypatch.setattr(logger, "makeRecord", spy)
     with quiet_root():
         assert Client().get("/").status_code == 503
-        assert [r for r in made if r.name == "django.request"] == []
+        assert made == []
         with override_settings(DEBUG=True):  # the control: now the console prints it
             assert Client().get("/").status_code == 503
-    assert [r.getMessage() for r in made if r.name == "django.request"] == [
-        "Maintenance mode: GET /"]
+    assert [r.getMessage() for r in made] == ["Maintenance mode: GET /"]
 
 
 # --- the property: is_heard agrees with the logging module ------------------------------
