@@ -24,6 +24,7 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
+	$(BIN)/ruff format --check maintenance_env tests benchmarks example_project noxfile.py
 	$(BIN)/ruff check maintenance_env tests benchmarks example_project noxfile.py
 	$(BIN)/mypy
 

@@ -40,12 +40,10 @@ def tests(session: nox.Session, django: str) -> None:
     """The test suite under one Django series and one Python."""
     session.install("-e", ".[test]", series_bounds(django))
     # Prove the cell is what its name says before trusting its result.
-    output = session.run("python", "-c", "import django; print(django.get_version())",
-                         silent=True)
+    output = session.run("python", "-c", "import django; print(django.get_version())", silent=True)
     version = str(output).strip()
     if version != django and not version.startswith(django + "."):
         session.error(f"wanted Django {django}.x, got {version}")
     session.log(f"Django {version}")
     screenshots = f"build/screenshots/django{django}-python{session.python}"
-    session.run("python", "-m", "pytest", *session.posargs,
-                env={"SCREENSHOT_DIR": screenshots})
+    session.run("python", "-m", "pytest", *session.posargs, env={"SCREENSHOT_DIR": screenshots})

@@ -1,8 +1,8 @@
 """Run every benchmark, print the results as Markdown and write ``benchmarks/results.md``.
 
-    python -m benchmarks            # everything, a few minutes
-    python -m benchmarks --quick    # a smoke run, well under a minute
-    python -m benchmarks --readme   # also put the tables into README.md
+python -m benchmarks            # everything, a few minutes
+python -m benchmarks --quick    # a smoke run, well under a minute
+python -m benchmarks --readme   # also put the tables into README.md
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def _mark(ok: bool) -> str:
     return "✅ met" if ok else "❌ missed"
 
 
-def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
-                     targets: list[str]) -> list[str]:
+def inprocess_tables(
+    results: dict[str, Any], adaptations: list[dict[str, Any]], targets: list[str]
+) -> list[str]:
     from benchmarks.inprocess import CONTROL, HOP, PRINTED
 
     med = {name: r.median for name, r in results.items()}
@@ -103,22 +104,31 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
     for name in [n for n in med if n.startswith("alone/")]:
         label = name.removeprefix("alone/")
         reference = label == "pass-through"
-        lines.append(f"| {label} | {_us(med[name])} (±{results[name].spread:.0%}) | "
-                     f"{'—' if reference else _us(med[name] - passthrough.median)} | "
-                     f"{'—' if reference else f'{overhead_share(name):.2%}'} |")
+        lines.append(
+            f"| {label} | {_us(med[name])} (±{results[name].spread:.0%}) | "
+            f"{'—' if reference else _us(med[name] - passthrough.median)} | "
+            f"{'—' if reference else f'{overhead_share(name):.2%}'} |"
+        )
     for label in ("ours off", "ours off, mounted"):
         share = overhead_share(f"alone/{label}")
-        targets.append(f"maintenance off, middleware alone ({label}): {share:.2%} of a bare "
-                       f"request (target ≤ 2%) — {_mark(share <= 0.02)}")
+        targets.append(
+            f"maintenance off, middleware alone ({label}): {share:.2%} of a bare "
+            f"request (target ≤ 2%) — {_mark(share <= 0.02)}"
+        )
     if "alone/dmm off" in med:
-        targets.append(f"for comparison, django-maintenance-mode off, middleware alone: "
-                       f"{overhead_share('alone/dmm off'):.1%} of a bare request")
+        targets.append(
+            f"for comparison, django-maintenance-mode off, middleware alone: "
+            f"{overhead_share('alone/dmm off'):.1%} of a bare request"
+        )
     poll = results.get("poll/mounted config, no change")
     if poll is not None:
-        lines += ["", "A check of the mounted config that finds no change (`os.stat` of the "
-                  "directory and each file), paid once per `MAINTENANCE_MODE_RELOAD_INTERVAL` "
-                  f"per process: {_us(poll.median)}, {poll.ratio(bare_wsgi):.2f}x one bare "
-                  "WSGI request."]
+        lines += [
+            "",
+            "A check of the mounted config that finds no change (`os.stat` of the "
+            "directory and each file), paid once per `MAINTENANCE_MODE_RELOAD_INTERVAL` "
+            f"per process: {_us(poll.median)}, {poll.ratio(bare_wsgi):.2f}x one bare "
+            "WSGI request.",
+        ]
 
     bare_asgi = results["asgi/bare"]
     lines += [
@@ -128,7 +138,7 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
         "`WSGIHandler` / `ASGIHandler` called with hand-built environ dicts / scopes "
         "(no test client) over one small URLconf (a sync view for WSGI, an async view for "
         "ASGI) with SecurityMiddleware, SessionMiddleware, CommonMiddleware and "
-        "AuthenticationMiddleware, the maintenance middleware last. \"vs bare\" is the "
+        'AuthenticationMiddleware, the maintenance middleware last. "vs bare" is the '
         "median over rounds of the ratio to the bare stack in the same round.",
         "",
         "| configuration | status | WSGI per request | vs bare | ASGI per request | vs bare |",
@@ -141,7 +151,8 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
         lines.append(
             f"| {label} | {status} | {_us(wsgi.median)} (±{wsgi.spread:.0%}) | "
             f"{wsgi.ratio(bare_wsgi):.2f}x | {_us(asgi.median)} (±{asgi.spread:.0%}) | "
-            f"{asgi.ratio(bare_asgi):.2f}x |")
+            f"{asgi.ratio(bare_asgi):.2f}x |"
+        )
     for proto, bare in (("wsgi", bare_wsgi), ("asgi", bare_asgi)):
         ours_on = results[f"{proto}/ours on"]
         ratio = ours_on.ratio(bare)
@@ -156,31 +167,41 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
                 f"maintenance on, ASGI: a maintenance response costs {ratio:.2f}x a bare 200 "
                 f"request; a bare view answering 503 costs {floor:.2f}x (Django's own "
                 f"thread hop for any status ≥ 400), and ours costs {versus:.2f}x that "
-                f"(target ≤ 1.00x) — {_mark(versus <= 1.0)}")
+                f"(target ≤ 1.00x) — {_mark(versus <= 1.0)}"
+            )
         else:
-            targets.append(f"maintenance on, {proto.upper()}: a maintenance response costs "
-                           f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — "
-                           f"{_mark(ratio <= 1.0)}")
+            targets.append(
+                f"maintenance on, {proto.upper()}: a maintenance response costs "
+                f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — "
+                f"{_mark(ratio <= 1.0)}"
+            )
         printed = results.get(f"{proto}/{PRINTED}")
         if printed is not None:
-            targets.append(f"  - diagnostic, the same with a handler printing `django.request` "
-                           f"INFO lines (one line per maintenance response): "
-                           f"{printed.ratio(bare):.2f}x")
+            targets.append(
+                f"  - diagnostic, the same with a handler printing `django.request` "
+                f"INFO lines (one line per maintenance response): "
+                f"{printed.ratio(bare):.2f}x"
+            )
         if f"{proto}/dmm on" in med:
-            targets.append(f"for comparison, django-maintenance-mode on, {proto.upper()}: "
-                           f"{results[f'{proto}/dmm on'].ratio(bare):.2f}x")
+            targets.append(
+                f"for comparison, django-maintenance-mode on, {proto.upper()}: "
+                f"{results[f'{proto}/dmm on'].ratio(bare):.2f}x"
+            )
     hop = results.get(HOP)
     if hop is not None:
-        lines += ["", f"One `sync_to_async` call (a thread hop) costs {_us(hop.median)} on this "
-                  f"machine, {hop.ratio(bare_asgi):.2f}x a bare ASGI request: the ASGI "
-                  "column is dominated by the hops Django itself makes (below)."]
+        lines += [
+            "",
+            f"One `sync_to_async` call (a thread hop) costs {_us(hop.median)} on this "
+            f"machine, {hop.ratio(bare_asgi):.2f}x a bare ASGI request: the ASGI "
+            "column is dominated by the hops Django itself makes (below).",
+        ]
 
     lines += [
         "",
         "#### ASGI: sync/async adaptation",
         "",
         "Adapters Django's handler logs while loading the chain (\"… handler adapted for "
-        "middleware …\", `DEBUG = True`), and `sync_to_async` / `async_to_sync` calls per "
+        'middleware …", `DEBUG = True`), and `sync_to_async` / `async_to_sync` calls per '
         "request counted over 20 requests to the async view.",
         "",
         "| configuration | adapters at load | sync_to_async per request | async_to_sync per request |",
@@ -188,27 +209,33 @@ def inprocess_tables(results: dict[str, Any], adaptations: list[dict[str, Any]],
     ]
     base = next(row for row in adaptations if row["name"] == "bare")
     for row in adaptations:
-        lines.append(f"| {row['name']} | {row['adapted']} | {row['sync_to_async']:g} | "
-                     f"{row['async_to_sync']:g} |")
+        lines.append(
+            f"| {row['name']} | {row['adapted']} | {row['sync_to_async']:g} | "
+            f"{row['async_to_sync']:g} |"
+        )
     ours = [row for row in adaptations if row["name"].startswith("ours")]
     off = [row for row in ours if " on" not in row["name"]]
     on = next(row for row in ours if row["name"] == "ours on")
     clean = all(row["adapted"] == 0 for row in ours) and all(
-        row["sync_to_async"] == base["sync_to_async"] and row["async_to_sync"] == 0
-        for row in off)
+        row["sync_to_async"] == base["sync_to_async"] and row["async_to_sync"] == 0 for row in off
+    )
     targets.append(
         f"ASGI: Django adapts our middleware {sum(r['adapted'] for r in ours)} times, and it "
         f"adds {max(r['sync_to_async'] - base['sync_to_async'] for r in off):g} thread hops "
-        f"per request when off — {_mark(clean)}")
-    lines += ["", "The bare stack's hops are Django's own: `request_started` receivers, "
-              "`response.close()`, and `process_request`/`process_response` of each "
-              "`MiddlewareMixin` middleware. The one extra hop of \"ours on\" "
-              f"({on['sync_to_async']:g} vs {base['sync_to_async']:g}) is Django's too: "
-              "`get_response_async` calls `log_response` through `sync_to_async` for every "
-              "response with status ≥ 400, a 404 included; the control, a bare view "
-              "answering 503, makes the same number. django-maintenance-mode is "
-              "sync-only, so Django runs the whole chain in a thread (fewer, but blocking, "
-              "hops) and calls the async view through `async_to_sync`."]
+        f"per request when off — {_mark(clean)}"
+    )
+    lines += [
+        "",
+        "The bare stack's hops are Django's own: `request_started` receivers, "
+        "`response.close()`, and `process_request`/`process_response` of each "
+        '`MiddlewareMixin` middleware. The one extra hop of "ours on" '
+        f"({on['sync_to_async']:g} vs {base['sync_to_async']:g}) is Django's too: "
+        "`get_response_async` calls `log_response` through `sync_to_async` for every "
+        "response with status ≥ 400, a 404 included; the control, a bare view "
+        "answering 503, makes the same number. django-maintenance-mode is "
+        "sync-only, so Django runs the whole chain in a thread (fewer, but blocking, "
+        "hops) and calls the async view through `async_to_sync`.",
+    ]
     return lines
 
 
@@ -228,16 +255,21 @@ def reload_table(results: list[Any], targets: list[str]) -> list[str]:
     ]
     for r in results:
         ok = r.worst <= r.interval + SLACK
-        lines.append(f"| {r.interval:g} s | {r.processes} x {len(r.swaps)} | "
-                     f"{_ms(r.median)} | {_ms(r.worst)} | ≤ {_ms(r.interval + SLACK)}: "
-                     f"{_mark(ok)} |")
-        targets.append(f"live reload, interval {r.interval:g} s: worst {_ms(r.worst)} "
-                       f"(target ≤ {_ms(r.interval + SLACK)}) — {_mark(ok)}")
+        lines.append(
+            f"| {r.interval:g} s | {r.processes} x {len(r.swaps)} | "
+            f"{_ms(r.median)} | {_ms(r.worst)} | ≤ {_ms(r.interval + SLACK)}: "
+            f"{_mark(ok)} |"
+        )
+        targets.append(
+            f"live reload, interval {r.interval:g} s: worst {_ms(r.worst)} "
+            f"(target ≤ {_ms(r.interval + SLACK)}) — {_mark(ok)}"
+        )
     return lines
 
 
-def server_table(results: dict[str, Any], generator: str, rounds: int, duration: float,
-                 connections: int) -> list[str]:
+def server_table(
+    results: dict[str, Any], generator: str, rounds: int, duration: float, connections: int
+) -> list[str]:
     bare = results["bare"].median("rps")
     lines = [
         "#### 4. A real server",
@@ -252,9 +284,11 @@ def server_table(results: dict[str, Any], generator: str, rounds: int, duration:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
-        lines.append(f"| {name} | {r.median('rps'):,.0f} | {r.median('rps') / bare:.2f}x | "
-                     f"{_ms(r.median('p50'))} | {_ms(r.median('p90'))} | "
-                     f"{_ms(r.median('p99'))} |")
+        lines.append(
+            f"| {name} | {r.median('rps'):,.0f} | {r.median('rps') / bare:.2f}x | "
+            f"{_ms(r.median('p50'))} | {_ms(r.median('p90'))} | "
+            f"{_ms(r.median('p99'))} |"
+        )
     return lines
 
 
@@ -269,8 +303,9 @@ def summary_table(measured: dict[str, Any], loaded: dict[str, Any] | None) -> li
     def alone(name: str) -> str:
         if name == "bare":
             return "—"
-        rounds = zip(measured[f"alone/{name}"].per_op, passthrough.per_op, bare_wsgi.per_op,
-                     strict=True)
+        rounds = zip(
+            measured[f"alone/{name}"].per_op, passthrough.per_op, bare_wsgi.per_op, strict=True
+        )
         return f"{statistics.median((a - p) / w for a, p, w in rounds):.1%}"
 
     rows = [
@@ -278,50 +313,74 @@ def summary_table(measured: dict[str, Any], loaded: dict[str, Any] | None) -> li
         "|---|" + "---:|" * len(columns),
         "| status | " + " | ".join("503" if c.endswith(" on") else "200" for c in columns) + " |",
         "| middleware alone: overhead ÷ one bare request | "
-        + " | ".join(alone(c) for c in columns) + " |",
+        + " | ".join(alone(c) for c in columns)
+        + " |",
     ]
     for proto in ("wsgi", "asgi"):
         bare = measured[f"{proto}/bare"]
-        rows.append(f"| {proto.upper()}Handler loop: time vs bare | " + " | ".join(
-            f"{measured[f'{proto}/{c}'].ratio(bare):.2f}x" for c in columns) + " |")
+        rows.append(
+            f"| {proto.upper()}Handler loop: time vs bare | "
+            + " | ".join(f"{measured[f'{proto}/{c}'].ratio(bare):.2f}x" for c in columns)
+            + " |"
+        )
     if loaded is not None:
         bare_rps = loaded["bare"].median("rps")
-        rows.append("| gunicorn + load generator: requests/s vs bare | " + " | ".join(
-            f"{loaded[c].median('rps') / bare_rps:.2f}x" if c in loaded else "—"
-            for c in columns) + " |")
-        rows.append("| gunicorn: median latency | " + " | ".join(
-            _ms(loaded[c].median("p50")) if c in loaded else "—" for c in columns) + " |")
+        rows.append(
+            "| gunicorn + load generator: requests/s vs bare | "
+            + " | ".join(
+                f"{loaded[c].median('rps') / bare_rps:.2f}x" if c in loaded else "—"
+                for c in columns
+            )
+            + " |"
+        )
+        rows.append(
+            "| gunicorn: median latency | "
+            + " | ".join(_ms(loaded[c].median("p50")) if c in loaded else "—" for c in columns)
+            + " |"
+        )
     return rows
 
 
 def summary_notes(measured: dict[str, Any], adaptations: list[dict[str, Any]]) -> list[str]:
     from benchmarks.inprocess import HOP
 
-    notes = ["The middleware-alone row is the precise one; the handler-loop and server "
-             "ratios move by a few percent from run to run on a busy machine."]
+    notes = [
+        "The middleware-alone row is the precise one; the handler-loop and server "
+        "ratios move by a few percent from run to run on a busy machine."
+    ]
     hop = measured.get(HOP)
     bare = next((row for row in adaptations if row["name"] == "bare"), None)
     if hop is not None and bare is not None:
-        notes += ["", f"ASGI times are mostly thread hops that Django makes for its own "
-                     f"`MiddlewareMixin` middleware ({bare['sync_to_async']:g} per request here, "
-                     f"{_us(hop.median)} each on this machine). django-maintenance-mode is "
-                     "sync-only, so Django runs the whole chain in one hop instead: that is "
-                     "why it can look cheaper than bare there."]
+        notes += [
+            "",
+            f"ASGI times are mostly thread hops that Django makes for its own "
+            f"`MiddlewareMixin` middleware ({bare['sync_to_async']:g} per request here, "
+            f"{_us(hop.median)} each on this machine). django-maintenance-mode is "
+            "sync-only, so Django runs the whole chain in one hop instead: that is "
+            "why it can look cheaper than bare there.",
+        ]
     return notes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--rounds", type=int, help="rounds of the in-process benchmarks")
     parser.add_argument("--skip-reload", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
-    parser.add_argument("--load", choices=("wrk", "python"),
-                        help="load generator (default: wrk when installed)")
+    parser.add_argument(
+        "--load", choices=("wrk", "python"), help="load generator (default: wrk when installed)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--readme", action="store_true",
-                        help=f"replace the text between {START} and {END} in README.md")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help=f"replace the text between {START} and {END} in README.md",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -344,8 +403,11 @@ def run(args: argparse.Namespace) -> int:
     lines = ["### Benchmarks", "", *machine(), ""]
     targets: list[str] = []
     if not inprocess.have_dmm():
-        lines += ["django-maintenance-mode is not installed (`pip install -e '.[bench]'`): "
-                  "its rows are missing.", ""]
+        lines += [
+            "django-maintenance-mode is not installed (`pip install -e '.[bench]'`): "
+            "its rows are missing.",
+            "",
+        ]
 
     print(f"in-process: {rounds} interleaved rounds…", file=sys.stderr)
     measured = inprocess.measure(rounds=rounds, target=0.002)
@@ -356,33 +418,46 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_reload:
         print("live reload…", file=sys.stderr)
         swaps = 2 if args.quick else 8
-        body += ["", *reload_table(reload.measure((0.25, 1.0), processes=4, swaps=swaps),
-                                   targets)]
+        body += ["", *reload_table(reload.measure((0.25, 1.0), processes=4, swaps=swaps), targets)]
     if not args.skip_server:
         generator = args.load or server.load_generator()
         print(f"gunicorn under load ({generator})…", file=sys.stderr)
         server_rounds, duration, connections = (1, 1.0, 4) if args.quick else (5, 2.0, 4)
-        loaded = server.measure(rounds=server_rounds, duration=duration,
-                                connections=connections, generator=generator)
-        body += ["", *server_table(loaded, generator_name(generator), server_rounds, duration,
-                                   connections)]
+        loaded = server.measure(
+            rounds=server_rounds, duration=duration, connections=connections, generator=generator
+        )
+        body += [
+            "",
+            *server_table(loaded, generator_name(generator), server_rounds, duration, connections),
+        ]
 
-    took = (f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
-            f"{', --quick' if args.quick else ''}). It installs the `bench` extra "
-            "(django-maintenance-mode, `dmm` above) and uses `wrk` when installed "
-            "(`apt-get install wrk`). How each number is taken: "
-            "[benchmarks/README.md](benchmarks/README.md).")
-    head = [*lines, *summary_table(measured, loaded), "",
-            *summary_notes(measured, adaptations), "",
-            "Targets, each a ratio from this run:", "",
-            *[t if t.startswith("  - ") else f"- {t}" for t in targets], ""]
+    took = (
+        f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
+        f"{', --quick' if args.quick else ''}). It installs the `bench` extra "
+        "(django-maintenance-mode, `dmm` above) and uses `wrk` when installed "
+        "(`apt-get install wrk`). How each number is taken: "
+        "[benchmarks/README.md](benchmarks/README.md)."
+    )
+    head = [
+        *lines,
+        *summary_table(measured, loaded),
+        "",
+        *summary_notes(measured, adaptations),
+        "",
+        "Targets, each a ratio from this run:",
+        "",
+        *[t if t.startswith("  - ") else f"- {t}" for t in targets],
+        "",
+    ]
     text = "\n".join([*head, *body, "", took]) + "\n"
     print(text)
     args.output.write_text(text)
     print(f"written to {args.output}", file=sys.stderr)
     if args.readme:
-        link = ("Every table, with absolute medians and how each number is taken: "
-                "[benchmarks/results.md](benchmarks/results.md).")
+        link = (
+            "Every table, with absolute medians and how each number is taken: "
+            "[benchmarks/results.md](benchmarks/results.md)."
+        )
         _update_readme("\n".join([*head, link, "", took]) + "\n")
     return 0
 

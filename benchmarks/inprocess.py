@@ -96,18 +96,34 @@ def configurations(workdir: Path) -> list[Configuration]:
     ours = stacks.OURS_MIDDLEWARE
     found = [
         Configuration("bare", None, lambda: set_our_environment({}), 200),
-        Configuration("ours off", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "off"}),
-                      200),
-        Configuration("ours off, mounted", ours, lambda: set_our_environment(
-            {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}), 200),
-        Configuration("ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}),
-                      503),
+        Configuration(
+            "ours off", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "off"}), 200
+        ),
+        Configuration(
+            "ours off, mounted",
+            ours,
+            lambda: set_our_environment({"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}),
+            200,
+        ),
+        Configuration(
+            "ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}), 503
+        ),
         # Diagnostic: what the per-response INFO line costs when a handler prints it.
-        Configuration(PRINTED, ours, lambda: set_our_environment(
-            {"MAINTENANCE_MODE": "on"}, printed=True), 503),
+        Configuration(
+            PRINTED,
+            ours,
+            lambda: set_our_environment({"MAINTENANCE_MODE": "on"}, printed=True),
+            503,
+        ),
         # Control: the least a 503 costs through Django's handler.
-        Configuration(CONTROL, None, lambda: set_our_environment({}), 503,
-                      path="/unavailable/", async_path="/async/unavailable/"),
+        Configuration(
+            CONTROL,
+            None,
+            lambda: set_our_environment({}),
+            503,
+            path="/unavailable/",
+            async_path="/async/unavailable/",
+        ),
     ]
     if have_dmm():
         found += [
@@ -154,8 +170,11 @@ def _alone_case(config: Configuration) -> Case:
         name = config.name
     request = stacks.prebuilt_request()
     _check(f"alone/{name}", middleware(request).status_code, config.status)
-    return Case(f"alone/{name}", _then(config.activate, lambda: middleware(request)),
-                timed_loop(lambda: middleware(request)))
+    return Case(
+        f"alone/{name}",
+        _then(config.activate, lambda: middleware(request)),
+        timed_loop(lambda: middleware(request)),
+    )
 
 
 def _chain(config: Configuration) -> list[str]:
@@ -167,9 +186,11 @@ def _wsgi_case(config: Configuration) -> Case:
     handler = stacks.wsgi_handler(_chain(config))
     environ = stacks.wsgi_environ(config.path)
     _check(f"wsgi/{config.name}", stacks.call_wsgi(handler, environ)[0], config.status)
-    return Case(f"wsgi/{config.name}",
-                _then(config.activate, lambda: stacks.call_wsgi(handler, environ)),
-                timed_loop(lambda: stacks.call_wsgi(handler, environ)))
+    return Case(
+        f"wsgi/{config.name}",
+        _then(config.activate, lambda: stacks.call_wsgi(handler, environ)),
+        timed_loop(lambda: stacks.call_wsgi(handler, environ)),
+    )
 
 
 def _asgi_case(config: Configuration, loops: list[asyncio.AbstractEventLoop]) -> Case:
@@ -189,11 +210,15 @@ def _asgi_case(config: Configuration, loops: list[asyncio.AbstractEventLoop]) ->
 
     status = event_loop.run_until_complete(stacks.call_asgi(handler, scope))[0]
     _check(f"asgi/{config.name}", status, config.status)
+
     def warm_up() -> None:
         event_loop.run_until_complete(stacks.call_asgi(handler, scope))
 
-    return Case(f"asgi/{config.name}", _then(config.activate, warm_up),
-                lambda n: event_loop.run_until_complete(loop(n)))
+    return Case(
+        f"asgi/{config.name}",
+        _then(config.activate, warm_up),
+        lambda n: event_loop.run_until_complete(loop(n)),
+    )
 
 
 def _hop_case(loops: list[asyncio.AbstractEventLoop]) -> Case:
@@ -214,8 +239,9 @@ def _hop_case(loops: list[asyncio.AbstractEventLoop]) -> Case:
 def _poll_case(workdir: Path) -> Case:
     """One check of the mounted config that finds no change: what each process pays once
     per ``MAINTENANCE_MODE_RELOAD_INTERVAL``."""
-    volume = ConfigMapVolume(workdir / "polled", {"MAINTENANCE_MODE": "off",
-                                                   "MAINTENANCE_MODE_MESSAGE": "Back soon."})
+    volume = ConfigMapVolume(
+        workdir / "polled", {"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_MESSAGE": "Back soon."}
+    )
     mounted = sources.MountedConfig(str(volume.root))
     mounted.poll()
     return Case("poll/mounted config, no change", lambda: None, timed_loop(mounted.poll))
@@ -263,11 +289,13 @@ def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
             asyncio.run(loop())  # warm up
             with stacks.thread_hops() as hops:
                 asyncio.run(loop())
-            rows.append({
-                "name": config.name,
-                "adapted": len(adapted),
-                "sync_to_async": hops["sync_to_async"] / requests,
-                "async_to_sync": hops["async_to_sync"] / requests,
-            })
+            rows.append(
+                {
+                    "name": config.name,
+                    "adapted": len(adapted),
+                    "sync_to_async": hops["sync_to_async"] / requests,
+                    "async_to_sync": hops["async_to_sync"] / requests,
+                }
+            )
         set_our_environment({})
     return rows

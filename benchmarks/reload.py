@@ -73,16 +73,19 @@ class ReloadResult:
         return max(self.all_switched)
 
 
-def _wait_for(reports: Any, processes: int, status: int, since: float,
-              timeout: float) -> list[float]:
+def _wait_for(
+    reports: Any, processes: int, status: int, since: float, timeout: float
+) -> list[float]:
     """The delay after ``since`` at which each process first served ``status``."""
     seen: dict[int, float] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < processes:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise RuntimeError(f"only {len(seen)} of {processes} processes switched to "
-                               f"{status} within {timeout:.1f} s")
+            raise RuntimeError(
+                f"only {len(seen)} of {processes} processes switched to "
+                f"{status} within {timeout:.1f} s"
+            )
         try:
             index, got, at = reports.get(timeout=left)
         except queue.Empty:
@@ -92,21 +95,24 @@ def _wait_for(reports: Any, processes: int, status: int, since: float,
     return list(seen.values())
 
 
-def measure(intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4,
-            swaps: int = 6, seed: int = 4) -> list[ReloadResult]:
+def measure(
+    intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4, swaps: int = 6, seed: int = 4
+) -> list[ReloadResult]:
     """For each interval: ``swaps`` alternating on/off swaps seen by ``processes`` workers."""
     rng = random.Random(seed)
     context = multiprocessing.get_context("spawn")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp:
         for interval in intervals:
-            volume = ConfigMapVolume(Path(tmp) / f"config-{interval}",
-                                     {"MAINTENANCE_MODE": "off"})
+            volume = ConfigMapVolume(Path(tmp) / f"config-{interval}", {"MAINTENANCE_MODE": "off"})
             reports = context.Queue()
             stop = context.Event()
-            workers = [context.Process(target=_worker, daemon=True,
-                                       args=(i, str(volume.root), interval, reports, stop))
-                       for i in range(processes)]
+            workers = [
+                context.Process(
+                    target=_worker, daemon=True, args=(i, str(volume.root), interval, reports, stop)
+                )
+                for i in range(processes)
+            ]
             for worker in workers:
                 worker.start()
             try:
@@ -118,8 +124,15 @@ def measure(intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4,
                     active = not active
                     swapped_at = time.time()
                     volume.update({"MAINTENANCE_MODE": "on" if active else "off"})
-                    swapped.append(_wait_for(reports, processes, 503 if active else 200,
-                                             swapped_at, timeout=interval + 5.0))
+                    swapped.append(
+                        _wait_for(
+                            reports,
+                            processes,
+                            503 if active else 200,
+                            swapped_at,
+                            timeout=interval + 5.0,
+                        )
+                    )
                 results.append(ReloadResult(interval, processes, swapped))
             finally:
                 stop.set()

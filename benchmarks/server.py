@@ -107,8 +107,9 @@ def get_status(port: int, path: str = "/", timeout: float = 2.0) -> int:
 class Server:
     """``gunicorn benchmarks.wsgi`` for one setup, on a free loopback port."""
 
-    def __init__(self, setup: Setup, workdir: Path, workers: int = 2,
-                 cpus: set[int] | None = None) -> None:
+    def __init__(
+        self, setup: Setup, workdir: Path, workers: int = 2, cpus: set[int] | None = None
+    ) -> None:
         self.setup = setup
         self.port = free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_MODE")}
@@ -125,11 +126,26 @@ class Server:
             environ["BENCH_DMM_STATE_FILE"] = str(state)
         self.log = (workdir / f"gunicorn-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(CONFIG),
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--worker-class", "sync", "benchmarks.wsgi:application"],
-            cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=_pinned(cpus))
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(CONFIG),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "benchmarks.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=environ,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_pinned(cpus),
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -142,8 +158,9 @@ class Server:
                 time.sleep(0.1)
                 continue
             if status != self.setup.status:
-                raise RuntimeError(f"{self.setup.name}: status {status}, "
-                                   f"expected {self.setup.status}")
+                raise RuntimeError(
+                    f"{self.setup.name}: status {status}, expected {self.setup.status}"
+                )
             return
         raise RuntimeError(f"gunicorn for {self.setup.name!r} not ready in {timeout} s")
 
@@ -170,16 +187,29 @@ def _seconds(text: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def wrk_load(port: int, duration: float, connections: int,
-             cpus: set[int] | None = None) -> dict[str, float]:
+def wrk_load(
+    port: int, duration: float, connections: int, cpus: set[int] | None = None
+) -> dict[str, float]:
     """One wrk run; returns rps, p50, p90, p99 and non-2xx/3xx responses."""
     wrk = shutil.which("wrk")
     assert wrk is not None
     output = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
-         "-H", "Accept: text/html", f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, timeout=duration + 30, check=True,
-        preexec_fn=_pinned(cpus)).stdout
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--latency",
+            "-H",
+            "Accept: text/html",
+            f"http://127.0.0.1:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+        check=True,
+        preexec_fn=_pinned(cpus),
+    ).stdout
     found: dict[str, float] = {}
     for line in output.splitlines():
         parts = line.split()
@@ -194,8 +224,13 @@ def wrk_load(port: int, duration: float, connections: int,
     return found
 
 
-def python_load(port: int, duration: float, connections: int,
-                cpus: set[int] | None = None, max_requests: int = 200_000) -> dict[str, float]:
+def python_load(
+    port: int,
+    duration: float,
+    connections: int,
+    cpus: set[int] | None = None,
+    max_requests: int = 200_000,
+) -> dict[str, float]:
     """A threaded client: ``connections`` threads, one request per connection (gunicorn's
     sync workers close it anyway), until ``duration`` or ``max_requests``."""
     latencies: list[float] = []
@@ -244,17 +279,28 @@ def python_load(port: int, duration: float, connections: int,
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0.0
 
-    return {"rps": len(latencies) / elapsed, "p50": pct(0.50), "p90": pct(0.90),
-            "p99": pct(0.99), "errors": float(errors[0]),
-            "non2xx": float(sum(1 for s in statuses if s >= 400))}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": pct(0.50),
+        "p90": pct(0.90),
+        "p99": pct(0.99),
+        "errors": float(errors[0]),
+        "non2xx": float(sum(1 for s in statuses if s >= 400)),
+    }
 
 
 def load_generator() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
-def measure(*, rounds: int = 3, duration: float = 3.0, connections: int = 4,
-            generator: str | None = None, seed: int = 4) -> dict[str, LoadResult]:
+def measure(
+    *,
+    rounds: int = 3,
+    duration: float = 3.0,
+    connections: int = 4,
+    generator: str | None = None,
+    seed: int = 4,
+) -> dict[str, LoadResult]:
     """Every setup, ``rounds`` times each, interleaved."""
     run = wrk_load if (generator or load_generator()) == "wrk" else python_load
     rng = random.Random(seed)

@@ -51,7 +51,8 @@ if STACK == "dmm" or (STACK == "all" and HAVE_DMM):
     # ours its values through the environment, which wins over settings.
     INSTALLED_APPS.append("maintenance_mode")
     MAINTENANCE_MODE_STATE_FILE_PATH = os.environ.get("BENCH_DMM_STATE_FILE") or os.path.join(
-        tempfile.gettempdir(), f"bench-dmm-state-{os.getpid()}.txt")
+        tempfile.gettempdir(), f"bench-dmm-state-{os.getpid()}.txt"
+    )
 if STACK == "dmm":
     MIDDLEWARE.append(DMM_MIDDLEWARE)
 

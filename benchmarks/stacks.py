@@ -79,6 +79,7 @@ def prebuilt_request(path: str = "/") -> HttpRequest:
 
 # --- WSGI -------------------------------------------------------------------------------------
 
+
 def wsgi_environ(path: str = "/", **extra: str) -> dict[str, Any]:
     """A WSGI environ as gunicorn builds it for ``GET path`` (``wsgi.input`` added per call)."""
     environ: dict[str, Any] = {
@@ -116,8 +117,9 @@ def call_wsgi(handler: WSGIHandler, environ: dict[str, Any]) -> tuple[int, bytes
     """One request as a WSGI server makes it: call, drain the body, close."""
     status: list[str] = []
 
-    def start_response(line: str, headers: list[tuple[str, str]],
-                       exc_info: object = None) -> Callable[[bytes], None]:
+    def start_response(
+        line: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], None]:
         status.append(line)
         return lambda data: None
 
@@ -142,6 +144,7 @@ def wsgi_loop(handler: WSGIHandler, environ: dict[str, Any], count: int) -> int:
 
 
 # --- ASGI -------------------------------------------------------------------------------------
+
 
 def asgi_scope(path: str = "/async/") -> dict[str, Any]:
     """An HTTP scope as uvicorn builds it for ``GET path``."""
@@ -209,6 +212,7 @@ async def asgi_loop(app: ASGIHandler, scope: dict[str, Any], count: int) -> int:
 
 
 # --- proving there is no sync/async adaptation ---------------------------------------------
+
 
 class _Collect(logging.Handler):
     def __init__(self) -> None:

@@ -66,8 +66,9 @@ def _calibrate(case: Case, target: float) -> int:
     return n
 
 
-def interleave(cases: Sequence[Case], *, rounds: int, target: float = 0.002,
-               seed: int = 4) -> dict[str, Result]:
+def interleave(
+    cases: Sequence[Case], *, rounds: int, target: float = 0.002, seed: int = 4
+) -> dict[str, Result]:
     """Measure every case in each of ``rounds`` rounds, in a shuffled order per round."""
     rng = random.Random(seed)
     for case in cases:

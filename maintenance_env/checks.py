@@ -64,8 +64,9 @@ def _middleware_position(name: str) -> int | None:
     return middleware.index(name) if name in middleware else None
 
 
-def check_configuration(app_configs: Sequence[AppConfig] | None = None,
-                        **kwargs: Any) -> list[CheckMessage]:
+def check_configuration(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """Errors for every bad value of the environment or settings; warnings for the rest."""
     messages: list[CheckMessage] = []
     runtime = conf.Runtime()
@@ -79,40 +80,62 @@ def check_configuration(app_configs: Sequence[AppConfig] | None = None,
     if config.user_exemptions:
         ours, auth = _middleware_position(MIDDLEWARE_PATH), _middleware_position(AUTH_MIDDLEWARE)
         if ours is not None and (auth is None or auth > ours):
-            messages.append(Warning(
-                "A user-based exemption (MAINTENANCE_MODE_EXCEPT_STAFF, _SUPERUSER or "
-                "_AUTHENTICATED) is on, but MaintenanceModeMiddleware runs before "
-                "AuthenticationMiddleware, so no user is ever exempt.",
-                hint=f"Place {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE!r} in MIDDLEWARE.",
-                id="maintenance_env.W001"))
+            messages.append(
+                Warning(
+                    "A user-based exemption (MAINTENANCE_MODE_EXCEPT_STAFF, _SUPERUSER or "
+                    "_AUTHENTICATED) is on, but MaintenanceModeMiddleware runs before "
+                    "AuthenticationMiddleware, so no user is ever exempt.",
+                    hint=f"Place {MIDDLEWARE_PATH!r} after {AUTH_MIDDLEWARE!r} in MIDDLEWARE.",
+                    id="maintenance_env.W001",
+                )
+            )
     if config.bypass_secret and len(config.bypass_secret) < MIN_SECRET_LENGTH:
-        messages.append(Warning(
-            f"MAINTENANCE_MODE_BYPASS_SECRET is only {len(config.bypass_secret)} characters "
-            "long: a short secret in a link can be guessed.",
-            hint=f"Use at least {MIN_SECRET_LENGTH} random characters, e.g. from "
-                 "'python -c \"import secrets; print(secrets.token_urlsafe(24))\"'.",
-            id="maintenance_env.W002"))
+        messages.append(
+            Warning(
+                f"MAINTENANCE_MODE_BYPASS_SECRET is only {len(config.bypass_secret)} characters "
+                "long: a short secret in a link can be guessed.",
+                hint=f"Use at least {MIN_SECRET_LENGTH} random characters, e.g. from "
+                "'python -c \"import secrets; print(secrets.token_urlsafe(24))\"'.",
+                id="maintenance_env.W002",
+            )
+        )
     if config.config_path and not os.path.exists(config.config_path):
-        messages.append(Warning(
-            f"MAINTENANCE_MODE_CONFIG_PATH={config.config_path!r} does not exist; it is "
-            "ignored until it appears.",
-            hint="Check the volume mount (mountPath) or the path; the site runs on the "
-                 "environment and settings meanwhile.",
-            id="maintenance_env.W003"))
+        messages.append(
+            Warning(
+                f"MAINTENANCE_MODE_CONFIG_PATH={config.config_path!r} does not exist; it is "
+                "ignored until it appears.",
+                hint="Check the volume mount (mountPath) or the path; the site runs on the "
+                "environment and settings meanwhile.",
+                id="maintenance_env.W003",
+            )
+        )
     for name, instead in INCUMBENT_SETTINGS.items():
-        where = [label for label, found in (("settings", hasattr(settings, name)),
-                                            ("environment", name in os.environ)) if found]
+        where = [
+            label
+            for label, found in (
+                ("settings", hasattr(settings, name)),
+                ("environment", name in os.environ),
+            )
+            if found
+        ]
         if where:
-            messages.append(Warning(
-                f"{name} (a django-maintenance-mode setting, in the {' and '.join(where)}) "
-                "has no effect with django-maintenance-env.",
-                hint=f"Use {instead}.", id="maintenance_env.W004"))
+            messages.append(
+                Warning(
+                    f"{name} (a django-maintenance-mode setting, in the {' and '.join(where)}) "
+                    "has no effect with django-maintenance-env.",
+                    hint=f"Use {instead}.",
+                    id="maintenance_env.W004",
+                )
+            )
     if _middleware_position(MIDDLEWARE_PATH) is None:
-        messages.append(Warning(
-            "maintenance_env is installed but its middleware is not in MIDDLEWARE, so "
-            "maintenance mode never takes effect.",
-            hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE (after AuthenticationMiddleware).",
-            id="maintenance_env.W005"))
+        messages.append(
+            Warning(
+                "maintenance_env is installed but its middleware is not in MIDDLEWARE, so "
+                "maintenance mode never takes effect.",
+                hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE (after AuthenticationMiddleware).",
+                id="maintenance_env.W005",
+            )
+        )
     messages.extend(_unknown_names())
     messages.extend(_mounted_problems(runtime))
     return messages
@@ -123,9 +146,14 @@ def _unknown_names() -> list[CheckMessage]:
     found = {n for n in os.environ if n.startswith(sources.PREFIX)}
     found |= {n for n in dir(settings) if n.startswith(sources.PREFIX)}
     unknown = sorted(found - set(VARIABLES) - set(INCUMBENT_SETTINGS))
-    return [Warning(f"{name} is not a variable of django-maintenance-env and is ignored.",
-                    hint="Check the spelling against the README's list of variables.",
-                    id="maintenance_env.W006") for name in unknown]
+    return [
+        Warning(
+            f"{name} is not a variable of django-maintenance-env and is ignored.",
+            hint="Check the spelling against the README's list of variables.",
+            id="maintenance_env.W006",
+        )
+        for name in unknown
+    ]
 
 
 def _mounted_problems(runtime: conf.Runtime) -> list[CheckMessage]:
@@ -133,9 +161,15 @@ def _mounted_problems(runtime: conf.Runtime) -> list[CheckMessage]:
     if runtime.mounted is None:
         return []
     resolution = runtime.state().resolution
-    return [Warning(str(p), hint="The last good value stays in force until it is fixed.",
-                    id="maintenance_env.W007")
-            for p in resolution.problems if p.origin is Origin.CONFIG]
+    return [
+        Warning(
+            str(p),
+            hint="The last good value stays in force until it is fixed.",
+            id="maintenance_env.W007",
+        )
+        for p in resolution.problems
+        if p.origin is Origin.CONFIG
+    ]
 
 
 def register_checks() -> None:

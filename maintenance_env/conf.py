@@ -79,6 +79,7 @@ class Variable:
 def _int_between(low: int, high: int | None = None) -> Callable[[str, object], int]:
     def parse(name: str, value: object) -> int:
         return parsers.parse_int(name, value, minimum=low, maximum=high)
+
     return parse
 
 
@@ -106,41 +107,108 @@ def _path(name: str, value: object) -> str:
 
 _VARIABLES = (
     Variable("MAINTENANCE_MODE", "enabled", parsers.parse_bool, False, "E001", "bool"),
-    Variable("MAINTENANCE_MODE_CONFIG_PATH", "config_path", _path, None, "E002", "path",
-             live=False),
-    Variable("MAINTENANCE_MODE_RELOAD_INTERVAL", "reload_interval", parsers.parse_float, 1.0,
-             "E003", "float", live=False),
-    Variable("MAINTENANCE_MODE_STARTS_AT", "starts_at", parsers.parse_datetime_utc, None,
-             "E004", "datetime"),
-    Variable("MAINTENANCE_MODE_ENDS_AT", "ends_at", parsers.parse_datetime_utc, None,
-             "E005", "datetime"),
-    Variable("MAINTENANCE_MODE_STATUS_CODE", "status_code", _int_between(200, 599), 503,
-             "E007", "int"),
-    Variable("MAINTENANCE_MODE_RETRY_AFTER", "retry_after", _int_between(0), None,
-             "E008", "int"),
-    Variable("MAINTENANCE_MODE_TEMPLATE", "template", parsers.parse_text, DEFAULT_TEMPLATE,
-             "E009", "template"),
-    Variable("MAINTENANCE_MODE_MESSAGE", "message", parsers.parse_text, DEFAULT_MESSAGE,
-             "E010", "text"),
+    Variable(
+        "MAINTENANCE_MODE_CONFIG_PATH", "config_path", _path, None, "E002", "path", live=False
+    ),
+    Variable(
+        "MAINTENANCE_MODE_RELOAD_INTERVAL",
+        "reload_interval",
+        parsers.parse_float,
+        1.0,
+        "E003",
+        "float",
+        live=False,
+    ),
+    Variable(
+        "MAINTENANCE_MODE_STARTS_AT",
+        "starts_at",
+        parsers.parse_datetime_utc,
+        None,
+        "E004",
+        "datetime",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_ENDS_AT", "ends_at", parsers.parse_datetime_utc, None, "E005", "datetime"
+    ),
+    Variable(
+        "MAINTENANCE_MODE_STATUS_CODE", "status_code", _int_between(200, 599), 503, "E007", "int"
+    ),
+    Variable("MAINTENANCE_MODE_RETRY_AFTER", "retry_after", _int_between(0), None, "E008", "int"),
+    Variable(
+        "MAINTENANCE_MODE_TEMPLATE",
+        "template",
+        parsers.parse_text,
+        DEFAULT_TEMPLATE,
+        "E009",
+        "template",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_MESSAGE", "message", parsers.parse_text, DEFAULT_MESSAGE, "E010", "text"
+    ),
     Variable("MAINTENANCE_MODE_REDIRECT_URL", "redirect_url", _url, None, "E011", "url"),
-    Variable("MAINTENANCE_MODE_EXCEPT_URLS", "except_urls", parsers.parse_regexes, (),
-             "E012", "regex list"),
-    Variable("MAINTENANCE_MODE_HEALTH_PATHS", "health_paths", parsers.parse_paths,
-             DEFAULT_HEALTH_PATHS, "E013", "path list"),
-    Variable("MAINTENANCE_MODE_EXCEPT_IPS", "except_ips", parsers.parse_networks, (),
-             "E014", "network list"),
-    Variable("MAINTENANCE_MODE_TRUSTED_PROXIES", "trusted_proxies", _int_between(0), 0,
-             "E015", "int"),
-    Variable("MAINTENANCE_MODE_EXCEPT_STAFF", "except_staff", parsers.parse_bool, False,
-             "E016", "bool"),
-    Variable("MAINTENANCE_MODE_EXCEPT_SUPERUSER", "except_superuser", parsers.parse_bool, False,
-             "E017", "bool"),
-    Variable("MAINTENANCE_MODE_EXCEPT_AUTHENTICATED", "except_authenticated",
-             parsers.parse_bool, False, "E018", "bool"),
-    Variable("MAINTENANCE_MODE_BYPASS_SECRET", "bypass_secret", parsers.parse_text, None,
-             "E019", "text", secret=True),
-    Variable("MAINTENANCE_MODE_BYPASS_COOKIE_AGE", "bypass_cookie_age", _int_between(1),
-             43200, "E020", "int"),
+    Variable(
+        "MAINTENANCE_MODE_EXCEPT_URLS",
+        "except_urls",
+        parsers.parse_regexes,
+        (),
+        "E012",
+        "regex list",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_HEALTH_PATHS",
+        "health_paths",
+        parsers.parse_paths,
+        DEFAULT_HEALTH_PATHS,
+        "E013",
+        "path list",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_EXCEPT_IPS",
+        "except_ips",
+        parsers.parse_networks,
+        (),
+        "E014",
+        "network list",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_TRUSTED_PROXIES", "trusted_proxies", _int_between(0), 0, "E015", "int"
+    ),
+    Variable(
+        "MAINTENANCE_MODE_EXCEPT_STAFF", "except_staff", parsers.parse_bool, False, "E016", "bool"
+    ),
+    Variable(
+        "MAINTENANCE_MODE_EXCEPT_SUPERUSER",
+        "except_superuser",
+        parsers.parse_bool,
+        False,
+        "E017",
+        "bool",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_EXCEPT_AUTHENTICATED",
+        "except_authenticated",
+        parsers.parse_bool,
+        False,
+        "E018",
+        "bool",
+    ),
+    Variable(
+        "MAINTENANCE_MODE_BYPASS_SECRET",
+        "bypass_secret",
+        parsers.parse_text,
+        None,
+        "E019",
+        "text",
+        secret=True,
+    ),
+    Variable(
+        "MAINTENANCE_MODE_BYPASS_COOKIE_AGE",
+        "bypass_cookie_age",
+        _int_between(1),
+        43200,
+        "E020",
+        "int",
+    ),
     Variable("MAINTENANCE_MODE_PLATFORM", "platform", _platform, None, "E021", "platform"),
 )
 
@@ -240,8 +308,13 @@ def _check_template(name: str) -> str | None:
     return None
 
 
-def resolve(layers: list[Layer], previous: Resolution | None = None, *,
-            check_template: bool = True, source_error: str | None = None) -> Resolution:
+def resolve(
+    layers: list[Layer],
+    previous: Resolution | None = None,
+    *,
+    check_template: bool = True,
+    source_error: str | None = None,
+) -> Resolution:
     """Resolve every variable from ``layers`` (highest precedence first).
 
     A bad value from the mounted config keeps the value of ``previous`` (the last good
@@ -284,11 +357,16 @@ def resolve(layers: list[Layer], previous: Resolution | None = None, *,
         names = ("MAINTENANCE_MODE_STARTS_AT", "MAINTENANCE_MODE_ENDS_AT")
         live = any(origins[n] is Origin.CONFIG for n in names)
         origin = Origin.CONFIG if live else origins[names[0]]
-        problems.append(Problem(
-            names[0], origin,
-            f"MAINTENANCE_MODE_STARTS_AT={starts.isoformat()!r} is not before "
-            f"MAINTENANCE_MODE_ENDS_AT={ends.isoformat()!r}: the window would be empty",
-            SCHEDULE_ORDER_ID, raw[names[0]]))
+        problems.append(
+            Problem(
+                names[0],
+                origin,
+                f"MAINTENANCE_MODE_STARTS_AT={starts.isoformat()!r} is not before "
+                f"MAINTENANCE_MODE_ENDS_AT={ends.isoformat()!r}: the window would be empty",
+                SCHEDULE_ORDER_ID,
+                raw[names[0]],
+            )
+        )
         if live:
             for name in names:
                 fall_back(VARIABLES[name])
@@ -298,10 +376,15 @@ def resolve(layers: list[Layer], previous: Resolution | None = None, *,
         if reason is not None:
             var = VARIABLES["MAINTENANCE_MODE_TEMPLATE"]
             origin = origins[var.name]
-            problems.append(Problem(
-                var.name, origin,
-                f"MAINTENANCE_MODE_TEMPLATE={values['template']!r} is not valid: {reason}.",
-                TEMPLATE_MISSING_ID, values["template"]))
+            problems.append(
+                Problem(
+                    var.name,
+                    origin,
+                    f"MAINTENANCE_MODE_TEMPLATE={values['template']!r} is not valid: {reason}.",
+                    TEMPLATE_MISSING_ID,
+                    values["template"],
+                )
+            )
             if origin is Origin.CONFIG:
                 fall_back(var)
 
@@ -317,6 +400,7 @@ def base_layers(environ: Mapping[str, str] | None = None) -> list[Layer]:
 
 
 # --- the per-process state the middleware reads ----------------------------------------
+
 
 def health_key(path: str) -> str:
     """A path with one trailing slash dropped, so "/healthz" and "/healthz/" match but
@@ -400,8 +484,9 @@ class Runtime:
     polls while the others go on with the current state.
     """
 
-    def __init__(self, environ: Mapping[str, str] | None = None, *,
-                 check_template: bool = True) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, *, check_template: bool = True
+    ) -> None:
         self._base = base_layers(environ)
         self._check_template = check_template
         base = resolve(self._base, check_template=check_template)
@@ -437,8 +522,10 @@ class Runtime:
             if snapshot is not None:
                 self._apply(snapshot)
         except Exception:  # never let the config take the site down
-            logger.exception("maintenance_env: reading the mounted config %s failed",
-                             self.mounted.path if self.mounted else None)
+            logger.exception(
+                "maintenance_env: reading the mounted config %s failed",
+                self.mounted.path if self.mounted else None,
+            )
         finally:
             self._lock.release()
 
@@ -449,8 +536,12 @@ class Runtime:
             key = ("source", snapshot.error)
             logged.add(key)
             if key not in self._logged:
-                logger.error("maintenance_env: the mounted config %s %s; ignoring it until "
-                             "it is back (MAINTENANCE_MODE_CONFIG_PATH)", path, snapshot.error)
+                logger.error(
+                    "maintenance_env: the mounted config %s %s; ignoring it until "
+                    "it is back (MAINTENANCE_MODE_CONFIG_PATH)",
+                    path,
+                    snapshot.error,
+                )
         elif any(k[0] == "source" for k in self._logged):
             logger.warning("maintenance_env: the mounted config %s is readable again", path)
         for name in snapshot.values:
@@ -459,32 +550,47 @@ class Runtime:
                 key = ("name", name)
                 logged.add(key)
                 if key not in self._logged:
-                    why = "is read only from the environment or settings" if var else \
-                        "is not a known variable"
-                    logger.warning("maintenance_env: %s in the mounted config %s %s; ignored",
-                                   name, path, why)
+                    why = (
+                        "is read only from the environment or settings"
+                        if var
+                        else "is not a known variable"
+                    )
+                    logger.warning(
+                        "maintenance_env: %s in the mounted config %s %s; ignored", name, path, why
+                    )
         layers: list[Layer] = [(Origin.CONFIG, snapshot.values), *self._base]
         previous = self._state.resolution
-        resolution = resolve(layers, previous, check_template=self._check_template,
-                             source_error=snapshot.error)
+        resolution = resolve(
+            layers, previous, check_template=self._check_template, source_error=snapshot.error
+        )
         for problem in resolution.problems:
             if problem.origin is not Origin.CONFIG:
                 continue
             key = (problem.name, problem.message)
             logged.add(key)
             if key not in self._logged:
-                logger.error("maintenance_env: %s; keeping %s=%r (mounted config %s)",
-                             problem, problem.name, _shown(problem.name, previous), path)
+                logger.error(
+                    "maintenance_env: %s; keeping %s=%r (mounted config %s)",
+                    problem,
+                    problem.name,
+                    _shown(problem.name, previous),
+                    path,
+                )
         self._logged = frozenset(logged)
         first, self._read_once = not self._read_once, True
         if resolution.config != previous.config or resolution.origins != previous.origins:
             self._state = State(resolution)
             if first:
                 return
-            logger.info("maintenance_env: configuration changed from %s: maintenance %s",
-                        path, "on" if resolution.config.enabled else "off")
-        elif (resolution.problems, resolution.source_error) != (previous.problems,
-                                                                 previous.source_error):
+            logger.info(
+                "maintenance_env: configuration changed from %s: maintenance %s",
+                path,
+                "on" if resolution.config.enabled else "off",
+            )
+        elif (resolution.problems, resolution.source_error) != (
+            previous.problems,
+            previous.source_error,
+        ):
             # Same configuration, but what is wrong with the source changed: keep the
             # rendered page, record the news for `status` and the checks.
             self._state.resolution = resolution
@@ -516,7 +622,8 @@ def load_runtime() -> Runtime:
     problems = runtime.problems
     if problems:
         raise ImproperlyConfigured(
-            "django-maintenance-env is misconfigured:\n" + "\n".join(f"  {p}" for p in problems))
+            "django-maintenance-env is misconfigured:\n" + "\n".join(f"  {p}" for p in problems)
+        )
     with _runtime_lock:
         _runtime = runtime
     return runtime
@@ -547,6 +654,11 @@ def reset() -> None:
 @receiver(setting_changed)
 def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
     if setting.startswith(sources.PREFIX) or setting in {
-        "TEMPLATES", "LANGUAGE_CODE", "TIME_ZONE", "USE_TZ", "SECRET_KEY", "ROOT_URLCONF",
+        "TEMPLATES",
+        "LANGUAGE_CODE",
+        "TIME_ZONE",
+        "USE_TZ",
+        "SECRET_KEY",
+        "ROOT_URLCONF",
     }:
         reset()

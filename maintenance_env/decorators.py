@@ -42,20 +42,26 @@ def force_maintenance_mode_on(view: ViewT) -> ViewT:
         def dispatch(self: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             response = respond(request)
             if getattr(self, "view_is_async", False):
+
                 async def finish() -> HttpResponseBase:
                     return response
+
                 return finish()
             return response
+
         view.dispatch = dispatch  # type: ignore[attr-defined]
         return view
 
     if iscoroutinefunction(view):
+
         @wraps(view)
         async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             return respond(request)
+
         return async_wrapper  # type: ignore[return-value]
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         return respond(request)
+
     return wrapper  # type: ignore[return-value]

@@ -54,8 +54,7 @@ def client_ip(request: HttpRequest, trusted_proxies: int) -> IPAddress | None:
     """
     if trusted_proxies <= 0:
         return _parse_ip(request.META.get("REMOTE_ADDR") or "")
-    chain = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-             if hop.strip()]
+    chain = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     if len(chain) < trusted_proxies:
         return None
     return _parse_ip(chain[-trusted_proxies])

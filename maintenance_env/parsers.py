@@ -84,8 +84,9 @@ def parse_bool(name: str, value: object) -> bool:
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")  # ASCII only: \d would take "١٢٣"
 
 
-def parse_int(name: str, value: object, *, minimum: int | None = None,
-              maximum: int | None = None) -> int:
+def parse_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """A whole number (no ``1.5``, no ``1e3``, no ``10s``) within the bounds given."""
     if minimum is not None and maximum is not None:
         expected = f"a whole number from {minimum} to {maximum}"

@@ -47,7 +47,7 @@ NAMES: tuple[str, ...] = (
 #: One line per platform, for ``--platform list``: what it is and how it is detected.
 DESCRIPTIONS: Mapping[str, str] = {
     "heroku": "Heroku: DYNO with HEROKU_APP_NAME or HEROKU_APP_ID (or DYNO alone, outside a "
-              "container)",
+    "container)",
     "kubernetes": "Kubernetes: KUBERNETES_SERVICE_HOST, or the service-account namespace file",
     "fly": "Fly.io: FLY_APP_NAME",
     "render": "Render: RENDER",
@@ -56,7 +56,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "dokku": "Dokku: DYNO with a DOKKU_* variable or /.dockerenv",
     "docker": "Docker: /.dockerenv",
     "compose": "Docker Compose: COMPOSE_PROJECT_NAME or COMPOSE_SERVICE, which the compose "
-               "file passes in (Compose sets no variable of its own)",
+    "file passes in (Compose sets no variable of its own)",
     "systemd": "systemd service: INVOCATION_ID",
     "shell": "anything else (the fallback): a shell or a process manager",
 }
@@ -171,8 +171,7 @@ def context(name: str, environ: Mapping[str, str] | None = None, root: str = "/"
     if name == "render":
         return Context(app=get("RENDER_SERVICE_ID"))
     if name == "railway":
-        return Context(app=get("RAILWAY_SERVICE_NAME"),
-                       environment=get("RAILWAY_ENVIRONMENT_NAME"))
+        return Context(app=get("RAILWAY_SERVICE_NAME"), environment=get("RAILWAY_ENVIRONMENT_NAME"))
     if name == "cloudrun":
         return Context(app=get("K_SERVICE"), environment=get("CLOUDSDK_RUN_REGION"))
     if name == "dokku":
@@ -188,6 +187,7 @@ def context(name: str, environ: Mapping[str, str] | None = None, root: str = "/"
 
 
 # --- the printed instructions -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Step:
@@ -273,9 +273,16 @@ def _gcloud_env(values: Sequence[tuple[str, str]]) -> str:
     return "--update-env-vars=" + _q(",".join(pairs))
 
 
-def instructions(platform: str, action: str, values: Sequence[tuple[str, str]], *,
-                 app: str | None = None, namespace: str | None = None,
-                 environment: str | None = None, config_path: str | None = None) -> Plan:
+def instructions(
+    platform: str,
+    action: str,
+    values: Sequence[tuple[str, str]],
+    *,
+    app: str | None = None,
+    namespace: str | None = None,
+    environment: str | None = None,
+    config_path: str | None = None,
+) -> Plan:
     """The commands that set ``values`` (``MAINTENANCE_MODE`` first) on ``platform``.
 
     ``action`` is ``on`` or ``off``; ``app``/``namespace``/``environment`` fill the
@@ -288,32 +295,56 @@ def instructions(platform: str, action: str, values: Sequence[tuple[str, str]], 
         raise ValueError(f"unknown action {action!r}")
     missing: list[str] = []
     build = _BUILDERS[platform]
-    restarts, steps = build(action, list(values), app, namespace, environment, config_path,
-                            missing)
+    restarts, steps = build(action, list(values), app, namespace, environment, config_path, missing)
     return Plan(platform, restarts, tuple(steps), tuple(dict.fromkeys(missing)))
 
 
 Builder = tuple[bool, list[Step]]
 
 
-def _heroku(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-            environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _heroku(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     name = _q(_placeholder(app, "app", missing))
     return True, [
-        Step(("Heroku restarts every dyno when a config var changes, after running the release",
-              "phase again: a failing release command (a migration) blocks the change."),
-             (f"heroku config:set {_pairs(values)} --app {name}",)),
-        Step(("Or Heroku's own switch: the router answers every request with its maintenance",
-              "page (503), no restart, no app involved (so /healthz is blocked too):"),
-             (f"heroku maintenance:{action} --app {name}",)),
-        Step(("No restart-free route through the app: each dyno has its own filesystem, and",
-              "`heroku run` starts a separate one-off dyno.",)),
+        Step(
+            (
+                "Heroku restarts every dyno when a config var changes, after running the release",
+                "phase again: a failing release command (a migration) blocks the change.",
+            ),
+            (f"heroku config:set {_pairs(values)} --app {name}",),
+        ),
+        Step(
+            (
+                "Or Heroku's own switch: the router answers every request with its maintenance",
+                "page (503), no restart, no app involved (so /healthz is blocked too):",
+            ),
+            (f"heroku maintenance:{action} --app {name}",),
+        ),
+        Step(
+            (
+                "No restart-free route through the app: each dyno has its own filesystem, and",
+                "`heroku run` starts a separate one-off dyno.",
+            )
+        ),
     ]
 
 
-def _kubernetes(action: str, values: list[tuple[str, str]], app: str | None,
-                namespace: str | None, environment: str | None, config_path: str | None,
-                missing: list[str]) -> Builder:
+def _kubernetes(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     deployment = _q(_placeholder(app, "deployment", missing))
     configmap = _q(f"{app or '<deployment>'}-maintenance")
     ns = f" --namespace {_q(namespace)}" if namespace else ""
@@ -321,36 +352,72 @@ def _kubernetes(action: str, values: list[tuple[str, str]], app: str | None,
     patch = json.dumps({"data": dict(values)}, separators=(",", ":"))
     mounted = f" (here {config_path})" if config_path else ""
     return False, [
-        Step(("No restart: with the ConfigMap mounted as a volume (not subPath) and",
-              f"MAINTENANCE_MODE_CONFIG_PATH pointing at it{mounted}, the kubelet updates",
-              "the files within about a minute (its sync period plus its cache TTL) and",
-              "every pod follows within MAINTENANCE_MODE_RELOAD_INTERVAL:"),
-             (f"kubectl create configmap {configmap}{ns} {literals} --dry-run=client -o yaml"
-              f" | kubectl apply{ns} -f -",)),
-        Step(("Or change only these keys and keep the others in the ConfigMap:",),
-             (f"kubectl patch configmap {configmap}{ns} --type merge -p {_q(patch)}",)),
-        Step(("Or as environment variables, which restarts every pod (a rolling update):",),
-             (f"kubectl set env deployment/{deployment}{ns} {_pairs(values)}",)),
-        Step(("Warning: a ConfigMap mounted with subPath, or read through env/envFrom, is",
-              "never updated in running pods: only the volume route above is live.",)),
+        Step(
+            (
+                "No restart: with the ConfigMap mounted as a volume (not subPath) and",
+                f"MAINTENANCE_MODE_CONFIG_PATH pointing at it{mounted}, the kubelet updates",
+                "the files within about a minute (its sync period plus its cache TTL) and",
+                "every pod follows within MAINTENANCE_MODE_RELOAD_INTERVAL:",
+            ),
+            (
+                f"kubectl create configmap {configmap}{ns} {literals} --dry-run=client -o yaml"
+                f" | kubectl apply{ns} -f -",
+            ),
+        ),
+        Step(
+            ("Or change only these keys and keep the others in the ConfigMap:",),
+            (f"kubectl patch configmap {configmap}{ns} --type merge -p {_q(patch)}",),
+        ),
+        Step(
+            ("Or as environment variables, which restarts every pod (a rolling update):",),
+            (f"kubectl set env deployment/{deployment}{ns} {_pairs(values)}",),
+        ),
+        Step(
+            (
+                "Warning: a ConfigMap mounted with subPath, or read through env/envFrom, is",
+                "never updated in running pods: only the volume route above is live.",
+            )
+        ),
     ]
 
 
-def _fly(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-         environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _fly(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     name = _q(_placeholder(app, "app", missing))
     return True, [
-        Step(("Fly restarts every Machine of the app when a secret changes (a rolling",
-              "deploy); Fly has no maintenance switch of its own."),
-             (f"fly secrets set {_pairs(values)} --app {name}",)),
-        Step(("No restart: only per Machine, when MAINTENANCE_MODE_CONFIG_PATH points at a",
-              "volume: run this on every Machine (fly ssh console --select picks one):"),
-             (f"fly ssh console --app {name} -C {_q(_write_command(action))}",)),
+        Step(
+            (
+                "Fly restarts every Machine of the app when a secret changes (a rolling",
+                "deploy); Fly has no maintenance switch of its own.",
+            ),
+            (f"fly secrets set {_pairs(values)} --app {name}",),
+        ),
+        Step(
+            (
+                "No restart: only per Machine, when MAINTENANCE_MODE_CONFIG_PATH points at a",
+                "volume: run this on every Machine (fly ssh console --select picks one):",
+            ),
+            (f"fly ssh console --app {name} -C {_q(_write_command(action))}",),
+        ),
     ]
 
 
-def _render(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-            environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _render(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     service = _q(_placeholder(app, "service-id", missing))
     api = "https://api.render.com/v1/services"
     auth = '-H "Authorization: Bearer $RENDER_API_KEY"'
@@ -362,119 +429,225 @@ def _render(action: str, values: list[tuple[str, str]], app: str | None, namespa
     commands.append(f"curl -fsS -X POST {api}/{service}/deploys {auth}")
     enabled = "true" if action == "on" else "false"
     return True, [
-        Step(("Render redeploys the service when an environment variable changes (new",
-              "instances replace the old ones); through the API the second command deploys:"),
-             tuple(commands)),
-        Step(("Or Render's own maintenance mode (paid web services; a 503 page from Render, no",
-              "redeploy): Settings > Maintenance Mode in the Dashboard, or in render.yaml:",
-              f"  maintenanceMode: {{enabled: {enabled}}}")),
+        Step(
+            (
+                "Render redeploys the service when an environment variable changes (new",
+                "instances replace the old ones); through the API the second command deploys:",
+            ),
+            tuple(commands),
+        ),
+        Step(
+            (
+                "Or Render's own maintenance mode (paid web services; a 503 page from Render, no",
+                "redeploy): Settings > Maintenance Mode in the Dashboard, or in render.yaml:",
+                f"  maintenanceMode: {{enabled: {enabled}}}",
+            )
+        ),
     ]
 
 
-def _railway(action: str, values: list[tuple[str, str]], app: str | None,
-             namespace: str | None, environment: str | None, config_path: str | None,
-             missing: list[str]) -> Builder:
+def _railway(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     service = _q(_placeholder(app, "service", missing))
     env = f" --environment {_q(environment)}" if environment else ""
     sets = " ".join(f"--set {_q(f'{name}={value}')}" for name, value in values)
     return True, [
-        Step(("Railway redeploys the service when a variable changes; Railway has no",
-              "maintenance switch of its own."),
-             (f"railway variables --service {service}{env} {sets}",)),
+        Step(
+            (
+                "Railway redeploys the service when a variable changes; Railway has no",
+                "maintenance switch of its own.",
+            ),
+            (f"railway variables --service {service}{env} {sets}",),
+        ),
     ]
 
 
-def _cloudrun(action: str, values: list[tuple[str, str]], app: str | None,
-              namespace: str | None, environment: str | None, config_path: str | None,
-              missing: list[str]) -> Builder:
+def _cloudrun(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     service = _q(_placeholder(app, "service", missing))
     region = f" --region {_q(_placeholder(environment, 'region', missing))}"
     lines = " ".join(_q(f"{name}={_dotenv_value(value)}") for name, value in values)
     return True, [
-        Step(("Cloud Run deploys a new revision when an environment variable changes (new",
-              "instances, then traffic moves to them):"),
-             (f"gcloud run services update {service}{region} {_gcloud_env(values)}",)),
-        Step(("No restart: a Secret Manager secret mounted as a file, read again on every",
-              "access. Once: gcloud run services update ... --update-secrets=",
-              "/etc/maintenance/maintenance.env=maintenance-config:latest and",
-              "MAINTENANCE_MODE_CONFIG_PATH=/etc/maintenance/maintenance.env; then:"),
-             (f"printf '%s\\n' {lines} | gcloud secrets versions add maintenance-config "
-              "--data-file=-",)),
+        Step(
+            (
+                "Cloud Run deploys a new revision when an environment variable changes (new",
+                "instances, then traffic moves to them):",
+            ),
+            (f"gcloud run services update {service}{region} {_gcloud_env(values)}",),
+        ),
+        Step(
+            (
+                "No restart: a Secret Manager secret mounted as a file, read again on every",
+                "access. Once: gcloud run services update ... --update-secrets=",
+                "/etc/maintenance/maintenance.env=maintenance-config:latest and",
+                "MAINTENANCE_MODE_CONFIG_PATH=/etc/maintenance/maintenance.env; then:",
+            ),
+            (
+                f"printf '%s\\n' {lines} | gcloud secrets versions add maintenance-config "
+                "--data-file=-",
+            ),
+        ),
     ]
 
 
-def _dokku(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-           environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _dokku(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     name = _q(_placeholder(app, "app", missing))
     storage = _q(f"/var/lib/dokku/data/storage/{app or '<app>'}-maintenance")
     return True, [
-        Step(("dokku restarts the app's containers when a config var changes",
-              "(config:set --no-restart defers it to the next restart):"),
-             (f"dokku config:set {name} {_pairs(values)}",)),
-        Step(("Or the dokku-maintenance plugin's switch (nginx serves its page, no restart):",),
-             (f"dokku maintenance:{'enable' if action == 'on' else 'disable'} {name}",)),
-        Step(("No restart: a storage mount as the config directory. Once:",
-              f"dokku storage:mount {name} {storage}:/app/run/maintenance and",
-              "MAINTENANCE_MODE_CONFIG_PATH=/app/run/maintenance; then, on the dokku host:"),
-             tuple(_host_write(storage, values))),
+        Step(
+            (
+                "dokku restarts the app's containers when a config var changes",
+                "(config:set --no-restart defers it to the next restart):",
+            ),
+            (f"dokku config:set {name} {_pairs(values)}",),
+        ),
+        Step(
+            ("Or the dokku-maintenance plugin's switch (nginx serves its page, no restart):",),
+            (f"dokku maintenance:{'enable' if action == 'on' else 'disable'} {name}",),
+        ),
+        Step(
+            (
+                "No restart: a storage mount as the config directory. Once:",
+                f"dokku storage:mount {name} {storage}:/app/run/maintenance and",
+                "MAINTENANCE_MODE_CONFIG_PATH=/app/run/maintenance; then, on the dokku host:",
+            ),
+            tuple(_host_write(storage, values)),
+        ),
     ]
 
 
-def _docker(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-            environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _docker(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     container = _q(_placeholder(app, "container", missing))
     return True, [
-        Step(("Docker cannot change a running container's environment: re-create it with",
-              f"{_pairs(values)} added as -e options to its docker run (a restart).",)),
-        Step(("No restart: bind-mount a config directory (not a single file: a file replaced",
-              "by rename is not seen through a file mount) read-write, set",
-              "MAINTENANCE_MODE_CONFIG_PATH to it, and write into it:"),
-             (f"docker exec {container} {_write_command(action)}",)),
+        Step(
+            (
+                "Docker cannot change a running container's environment: re-create it with",
+                f"{_pairs(values)} added as -e options to its docker run (a restart).",
+            )
+        ),
+        Step(
+            (
+                "No restart: bind-mount a config directory (not a single file: a file replaced",
+                "by rename is not seen through a file mount) read-write, set",
+                "MAINTENANCE_MODE_CONFIG_PATH to it, and write into it:",
+            ),
+            (f"docker exec {container} {_write_command(action)}",),
+        ),
     ]
 
 
-def _compose(action: str, values: list[tuple[str, str]], app: str | None,
-             namespace: str | None, environment: str | None, config_path: str | None,
-             missing: list[str]) -> Builder:
+def _compose(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     service = _q(_placeholder(app, "service", missing))
     return True, [
-        Step(("Compose re-creates the container when its environment changes (a restart).",
-              "With `MAINTENANCE_MODE: ${MAINTENANCE_MODE:-off}` (and the other variables",
-              "likewise) in the service's environment in compose.yaml:"),
-             (f"{_pairs(values)} docker compose up -d {service}",)),
-        Step(("No restart: a bind-mounted config directory, written from inside the service:",),
-             (f"docker compose exec {service} {_write_command(action)}",)),
+        Step(
+            (
+                "Compose re-creates the container when its environment changes (a restart).",
+                "With `MAINTENANCE_MODE: ${MAINTENANCE_MODE:-off}` (and the other variables",
+                "likewise) in the service's environment in compose.yaml:",
+            ),
+            (f"{_pairs(values)} docker compose up -d {service}",),
+        ),
+        Step(
+            ("No restart: a bind-mounted config directory, written from inside the service:",),
+            (f"docker compose exec {service} {_write_command(action)}",),
+        ),
     ]
 
 
-def _systemd(action: str, values: list[tuple[str, str]], app: str | None,
-             namespace: str | None, environment: str | None, config_path: str | None,
-             missing: list[str]) -> Builder:
+def _systemd(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     unit = _q(_placeholder(app, "unit", missing))
     dropin = _q(f"/etc/systemd/system/{app or '<unit>'}.d")
-    body = " ".join(_q(f"Environment={_systemd_value(f'{name}={value}')}")
-                    for name, value in values)
+    body = " ".join(
+        _q(f"Environment={_systemd_value(f'{name}={value}')}") for name, value in values
+    )
     mounted = f" ({config_path})" if config_path else ""
     return True, [
-        Step(("systemd reads a service's environment when it starts: a drop-in, then a restart:",),
-             (f"sudo mkdir -p {dropin}",
-              f"printf '%s\\n' '[Service]' {body} | sudo tee {dropin}/maintenance.conf",
-              f"sudo systemctl daemon-reload && sudo systemctl restart {unit}")),
-        Step((f"No restart: write into MAINTENANCE_MODE_CONFIG_PATH{mounted}, as the service's",
-              "user, from the app's directory:"),
-             (_write_command(action),)),
+        Step(
+            ("systemd reads a service's environment when it starts: a drop-in, then a restart:",),
+            (
+                f"sudo mkdir -p {dropin}",
+                f"printf '%s\\n' '[Service]' {body} | sudo tee {dropin}/maintenance.conf",
+                f"sudo systemctl daemon-reload && sudo systemctl restart {unit}",
+            ),
+        ),
+        Step(
+            (
+                f"No restart: write into MAINTENANCE_MODE_CONFIG_PATH{mounted}, as the service's",
+                "user, from the app's directory:",
+            ),
+            (_write_command(action),),
+        ),
     ]
 
 
-def _shell(action: str, values: list[tuple[str, str]], app: str | None, namespace: str | None,
-           environment: str | None, config_path: str | None, missing: list[str]) -> Builder:
+def _shell(
+    action: str,
+    values: list[tuple[str, str]],
+    app: str | None,
+    namespace: str | None,
+    environment: str | None,
+    config_path: str | None,
+    missing: list[str],
+) -> Builder:
     mounted = f" ({config_path})" if config_path else ""
     return True, [
-        Step(("The environment is read when the server starts: export, then restart it:",),
-             tuple(f"export {name}={_q(value)}" for name, value in values)),
-        Step((f"No restart: write into MAINTENANCE_MODE_CONFIG_PATH{mounted}; every server",
-              "process sees it within MAINTENANCE_MODE_RELOAD_INTERVAL:"),
-             (_write_command(action),)),
+        Step(
+            ("The environment is read when the server starts: export, then restart it:",),
+            tuple(f"export {name}={_q(value)}" for name, value in values),
+        ),
+        Step(
+            (
+                f"No restart: write into MAINTENANCE_MODE_CONFIG_PATH{mounted}; every server",
+                "process sees it within MAINTENANCE_MODE_RELOAD_INTERVAL:",
+            ),
+            (_write_command(action),),
+        ),
     ]
 
 

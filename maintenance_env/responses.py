@@ -56,6 +56,7 @@ def prefers_json(request: HttpRequest) -> bool:
 
 # --- the page ---------------------------------------------------------------------------
 
+
 def page_context(state: State) -> dict[str, Any]:
     config = state.config
     return {
@@ -85,19 +86,23 @@ def _render_page(state: State) -> bytes:
         text = render_to_string(state.config.template, page_context(state))
     except Exception:
         # A broken user template must not turn maintenance into a 500.
-        logger.exception("maintenance_env: rendering %s failed; serving a plain page instead",
-                         state.config.template)
+        logger.exception(
+            "maintenance_env: rendering %s failed; serving a plain page instead",
+            state.config.template,
+        )
         text = _fallback_page(state)
     return text.encode(settings.DEFAULT_CHARSET)
 
 
 def _json_body(state: State, retry_after: int | None) -> bytes:
     ends_at = state.config.ends_at
-    return json.dumps({
-        "detail": state.config.message,
-        "retry_after": retry_after,
-        "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
-    }).encode()
+    return json.dumps(
+        {
+            "detail": state.config.message,
+            "retry_after": retry_after,
+            "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
+        }
+    ).encode()
 
 
 _expires_cache: tuple[int, str] = (0, "")
@@ -113,8 +118,9 @@ def _expires(now: float) -> str:
     return cached[1]
 
 
-def _finish(response: HttpResponse, request: HttpRequest, retry_after: int | None,
-            now: float) -> HttpResponse:
+def _finish(
+    response: HttpResponse, request: HttpRequest, retry_after: int | None, now: float
+) -> HttpResponse:
     headers = response.headers
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
@@ -128,10 +134,19 @@ def _finish(response: HttpResponse, request: HttpRequest, retry_after: int | Non
         # caller, a third of the cost of this line, which every maintenance response pays.
         # When no handler would emit it (Django's default LOGGING with DEBUG off), the
         # record is not built at all: that is as much as the rest of the response.
-        request_logger.handle(request_logger.makeRecord(
-            request_logger.name, logging.INFO, __file__, 0, "Maintenance mode: %s %s",
-            (request.method, request.path), None, "maintenance_response",
-            {"status_code": response.status_code, "request": request}))
+        request_logger.handle(
+            request_logger.makeRecord(
+                request_logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                "Maintenance mode: %s %s",
+                (request.method, request.path),
+                None,
+                "maintenance_response",
+                {"status_code": response.status_code, "request": request},
+            )
+        )
     # Django's handler would log it again at ERROR (a 5xx), which mails ADMINS.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
@@ -148,18 +163,21 @@ def maintenance_response(request: HttpRequest, state: State) -> HttpResponse:
             body = state.cached("json", lambda: _json_body(state, retry_after))
         else:
             body = _json_body(state, retry_after)
-        response = HttpResponse(body, status=config.status_code,
-                                content_type="application/json")
+        response = HttpResponse(body, status=config.status_code, content_type="application/json")
     elif config.redirect_url:
         response = HttpResponseRedirect(config.redirect_url)
     else:
         page = state.cached("page", lambda: _render_page(state))
-        response = HttpResponse(page, status=config.status_code,
-                                content_type=f"text/html; charset={settings.DEFAULT_CHARSET}")
+        response = HttpResponse(
+            page,
+            status=config.status_code,
+            content_type=f"text/html; charset={settings.DEFAULT_CHARSET}",
+        )
     return _finish(response, request, retry_after, now)
 
 
 # --- the bypass link and cookie ---------------------------------------------------------
+
 
 def _signer(state: State) -> signing.TimestampSigner:
     def build() -> signing.TimestampSigner:
@@ -168,6 +186,7 @@ def _signer(state: State) -> signing.TimestampSigner:
         # key stays SECRET_KEY, so knowing the bypass secret does not let one forge cookies.
         digest = hashlib.sha256(secret.encode()).hexdigest()
         return signing.TimestampSigner(salt=f"maintenance_env.bypass.{digest}")
+
     signer: signing.TimestampSigner = state.cached("signer", build)
     return signer
 

@@ -34,8 +34,9 @@ PREFIX = "MAINTENANCE_MODE"
 Signature = tuple[Any, ...]
 
 
-def environment_values(names: Iterable[str],
-                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment_values(
+    names: Iterable[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The raw text of each variable set in the process environment.
 
     Values are taken literally: unlike ``environ.Env.get_value``, a value that starts
@@ -91,6 +92,7 @@ def parse_dotenv(text: str) -> dict[str, str]:
 
 # --- reading the mounted config --------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the mounted config held when read: raw values, or why it could not be read."""
@@ -125,8 +127,9 @@ def _read_file(path: str) -> str | bytes:
 def _directory_entries(path: str) -> list[str]:
     """Names in the directory that hold our variables (the kubelet's ``..data`` skipped)."""
     with os.scandir(path) as entries:
-        return sorted(e.name for e in entries
-                      if e.name.startswith(PREFIX) and _KEY_RE.match(e.name))
+        return sorted(
+            e.name for e in entries if e.name.startswith(PREFIX) and _KEY_RE.match(e.name)
+        )
 
 
 #: The kubelet's link to the current payload of a ConfigMap or Secret volume.
@@ -152,8 +155,11 @@ def _read_directory(path: str) -> dict[str, str | bytes] | None:
         try:
             for name in _directory_entries(path):
                 full = os.path.join(path, name)
-                if payload is not None and os.path.islink(full) and \
-                        os.readlink(full) == os.path.join(_DATA_LINK, name):
+                if (
+                    payload is not None
+                    and os.path.islink(full)
+                    and os.readlink(full) == os.path.join(_DATA_LINK, name)
+                ):
                     full = os.path.join(path, payload, name)
                 if os.path.isfile(full):
                     values[name] = _read_file(full)
@@ -242,6 +248,7 @@ class MountedConfig:
 
 # --- writing the mounted config (``maintenance_mode on --write``) -----------------------
 
+
 def _replace_atomically(target: str, content: str) -> None:
     """Write ``content`` to a temporary file beside ``target`` and rename it over it."""
     directory = os.path.dirname(os.path.abspath(target))
@@ -269,8 +276,11 @@ def _refuse_special(target: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISREG(mode):
-        raise IsADirectoryError(21, "not a regular file", target) if stat.S_ISDIR(mode) \
+        raise (
+            IsADirectoryError(21, "not a regular file", target)
+            if stat.S_ISDIR(mode)
             else OSError(22, "not a regular file", target)
+        )
 
 
 def _dotenv_quote(value: str) -> str:

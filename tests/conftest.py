@@ -56,8 +56,11 @@ def django_default_logging() -> Iterator[logging.Logger]:
     from django.utils.log import DEFAULT_LOGGING
 
     names = ("django", "django.request", "django.server")
-    saved = {name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled)
-             for name in names for lg in [logging.getLogger(name)]}
+    saved = {
+        name: (lg.handlers[:], lg.level, lg.propagate, lg.disabled)
+        for name in names
+        for lg in [logging.getLogger(name)]
+    }
     logging.config.dictConfig(DEFAULT_LOGGING)
     yield logging.getLogger("django.request")
     for name, (handlers, level, propagate, disabled) in saved.items():

@@ -68,23 +68,42 @@ def gunicorn_command() -> list[str]:
 
 def uvicorn_command(port: int, workers: int = 2) -> list[str]:
     """uvicorn serving the example site's ASGI application."""
-    return [sys.executable, "-m", "uvicorn", "demo_site.asgi:application",
-            "--app-dir", str(ROOT / "example_project"), "--host", HOST, "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "demo_site.asgi:application",
+        "--app-dir",
+        str(ROOT / "example_project"),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def server_environment(port: int, extra: Mapping[str, str], tmp: Path) -> dict[str, str]:
     """The parent's environment without anything that would steer the server elsewhere."""
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith("MAINTENANCE_MODE") and k != "DJANGO_SETTINGS_MODULE"}
-    environ.update({
-        "PORT": str(port),
-        "HOST": HOST,
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "STATIC_ROOT": str(tmp / "static"),
-        "PYTHONUNBUFFERED": "1",
-        "GUNICORN_LOG_LEVEL": "warning",
-    })
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MAINTENANCE_MODE") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    environ.update(
+        {
+            "PORT": str(port),
+            "HOST": HOST,
+            "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+            "STATIC_ROOT": str(tmp / "static"),
+            "PYTHONUNBUFFERED": "1",
+            "GUNICORN_LOG_LEVEL": "warning",
+        }
+    )
     environ.update(extra)
     return environ
 
@@ -123,16 +142,18 @@ def _wait_until_answers(server: Server, path: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n"
-                               f"{server.output()}")
+            raise RuntimeError(
+                f"{server.name} exited with {server.process.returncode}:\n{server.output()}"
+            )
         try:
             server.get(path)
             return
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{server.name} did not answer within {START_TIMEOUT:g} s:\n"
-                               f"{server.output()}")
+            raise RuntimeError(
+                f"{server.name} did not answer within {START_TIMEOUT:g} s:\n{server.output()}"
+            )
         time.sleep(0.05)
 
 
@@ -154,13 +175,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running(name: str, argv: list[str], environ: Mapping[str, str], port: int, log: Path,
-            ready_path: str = "/healthz") -> Iterator[Server]:
+def running(
+    name: str,
+    argv: list[str],
+    environ: Mapping[str, str],
+    port: int,
+    log: Path,
+    ready_path: str = "/healthz",
+) -> Iterator[Server]:
     """Start ``argv`` in its own process group, wait until it answers, stop it at the end."""
     with open(log, "wb") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, env=dict(environ), stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Server(name, process, port, log)
     try:
         _wait_until_answers(server, ready_path)

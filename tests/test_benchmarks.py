@@ -62,14 +62,14 @@ def _check_origin(request: pytest.FixtureRequest) -> None:
 
 # --- 1. the middleware alone ----------------------------------------------------------------
 
+
 def test_pass_through_baseline(benchmark: Any) -> None:
     middleware = stacks.PassThroughMiddleware(stacks.trivial_get_response)
     response = benchmark(middleware, stacks.prebuilt_request())
     assert response.status_code == 200
 
 
-def test_middleware_alone(benchmark: Any, maintenance: int,
-                          request: pytest.FixtureRequest) -> None:
+def test_middleware_alone(benchmark: Any, maintenance: int, request: pytest.FixtureRequest) -> None:
     middleware = MaintenanceModeMiddleware(stacks.trivial_get_response)
     prebuilt = stacks.prebuilt_request()
 
@@ -86,8 +86,10 @@ def test_middleware_alone(benchmark: Any, maintenance: int,
 
 # --- 2. handler loops -------------------------------------------------------------------------
 
-def test_wsgi_handler_loop(benchmark: Any, maintenance: int,
-                           request: pytest.FixtureRequest) -> None:
+
+def test_wsgi_handler_loop(
+    benchmark: Any, maintenance: int, request: pytest.FixtureRequest
+) -> None:
     handler = stacks.wsgi_handler(OURS_CHAIN)
     environ = stacks.wsgi_environ("/")
 
@@ -105,8 +107,9 @@ def test_wsgi_bare_baseline(benchmark: Any) -> None:
     assert benchmark(stacks.wsgi_loop, handler, stacks.wsgi_environ("/"), LOOP) == 200
 
 
-def test_asgi_handler_loop(benchmark: Any, maintenance: int,
-                           request: pytest.FixtureRequest) -> None:
+def test_asgi_handler_loop(
+    benchmark: Any, maintenance: int, request: pytest.FixtureRequest
+) -> None:
     handler = stacks.asgi_handler(OURS_CHAIN)
     scope = stacks.asgi_scope("/async/")
 
@@ -120,6 +123,7 @@ def test_asgi_handler_loop(benchmark: Any, maintenance: int,
 
 
 # --- ASGI: no sync/async adaptation in our path ----------------------------------------------
+
 
 def test_asgi_handler_does_not_adapt_our_middleware(env: Env) -> None:
     env(MAINTENANCE_MODE="off")
@@ -146,7 +150,8 @@ def _hops(chain: list[str], requests: int = 5, path: str = "/async/") -> dict[st
 
 @pytest.mark.parametrize("mounted", [False, True], ids=["env", "mounted"])
 def test_asgi_our_middleware_adds_no_thread_hop_when_off(
-        env: Env, volume: ConfigMapVolume, mounted: bool) -> None:
+    env: Env, volume: ConfigMapVolume, mounted: bool
+) -> None:
     if mounted:
         volume.update({"MAINTENANCE_MODE": "off"})
         env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
@@ -165,8 +170,9 @@ def test_asgi_maintenance_response_adds_only_djangos_error_log_hop(env: Env) -> 
     requests = 5
     with override_settings(ROOT_URLCONF="benchmarks.urls"):
         unavailable = stacks.asgi_scope("/async/unavailable/")
-        status = asyncio.run(stacks.call_asgi(stacks.asgi_handler(stacks.BASE_MIDDLEWARE),
-                                              unavailable))[0]
+        status = asyncio.run(
+            stacks.call_asgi(stacks.asgi_handler(stacks.BASE_MIDDLEWARE), unavailable)
+        )[0]
         assert status == 503
         bare = _hops(list(stacks.BASE_MIDDLEWARE), requests)
         control = _hops(list(stacks.BASE_MIDDLEWARE), requests, "/async/unavailable/")
@@ -177,17 +183,20 @@ def test_asgi_maintenance_response_adds_only_djangos_error_log_hop(env: Env) -> 
 
 # --- the harness ------------------------------------------------------------------------------
 
+
 def test_interleave_measures_every_case_every_round() -> None:
     calls: list[str] = []
-    cases = [Case(name, lambda name=name: calls.append(name), timed_loop(lambda: None),
-                  batch=10) for name in ("a", "b", "c")]
+    cases = [
+        Case(name, lambda name=name: calls.append(name), timed_loop(lambda: None), batch=10)
+        for name in ("a", "b", "c")
+    ]
 
     results = interleave(cases, rounds=4, target=0.001)
 
     assert set(results) == {"a", "b", "c"}
     assert all(len(r.per_op) == 4 and r.median >= 0 for r in results.values())
     assert calls.count("a") == calls.count("b") == calls.count("c") == 5  # warm-up + rounds
-    rounds = [calls[i:i + 3] for i in range(3, len(calls), 3)]
+    rounds = [calls[i : i + 3] for i in range(3, len(calls), 3)]
     assert all(sorted(r) == ["a", "b", "c"] for r in rounds)
 
 

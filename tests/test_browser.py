@@ -55,13 +55,27 @@ CHROMIUM_ARGS = [
 ]
 
 STATUS_URL = "https://status.example.com/incidents/2026-database-migration-to-new-cluster"
-MESSAGE = (f"We are moving to a bigger database. Follow along at {STATUS_URL}"
-           " \u2014 thanks for your patience & <b>understanding</b>.")
+MESSAGE = (
+    f"We are moving to a bigger database. Follow along at {STATUS_URL}"
+    " \u2014 thanks for your patience & <b>understanding</b>."
+)
 
 # Three days ahead, on a whole minute: the page shows minutes, so the text is exact.
-ENDS_AT = (datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(days=3))
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+ENDS_AT = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(days=3)
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 # Django's "j F Y, H:i T" in English (strftime's %B would follow the C library's locale).
 RETURN_TIME = f"{ENDS_AT.day} {MONTHS[ENDS_AT.month - 1]} {ENDS_AT:%Y, %H:%M} UTC"
 
@@ -71,8 +85,10 @@ PHONE: dict[str, Any] = {
     "device_scale_factor": 3,
     "is_mobile": True,
     "has_touch": True,
-    "user_agent": ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
-                   "(KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36"),
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36"
+    ),
 }
 DEVICES = {"desktop": DESKTOP, "phone": PHONE}
 SCHEMES = ("light", "dark")
@@ -94,6 +110,7 @@ def require(what: str, present: bool) -> None:
 
 # --- the server and the browser ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, through Playwright."""
@@ -101,8 +118,9 @@ def chromium() -> Iterator[Browser]:
     require("Debian's chromium (apt-get install chromium)", executable is not None)
     require("the playwright package (pip install -e '.[test]')", sync_playwright is not None)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:
@@ -113,16 +131,21 @@ def chromium() -> Iterator[Browser]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
     """The example site under the Procfile's gunicorn, maintenance on via a mounted config."""
     tmp = tmp_path_factory.mktemp("browser")
-    volume = ConfigMapVolume(tmp / "config", {
-        "MAINTENANCE_MODE": "on",
-        "MAINTENANCE_MODE_MESSAGE": MESSAGE,
-        "MAINTENANCE_MODE_ENDS_AT": ENDS_AT.isoformat().replace("+00:00", "Z"),
-    })
+    volume = ConfigMapVolume(
+        tmp / "config",
+        {
+            "MAINTENANCE_MODE": "on",
+            "MAINTENANCE_MODE_MESSAGE": MESSAGE,
+            "MAINTENANCE_MODE_ENDS_AT": ENDS_AT.isoformat().replace("+00:00", "Z"),
+        },
+    )
     port = servers.free_port()
     environ = servers.server_environment(
-        port, {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, tmp)
-    with servers.running("gunicorn", servers.gunicorn_command(), environ, port,
-                         tmp / "gunicorn.log") as running:
+        port, {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, tmp
+    )
+    with servers.running(
+        "gunicorn", servers.gunicorn_command(), environ, port, tmp / "gunicorn.log"
+    ) as running:
         yield running
 
 
@@ -155,14 +178,14 @@ def _is_own_status(message: Any, url: str, status: int) -> bool:
     params=[(device, scheme) for device in DEVICES for scheme in SCHEMES],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
-def visit(request: pytest.FixtureRequest, chromium: Browser,
-          server: servers.Server) -> Iterator[Visit]:
+def visit(
+    request: pytest.FixtureRequest, chromium: Browser, server: servers.Server
+) -> Iterator[Visit]:
     """Load the home page once per device and scheme; the tests below inspect that load."""
     device, scheme = request.param
     origin = f"http://{servers.HOST}:{server.port}"
     url = f"{origin}/"
-    context = chromium.new_context(color_scheme=scheme, service_workers="block",
-                                   **DEVICES[device])
+    context = chromium.new_context(color_scheme=scheme, service_workers="block", **DEVICES[device])
     requests: list[str] = []
     console_errors: list[str] = []
 
@@ -170,8 +193,14 @@ def visit(request: pytest.FixtureRequest, chromium: Browser,
     # other hosts (fonts, analytics): none may leave for anywhere but our server.
     context.on("request", lambda r: requests.append(r.url))
     page = context.new_page()
-    page.on("console", lambda m: console_errors.append(f"{m.text} ({m.location})")
-            if m.type == "error" and not _is_own_status(m, url, 503) else None)
+    page.on(
+        "console",
+        lambda m: (
+            console_errors.append(f"{m.text} ({m.location})")
+            if m.type == "error" and not _is_own_status(m, url, 503)
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
     try:
         response = page.goto(url, wait_until="load")
@@ -181,13 +210,23 @@ def visit(request: pytest.FixtureRequest, chromium: Browser,
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / f"{device}-{scheme}.png"
         page.screenshot(path=str(shot), full_page=True)
-        yield Visit(device, scheme, origin, page, response.status,
-                    response.all_headers(), requests, console_errors, shot)
+        yield Visit(
+            device,
+            scheme,
+            origin,
+            page,
+            response.status,
+            response.all_headers(),
+            requests,
+            console_errors,
+            shot,
+        )
     finally:
         context.close()
 
 
 # --- what the visitor sees --------------------------------------------------------------
+
 
 def test_served_as_maintenance(visit: Visit) -> None:
     assert visit.status == 503
@@ -218,13 +257,16 @@ def test_no_console_errors(visit: Visit) -> None:
 
 def test_no_requests_to_other_origins(visit: Visit) -> None:
     assert visit.requests, "the request recorder saw nothing: it is not wired up"
-    foreign = [u for u in visit.requests
-               if urlsplit(u).scheme not in ("data", "blob")
-               and not u.startswith(visit.origin + "/")]
+    foreign = [
+        u
+        for u in visit.requests
+        if urlsplit(u).scheme not in ("data", "blob") and not u.startswith(visit.origin + "/")
+    ]
     assert foreign == []
 
 
 # --- accessibility ----------------------------------------------------------------------
+
 
 def test_language_title_and_viewport(visit: Visit) -> None:
     lang = visit.page.locator("html").get_attribute("lang") or ""
@@ -243,8 +285,10 @@ def test_landmarks_and_headings(visit: Visit) -> None:
     # The landmark is named by the heading, so screen readers announce it.
     assert page.get_by_role("main", name=heading.inner_text().strip()).count() == 1
     # Decorative graphics are hidden from assistive technology, real images have alt text.
-    assert page.locator("svg:not([aria-hidden='true']):not([aria-label]):not([role='img'])"
-                        ).count() == 0
+    assert (
+        page.locator("svg:not([aria-hidden='true']):not([aria-label]):not([role='img'])").count()
+        == 0
+    )
     assert page.locator("img:not([alt])").count() == 0
 
 
@@ -277,19 +321,25 @@ def parse_color(css: str) -> tuple[float, float, float, float]:
     return float(r), float(g), float(b), float(a) if a is not None else 1.0
 
 
-def over(top: tuple[float, float, float, float],
-         below: tuple[float, float, float]) -> tuple[float, float, float]:
+def over(
+    top: tuple[float, float, float, float], below: tuple[float, float, float]
+) -> tuple[float, float, float]:
     """Alpha-composite a color over an opaque one."""
     *rgb, alpha = top
-    return (rgb[0] * alpha + below[0] * (1 - alpha), rgb[1] * alpha + below[1] * (1 - alpha),
-            rgb[2] * alpha + below[2] * (1 - alpha))
+    return (
+        rgb[0] * alpha + below[0] * (1 - alpha),
+        rgb[1] * alpha + below[1] * (1 - alpha),
+        rgb[2] * alpha + below[2] * (1 - alpha),
+    )
 
 
 def luminance(rgb: tuple[float, float, float]) -> float:
     """WCAG relative luminance of an sRGB color."""
+
     def linear(c: float) -> float:
         c /= 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (linear(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -313,8 +363,7 @@ def text_samples(visit: Visit) -> list[dict[str, Any]]:
         for css in reversed(sample["backgrounds"]):
             background = over(parse_color(css), background)
         sample["background"] = background
-        sample["contrast"] = contrast(over(parse_color(sample["color"]), background),
-                                      background)
+        sample["contrast"] = contrast(over(parse_color(sample["color"]), background), background)
     return samples
 
 
@@ -322,15 +371,20 @@ def test_text_contrast(visit: Visit) -> None:
     samples = text_samples(visit)
     tags = {s["tag"] for s in samples}
     assert {"h1", "p", "time"} <= tags, tags  # the heading, message and return time
-    low = [(s["tag"], s["text"], round(s["contrast"], 2)) for s in samples
-           if s["contrast"] < MIN_CONTRAST]
+    low = [
+        (s["tag"], s["text"], round(s["contrast"], 2))
+        for s in samples
+        if s["contrast"] < MIN_CONTRAST
+    ]
     assert low == []
 
 
 def test_follows_the_color_scheme(visit: Visit) -> None:
     """Dark mode really is dark (and light light), not just a media query nobody matched."""
-    page = over(parse_color(visit.evaluate(
-        "() => getComputedStyle(document.body).backgroundColor")), CANVAS[visit.scheme])
+    page = over(
+        parse_color(visit.evaluate("() => getComputedStyle(document.body).backgroundColor")),
+        CANVAS[visit.scheme],
+    )
     heading = next(s for s in text_samples(visit) if s["tag"] == "h1")
     text, card = parse_color(heading["color"]), heading["background"]
     if visit.scheme == "dark":
@@ -369,6 +423,7 @@ def test_nothing_overflows_sideways(visit: Visit) -> None:
 
 
 # --- the artifact -----------------------------------------------------------------------
+
 
 def test_screenshot_saved(visit: Visit) -> None:
     data = visit.screenshot.read_bytes()

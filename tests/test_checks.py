@@ -71,7 +71,9 @@ def test_bad_settings_value_too() -> None:
 
 
 def test_schedule_in_wrong_order(env: Callable[..., None]) -> None:
-    env(MAINTENANCE_MODE_STARTS_AT="2030-01-02T00:00Z", MAINTENANCE_MODE_ENDS_AT="2030-01-01T00:00Z")
+    env(
+        MAINTENANCE_MODE_STARTS_AT="2030-01-02T00:00Z", MAINTENANCE_MODE_ENDS_AT="2030-01-01T00:00Z"
+    )
     with pytest.raises(SystemCheckError, match=r"maintenance_env\.E006.*not before"):
         run_check()
 
@@ -103,8 +105,10 @@ def test_missing_config_path_warns(env: Callable[..., None], tmp_path: Path) -> 
 
 def test_incumbent_settings_point_to_their_names_here(env: Callable[..., None]) -> None:
     env(MAINTENANCE_MODE_IGNORE_STAFF="true")
-    with override_settings(MAINTENANCE_MODE_IGNORE_IP_ADDRESSES=("10.0.0.1",),
-                           MAINTENANCE_MODE_STATE_FILE_PATH="/tmp/state.txt"):
+    with override_settings(
+        MAINTENANCE_MODE_IGNORE_IP_ADDRESSES=("10.0.0.1",),
+        MAINTENANCE_MODE_STATE_FILE_PATH="/tmp/state.txt",
+    ):
         messages = check_configuration()
     assert ids(messages) == ["maintenance_env.W004"] * 3
     hints = " ".join(m.hint or "" for m in messages)

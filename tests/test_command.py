@@ -25,13 +25,24 @@ Env = Callable[..., None]
 
 
 @pytest.fixture(autouse=True)
-def no_platform_markers(monkeypatch: pytest.MonkeyPatch,
-                        tmp_path_factory: pytest.TempPathFactory) -> None:
+def no_platform_markers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Detection sees an empty filesystem and no platform variable of the machine running
     the tests (CI may well run in Docker or under systemd)."""
-    markers = {"K_SERVICE", "DYNO", "KUBERNETES_SERVICE_HOST", "FLY_APP_NAME", "RENDER",
-               "RAILWAY_ENVIRONMENT_NAME", "COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE",
-               "INVOCATION_ID", "HEROKU_APP_NAME", "POD_NAMESPACE"}
+    markers = {
+        "K_SERVICE",
+        "DYNO",
+        "KUBERNETES_SERVICE_HOST",
+        "FLY_APP_NAME",
+        "RENDER",
+        "RAILWAY_ENVIRONMENT_NAME",
+        "COMPOSE_PROJECT_NAME",
+        "COMPOSE_SERVICE",
+        "INVOCATION_ID",
+        "HEROKU_APP_NAME",
+        "POD_NAMESPACE",
+    }
     for name in list(os.environ):
         if name in markers or name.startswith("DOKKU_"):
             monkeypatch.delenv(name)
@@ -58,20 +69,29 @@ def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_MODE")}
     environ.update(DJANGO_SETTINGS_MODULE="tests.settings", PYTHONPATH=str(ROOT))
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "django", "maintenance_mode", *args],
-                          capture_output=True, text=True, cwd=ROOT, env=environ, check=False,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "django", "maintenance_mode", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environ,
+        check=False,
+        timeout=120,
+    )
 
 
 # --- on / off: the printed commands -----------------------------------------------------
 
-def test_on_prints_the_commands_for_the_detected_platform(monkeypatch: pytest.MonkeyPatch,
-                                                          env: Env) -> None:
+
+def test_on_prints_the_commands_for_the_detected_platform(
+    monkeypatch: pytest.MonkeyPatch, env: Env
+) -> None:
     monkeypatch.setenv("DYNO", "web.1")
     monkeypatch.setenv("HEROKU_APP_NAME", "shop")
     out = run("on")
-    assert out.startswith("# Platform: heroku (DYNO and HEROKU_APP_NAME are set). "
-                          "To turn maintenance on:\n")
+    assert out.startswith(
+        "# Platform: heroku (DYNO and HEROKU_APP_NAME are set). To turn maintenance on:\n"
+    )
     assert "\nheroku config:set MAINTENANCE_MODE=on --app shop\n" in out
     assert "\nheroku maintenance:on --app shop\n" in out
     assert "Replace" not in out  # the app name came from the environment
@@ -89,8 +109,9 @@ def test_shell_is_the_fallback() -> None:
     assert "\nexport MAINTENANCE_MODE=on\n" in out
 
 
-def test_platform_option_and_setting_override_detection(monkeypatch: pytest.MonkeyPatch,
-                                                        env: Env) -> None:
+def test_platform_option_and_setting_override_detection(
+    monkeypatch: pytest.MonkeyPatch, env: Env
+) -> None:
     monkeypatch.setenv("RENDER", "true")
     assert "Platform: render (RENDER is set)." in run("on")
     env(MAINTENANCE_MODE_PLATFORM="railway")
@@ -101,8 +122,9 @@ def test_platform_option_and_setting_override_detection(monkeypatch: pytest.Monk
         assert "Platform: dokku (MAINTENANCE_MODE_PLATFORM (from the settings))." in run("on")
 
 
-def test_kubernetes_namespace_from_the_service_account(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_kubernetes_namespace_from_the_service_account(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     root = tmp_path / "pod"
     ns = root / platforms.SERVICE_ACCOUNT_NAMESPACE
     ns.parent.mkdir(parents=True)
@@ -110,27 +132,42 @@ def test_kubernetes_namespace_from_the_service_account(monkeypatch: pytest.Monke
     monkeypatch.setattr(Command, "detection_root", str(root))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     out = run("on", "--app", "demo-site")
-    assert ("kubectl create configmap demo-site-maintenance --namespace shop-prod "
-            "--from-literal=MAINTENANCE_MODE=on --dry-run=client -o yaml "
-            "| kubectl apply --namespace shop-prod -f -") in out
+    assert (
+        "kubectl create configmap demo-site-maintenance --namespace shop-prod "
+        "--from-literal=MAINTENANCE_MODE=on --dry-run=client -o yaml "
+        "| kubectl apply --namespace shop-prod -f -"
+    ) in out
     assert "--namespace other" in run("on", "--app", "demo-site", "--namespace", "other")
 
 
 def test_options_add_their_variables() -> None:
-    out = run("on", "--platform", "heroku", "--app", "shop",
-              "--starts-at", "2026-12-01 02:00", "--ends-at", "2026-12-01T05:00:00+01:00",
-              "--message", "Back at 4")
-    assert ("heroku config:set MAINTENANCE_MODE=on "
-            "MAINTENANCE_MODE_STARTS_AT=2026-12-01T02:00:00Z "
-            "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
-            "MAINTENANCE_MODE_MESSAGE='Back at 4' --app shop") in out
+    out = run(
+        "on",
+        "--platform",
+        "heroku",
+        "--app",
+        "shop",
+        "--starts-at",
+        "2026-12-01 02:00",
+        "--ends-at",
+        "2026-12-01T05:00:00+01:00",
+        "--message",
+        "Back at 4",
+    )
+    assert (
+        "heroku config:set MAINTENANCE_MODE=on "
+        "MAINTENANCE_MODE_STARTS_AT=2026-12-01T02:00:00Z "
+        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4' --app shop"
+    ) in out
 
 
 def test_missing_names_get_placeholders_and_a_note() -> None:
     out = run("on", "--platform", "cloudrun")
     assert "gcloud run services update '<service>' --region '<region>'" in out
     assert out.rstrip().endswith(
-        "# Replace <service> (--app) and <region> (or set CLOUDSDK_RUN_REGION) first.")
+        "# Replace <service> (--app) and <region> (or set CLOUDSDK_RUN_REGION) first."
+    )
 
 
 def test_platform_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,18 +182,22 @@ def test_platform_list(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- bad arguments: one line, non-zero, nothing written ---------------------------------
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (("on", "--starts-at", "tomorrow"), "--starts-at='tomorrow' is not valid: expected an ISO"),
-    (("on", "--ends-at", "2026-13-01"), "--ends-at='2026-13-01' is not valid"),
-    (("on", "--starts-at", "2026-12-02", "--ends-at", "2026-12-01"), "is not before --ends-at"),
-    (("on", "--message", "  "), "--message='' is not valid"),
-    (("on", "--platform", "mainframe"), "--platform='mainframe' is not valid: expected 'list'"),
-    (("on", "--app", "shop; rm -rf /"), "--app='shop; rm -rf /' is not valid"),
-    (("on", "--namespace", "Prod_1"), "--namespace='Prod_1' is not valid"),
-    (("status", "--write"), "--write goes with on or off only."),
-    (("on", "--json"), "--json goes with status only."),
-    (("status", "--message", "x"), "--message goes with on or off only."),
-])
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("on", "--starts-at", "tomorrow"), "--starts-at='tomorrow' is not valid: expected an ISO"),
+        (("on", "--ends-at", "2026-13-01"), "--ends-at='2026-13-01' is not valid"),
+        (("on", "--starts-at", "2026-12-02", "--ends-at", "2026-12-01"), "is not before --ends-at"),
+        (("on", "--message", "  "), "--message='' is not valid"),
+        (("on", "--platform", "mainframe"), "--platform='mainframe' is not valid: expected 'list'"),
+        (("on", "--app", "shop; rm -rf /"), "--app='shop; rm -rf /' is not valid"),
+        (("on", "--namespace", "Prod_1"), "--namespace='Prod_1' is not valid"),
+        (("status", "--write"), "--write goes with on or off only."),
+        (("on", "--json"), "--json goes with status only."),
+        (("status", "--message", "x"), "--message goes with on or off only."),
+    ],
+)
 def test_bad_arguments(args: tuple[str, ...], expected: str) -> None:
     assert expected in fails(*args)
 
@@ -172,13 +213,15 @@ def test_bad_platform_setting_is_one_line(env: Env) -> None:
 def test_bad_value_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
     config = tmp_path / "maintenance"
     config.mkdir()
-    result = manage("on", "--write", "--ends-at", "soon",
-                    env={"MAINTENANCE_MODE_CONFIG_PATH": str(config)})
+    result = manage(
+        "on", "--write", "--ends-at", "soon", env={"MAINTENANCE_MODE_CONFIG_PATH": str(config)}
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "CommandError: --ends-at='soon' is not valid: expected an ISO 8601 datetime such as "
-        "2026-12-01T02:00:00Z."]
+        "2026-12-01T02:00:00Z."
+    ]
     assert list(config.iterdir()) == []
 
 
@@ -191,6 +234,7 @@ def test_bad_action_exits_non_zero_with_one_line() -> None:
 
 # --- --write ----------------------------------------------------------------------------
 
+
 def test_write_into_a_directory(tmp_path: Path, env: Env) -> None:
     config = tmp_path / "maintenance"
     config.mkdir()
@@ -201,13 +245,21 @@ def test_write_into_a_directory(tmp_path: Path, env: Env) -> None:
     assert (config / "MAINTENANCE_MODE_MESSAGE").read_text() == "Back at 4\n"
     assert (config / "MAINTENANCE_MODE_EXCEPT_IPS").read_text() == "10.0.0.0/8\n"
     assert sorted(p.name for p in config.iterdir()) == [
-        "MAINTENANCE_MODE", "MAINTENANCE_MODE_EXCEPT_IPS", "MAINTENANCE_MODE_MESSAGE"]
+        "MAINTENANCE_MODE",
+        "MAINTENANCE_MODE_EXCEPT_IPS",
+        "MAINTENANCE_MODE_MESSAGE",
+    ]
     lines = out.splitlines()
     # The switch is written last, after its message.
-    assert lines[0] == f"MAINTENANCE_MODE_MESSAGE=Back at 4 written to {config}/MAINTENANCE_MODE_MESSAGE"
+    assert (
+        lines[0]
+        == f"MAINTENANCE_MODE_MESSAGE=Back at 4 written to {config}/MAINTENANCE_MODE_MESSAGE"
+    )
     assert lines[1] == f"MAINTENANCE_MODE=on written to {config}/MAINTENANCE_MODE"
-    assert lines[2].startswith("Maintenance is now active here (MAINTENANCE_MODE is on, from "
-                               "the config file); running servers pick it up within 1 s")
+    assert lines[2].startswith(
+        "Maintenance is now active here (MAINTENANCE_MODE is on, from "
+        "the config file); running servers pick it up within 1 s"
+    )
     run("off", "--write")
     assert (config / "MAINTENANCE_MODE").read_text() == "off\n"  # written, not deleted
 
@@ -217,8 +269,9 @@ def test_off_is_written_so_the_environment_cannot_win(tmp_path: Path, env: Env) 
     config.mkdir()
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CONFIG_PATH=str(config))
     out = run("off", "--write")
-    assert "Maintenance is now not active here (MAINTENANCE_MODE is off, from the config file)" \
-        in out
+    assert (
+        "Maintenance is now not active here (MAINTENANCE_MODE is off, from the config file)" in out
+    )
     report = json.loads(run("status", "--json"))
     assert report["active"] is False
     assert report["variables"]["MAINTENANCE_MODE"] == {"value": False, "origin": "config file"}
@@ -234,11 +287,13 @@ def test_write_into_a_kubelet_style_directory(volume: ConfigMapVolume, env: Env)
 
 def test_write_into_a_dotenv_file_keeps_other_lines(tmp_path: Path, env: Env) -> None:
     dotenv = tmp_path / "maintenance.env"
-    original = ("# maintenance switches\n"
-                "export MAINTENANCE_MODE=off\n"
-                "\n"
-                "MAINTENANCE_MODE_EXCEPT_IPS='10.0.0.0/8, 192.168.0.1'\n"
-                "OTHER_APP_SETTING=1\n")
+    original = (
+        "# maintenance switches\n"
+        "export MAINTENANCE_MODE=off\n"
+        "\n"
+        "MAINTENANCE_MODE_EXCEPT_IPS='10.0.0.0/8, 192.168.0.1'\n"
+        "OTHER_APP_SETTING=1\n"
+    )
     dotenv.write_text(original)
     dotenv.chmod(0o640)
     inode = dotenv.stat().st_ino
@@ -247,12 +302,14 @@ def test_write_into_a_dotenv_file_keeps_other_lines(tmp_path: Path, env: Env) ->
     # Replaced by rename: the new file was made while the old one still existed.
     assert dotenv.stat().st_ino != inode
     out += run("on", "--write", "--ends-at", "2026-12-01T04:00:00Z")
-    assert dotenv.read_text() == ("# maintenance switches\n"
-                                  "export MAINTENANCE_MODE=on\n"
-                                  "\n"
-                                  "MAINTENANCE_MODE_EXCEPT_IPS='10.0.0.0/8, 192.168.0.1'\n"
-                                  "OTHER_APP_SETTING=1\n"
-                                  "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z\n")
+    assert dotenv.read_text() == (
+        "# maintenance switches\n"
+        "export MAINTENANCE_MODE=on\n"
+        "\n"
+        "MAINTENANCE_MODE_EXCEPT_IPS='10.0.0.0/8, 192.168.0.1'\n"
+        "OTHER_APP_SETTING=1\n"
+        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z\n"
+    )
     # The mode is kept, and no temporary file is left behind.
     assert dotenv.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["maintenance.env"]
@@ -303,10 +360,10 @@ def test_bad_option_with_write_writes_nothing(tmp_path: Path, env: Env) -> None:
 
 # --- status -----------------------------------------------------------------------------
 
+
 def test_status_defaults() -> None:
     out = run("status")
-    assert out.startswith("Maintenance is not active: MAINTENANCE_MODE is off, from the "
-                          "default.\n")
+    assert out.startswith("Maintenance is not active: MAINTENANCE_MODE is off, from the default.\n")
     assert "Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)" in out
     assert "Platform: shell (no platform marker found)" in out
     assert "  MAINTENANCE_MODE_STATUS_CODE           default      503\n" in out
@@ -316,22 +373,25 @@ def test_status_names_every_origin(tmp_path: Path, env: Env) -> None:
     config = tmp_path / "maintenance"
     config.mkdir()
     (config / "MAINTENANCE_MODE").write_text("on\n")
-    env(MAINTENANCE_MODE_CONFIG_PATH=str(config), MAINTENANCE_MODE_STATUS_CODE="502",
-        MAINTENANCE_MODE_BYPASS_SECRET="a-very-long-bypass-secret")
-    with override_settings(MAINTENANCE_MODE_MESSAGE="From settings",
-                           MAINTENANCE_MODE_EXCEPT_URLS=["^/api/", "^/static/"]):
+    env(
+        MAINTENANCE_MODE_CONFIG_PATH=str(config),
+        MAINTENANCE_MODE_STATUS_CODE="502",
+        MAINTENANCE_MODE_BYPASS_SECRET="a-very-long-bypass-secret",
+    )
+    with override_settings(
+        MAINTENANCE_MODE_MESSAGE="From settings",
+        MAINTENANCE_MODE_EXCEPT_URLS=["^/api/", "^/static/"],
+    ):
         report = json.loads(run("status", "--json"))
         text = run("status")
     variables = report["variables"]
     assert list(variables) == list(conf.VARIABLES)
     assert variables["MAINTENANCE_MODE"] == {"value": True, "origin": "config file"}
     assert variables["MAINTENANCE_MODE_STATUS_CODE"] == {"value": 502, "origin": "environment"}
-    assert variables["MAINTENANCE_MODE_MESSAGE"] == {"value": "From settings",
-                                                     "origin": "settings"}
+    assert variables["MAINTENANCE_MODE_MESSAGE"] == {"value": "From settings", "origin": "settings"}
     assert variables["MAINTENANCE_MODE_EXCEPT_URLS"]["value"] == ["^/api/", "^/static/"]
     assert variables["MAINTENANCE_MODE_RETRY_AFTER"] == {"value": None, "origin": "default"}
-    assert variables["MAINTENANCE_MODE_BYPASS_SECRET"] == {"value": "***",
-                                                           "origin": "environment"}
+    assert variables["MAINTENANCE_MODE_BYPASS_SECRET"] == {"value": "***", "origin": "environment"}
     assert report["active"] is True
     assert report["reason"] == "MAINTENANCE_MODE is on, from the config file"
     assert report["retry_after"] == 3600
@@ -341,8 +401,7 @@ def test_status_names_every_origin(tmp_path: Path, env: Env) -> None:
     assert report["problems"] == []
     for output in (json.dumps(report), text):
         assert "a-very-long-bypass-secret" not in output
-    assert text.startswith("Maintenance is ACTIVE: MAINTENANCE_MODE is on, from the config "
-                           "file.\n")
+    assert text.startswith("Maintenance is ACTIVE: MAINTENANCE_MODE is on, from the config file.\n")
     assert "  MAINTENANCE_MODE_BYPASS_SECRET         environment  ***\n" in text
     assert "  MAINTENANCE_MODE_MESSAGE               settings     From settings\n" in text
 
@@ -351,15 +410,18 @@ def test_status_shows_the_next_window(env: Env) -> None:
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     starts = now + dt.timedelta(hours=2)
     ends = now + dt.timedelta(hours=4)
-    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_STARTS_AT=starts.isoformat(),
-        MAINTENANCE_MODE_ENDS_AT=ends.isoformat())
+    env(
+        MAINTENANCE_MODE="on",
+        MAINTENANCE_MODE_STARTS_AT=starts.isoformat(),
+        MAINTENANCE_MODE_ENDS_AT=ends.isoformat(),
+    )
     report = json.loads(run("status", "--json"))
     iso = {m: m.isoformat().replace("+00:00", "Z") for m in (starts, ends)}
     assert report["active"] is False
-    assert report["window"] == {"starts_at": iso[starts], "ends_at": iso[ends],
-                                "when": "upcoming"}
-    assert report["reason"] == ("MAINTENANCE_MODE is on, from the environment, but the window "
-                                f"starts at {iso[starts]}")
+    assert report["window"] == {"starts_at": iso[starts], "ends_at": iso[ends], "when": "upcoming"}
+    assert report["reason"] == (
+        f"MAINTENANCE_MODE is on, from the environment, but the window starts at {iso[starts]}"
+    )
     assert report["retry_after"] is None
     assert f"Window: {iso[starts]} to {iso[ends]} (upcoming)" in run("status")
 
@@ -384,8 +446,11 @@ def test_status_after_the_window(env: Env) -> None:
 
 
 def test_status_reports_problems_instead_of_failing(env: Env, tmp_path: Path) -> None:
-    env(MAINTENANCE_MODE="maybe", MAINTENANCE_MODE_PLATFORM="mainframe",
-        MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path / "gone"))
+    env(
+        MAINTENANCE_MODE="maybe",
+        MAINTENANCE_MODE_PLATFORM="mainframe",
+        MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path / "gone"),
+    )
     report = json.loads(run("status", "--json"))
     assert report["active"] is False
     problems = " ".join(report["problems"])
@@ -404,6 +469,7 @@ def test_status_runs_as_a_process() -> None:
 
 # --- the README shows the command's real output -----------------------------------------
 
+
 def readme_examples() -> list[tuple[str, list[str], str]]:
     """(shell line, its words, the output printed under it) for every ``maintenance_mode``
     example in the README's platforms section that names its platform."""
@@ -416,7 +482,7 @@ def readme_examples() -> list[tuple[str, list[str], str]]:
         for n, i in enumerate(starts):
             words = shlex.split(lines[i][2:])
             end = starts[n + 1] if n + 1 < len(starts) else len(lines)
-            output = "\n".join(lines[i + 1:end]).strip("\n")
+            output = "\n".join(lines[i + 1 : end]).strip("\n")
             if "maintenance_mode" in words and "--platform" in words and "list" not in words:
                 examples.append((lines[i], words, output))
     return examples
@@ -427,10 +493,10 @@ def test_readme_has_an_example_for_every_platform() -> None:
     assert shown == set(platforms.NAMES)
 
 
-@pytest.mark.parametrize(("line", "words", "output"), readme_examples(),
-                         ids=[e[0][2:60] for e in readme_examples()])
-def test_readme_example_output_is_real(line: str, words: list[str], output: str,
-                                       env: Env) -> None:
+@pytest.mark.parametrize(
+    ("line", "words", "output"), readme_examples(), ids=[e[0][2:60] for e in readme_examples()]
+)
+def test_readme_example_output_is_real(line: str, words: list[str], output: str, env: Env) -> None:
     assignments = {}
     while "=" in words[0]:
         name, value = words.pop(0).split("=", 1)

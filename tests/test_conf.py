@@ -59,7 +59,9 @@ def test_environment_beats_settings(env: Callable[..., None]) -> None:
     assert resolution.raw["MAINTENANCE_MODE"] == "on"
 
 
-def test_mounted_config_beats_environment(env: Callable[..., None], volume: ConfigMapVolume) -> None:
+def test_mounted_config_beats_environment(
+    env: Callable[..., None], volume: ConfigMapVolume
+) -> None:
     volume.update({"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_MESSAGE": "from the volume"})
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
     resolution = Runtime().state().resolution
@@ -117,22 +119,33 @@ def test_settings_accept_python_types() -> None:
     assert config.health_paths == ()  # an empty list in settings disables health paths
 
 
-def test_health_paths_disabled_from_the_environment_with_a_lone_comma(env: Callable[..., None]) -> None:
+def test_health_paths_disabled_from_the_environment_with_a_lone_comma(
+    env: Callable[..., None],
+) -> None:
     env(MAINTENANCE_MODE_HEALTH_PATHS=",")
     assert Runtime().state().config.health_paths == ()
 
 
 def test_every_bad_value_is_reported_at_once(env: Callable[..., None]) -> None:
-    env(MAINTENANCE_MODE="treu", MAINTENANCE_MODE_STATUS_CODE="5xx", MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.*")
+    env(
+        MAINTENANCE_MODE="treu",
+        MAINTENANCE_MODE_STATUS_CODE="5xx",
+        MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.*",
+    )
     problems = Runtime().problems
     assert [p.name for p in problems] == [
-        "MAINTENANCE_MODE", "MAINTENANCE_MODE_STATUS_CODE", "MAINTENANCE_MODE_EXCEPT_IPS"]
+        "MAINTENANCE_MODE",
+        "MAINTENANCE_MODE_STATUS_CODE",
+        "MAINTENANCE_MODE_EXCEPT_IPS",
+    ]
     assert all(p.origin is Origin.ENVIRONMENT for p in problems)
 
 
 def test_load_runtime_refuses_to_start_naming_variable_and_value(env: Callable[..., None]) -> None:
     env(MAINTENANCE_MODE_RETRY_AFTER="an hour")
-    with pytest.raises(ImproperlyConfigured, match=r"MAINTENANCE_MODE_RETRY_AFTER='an hour'.*environment"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"MAINTENANCE_MODE_RETRY_AFTER='an hour'.*environment"
+    ):
         conf.load_runtime()
 
 
@@ -151,7 +164,9 @@ def test_missing_template_is_a_problem(env: Callable[..., None]) -> None:
     assert "nope/missing.html" in problem.message
 
 
-def test_setting_changed_resets_and_environment_is_read_by_a_new_client(env: Callable[..., None]) -> None:
+def test_setting_changed_resets_and_environment_is_read_by_a_new_client(
+    env: Callable[..., None],
+) -> None:
     assert Client().get("/").status_code == 200
     with override_settings(MAINTENANCE_MODE=True):
         assert Client().get("/").status_code == 503
@@ -161,6 +176,7 @@ def test_setting_changed_resets_and_environment_is_read_by_a_new_client(env: Cal
 
 
 # --- the live mounted config ------------------------------------------------------------
+
 
 class FakeClock:
     """Stands in for time.monotonic in conf, so reload intervals pass on demand."""
@@ -254,14 +270,20 @@ def test_bad_value_at_first_read_falls_back_to_the_environment(
 def test_live_schedule_in_wrong_order_keeps_the_last_good_window(
     env: Callable[..., None], volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture
 ) -> None:
-    volume.update({"MAINTENANCE_MODE_STARTS_AT": "2030-01-01", "MAINTENANCE_MODE_ENDS_AT": "2030-01-02"})
+    volume.update(
+        {"MAINTENANCE_MODE_STARTS_AT": "2030-01-01", "MAINTENANCE_MODE_ENDS_AT": "2030-01-02"}
+    )
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
     runtime = Runtime()
-    volume.update({"MAINTENANCE_MODE_STARTS_AT": "2030-01-03", "MAINTENANCE_MODE_ENDS_AT": "2030-01-02"})
+    volume.update(
+        {"MAINTENANCE_MODE_STARTS_AT": "2030-01-03", "MAINTENANCE_MODE_ENDS_AT": "2030-01-02"}
+    )
     with caplog.at_level(logging.ERROR, "maintenance_env"):
         config = runtime.state().config
     assert (config.starts_at, config.ends_at) == (
-        dt.datetime(2030, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 2, tzinfo=UTC))
+        dt.datetime(2030, 1, 1, tzinfo=UTC),
+        dt.datetime(2030, 1, 2, tzinfo=UTC),
+    )
     assert "not before" in caplog.text
 
 
@@ -282,8 +304,11 @@ def test_missing_config_counts_as_absent_and_is_logged_once(
     env: Callable[..., None], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     volume = ConfigMapVolume(tmp_path / "cm", {"MAINTENANCE_MODE": "off"})
-    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CONFIG_PATH=str(volume.root),
-        MAINTENANCE_MODE_RELOAD_INTERVAL="0")
+    env(
+        MAINTENANCE_MODE="on",
+        MAINTENANCE_MODE_CONFIG_PATH=str(volume.root),
+        MAINTENANCE_MODE_RELOAD_INTERVAL="0",
+    )
     runtime = Runtime()
     assert runtime.state().enabled is False
     import shutil
@@ -342,8 +367,11 @@ def test_polling_is_safe_under_threads(env: Callable[..., None], volume: ConfigM
 
 def test_state_window_and_retry_after() -> None:
     start = dt.datetime(2030, 1, 1, tzinfo=UTC).timestamp()
-    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_STARTS_AT="2030-01-01",
-                           MAINTENANCE_MODE_ENDS_AT="2030-01-01T01:00:00Z"):
+    with override_settings(
+        MAINTENANCE_MODE=True,
+        MAINTENANCE_MODE_STARTS_AT="2030-01-01",
+        MAINTENANCE_MODE_ENDS_AT="2030-01-01T01:00:00Z",
+    ):
         state = Runtime().state()
     assert not state.is_active(start - 1)
     assert state.is_active(start)
@@ -353,8 +381,11 @@ def test_state_window_and_retry_after() -> None:
     assert state.retry_after(start + 3599.5) == 1
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_RETRY_AFTER=0):
         assert Runtime().state().retry_after() is None
-    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_RETRY_AFTER=120,
-                           MAINTENANCE_MODE_ENDS_AT="2030-01-01"):
+    with override_settings(
+        MAINTENANCE_MODE=True,
+        MAINTENANCE_MODE_RETRY_AFTER=120,
+        MAINTENANCE_MODE_ENDS_AT="2030-01-01",
+    ):
         assert Runtime().state().retry_after(start - 10_000) == 120
 
 

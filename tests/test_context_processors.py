@@ -14,8 +14,11 @@ def test_nothing_by_default() -> None:
     assert context["upcoming"] is False
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_STARTS_AT="2999-03-06T02:00:00Z",
-                   MAINTENANCE_MODE_ENDS_AT="2999-03-06T04:00:00Z")
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_STARTS_AT="2999-03-06T02:00:00Z",
+    MAINTENANCE_MODE_ENDS_AT="2999-03-06T04:00:00Z",
+)
 def test_an_announced_window_is_upcoming() -> None:
     assert Client().get("/banner/").content == b"upcoming 2999-03-06T02:00:00+00:00"
 

@@ -18,7 +18,9 @@ SECTIONS = dict(re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`\n(.*?)(?=^#)", REA
 def test_every_variable_has_a_section_with_type_default_and_example(name: str) -> None:
     section = SECTIONS.get(name)
     assert section is not None, f"README has no '### `{name}`' section"
-    assert re.search(r"^\*\*[^*]+\*\*( \([^)]*\))?, default ", section, re.M), f"{name}: type, default"
+    assert re.search(r"^\*\*[^*]+\*\*( \([^)]*\))?, default ", section, re.M), (
+        f"{name}: type, default"
+    )
     assert f"{name}=" in section, f"{name}: no example"
 
 
@@ -30,7 +32,10 @@ def test_defaults_in_the_readme_match_the_code() -> None:
     assert "default `503`" in SECTIONS["MAINTENANCE_MODE_STATUS_CODE"]
     assert "default `43200`" in SECTIONS["MAINTENANCE_MODE_BYPASS_COOKIE_AGE"]
     assert "default `1.0`" in SECTIONS["MAINTENANCE_MODE_RELOAD_INTERVAL"]
-    assert f"default `{','.join(conf.DEFAULT_HEALTH_PATHS)}`" in SECTIONS["MAINTENANCE_MODE_HEALTH_PATHS"]
+    assert (
+        f"default `{','.join(conf.DEFAULT_HEALTH_PATHS)}`"
+        in SECTIONS["MAINTENANCE_MODE_HEALTH_PATHS"]
+    )
     assert f"default `{conf.DEFAULT_TEMPLATE}`" in SECTIONS["MAINTENANCE_MODE_TEMPLATE"]
     assert f"default `{conf.DEFAULT_MESSAGE}`" in SECTIONS["MAINTENANCE_MODE_MESSAGE"]
 

@@ -87,11 +87,25 @@ APP_JSON_SCHEMA: dict[str, Any] = {
                 "required": ["quantity"],
                 "properties": {
                     "quantity": {"type": "integer", "minimum": 0},
-                    "size": {"enum": ["eco", "basic", "standard-1x", "standard-2x",
-                                      "performance-m", "performance-l", "performance-l-ram",
-                                      "performance-xl", "performance-2xl", "private-s",
-                                      "private-m", "private-l", "shield-s", "shield-m",
-                                      "shield-l"]},
+                    "size": {
+                        "enum": [
+                            "eco",
+                            "basic",
+                            "standard-1x",
+                            "standard-2x",
+                            "performance-m",
+                            "performance-l",
+                            "performance-l-ram",
+                            "performance-xl",
+                            "performance-2xl",
+                            "private-s",
+                            "private-m",
+                            "private-l",
+                            "shield-s",
+                            "shield-m",
+                            "shield-l",
+                        ]
+                    },
                 },
             },
         },
@@ -133,6 +147,7 @@ def procfile() -> dict[str, str]:
 
 # --- app.json and the Procfile ----------------------------------------------------------
 
+
 def app_json() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((ROOT / "app.json").read_text())
     return data
@@ -146,8 +161,8 @@ def test_the_schema_catches_mistakes() -> None:
     """The schema above is strict enough to fail on the usual slips."""
     good = app_json()
     for broken in (
-        {**good, "buildpack": good["buildpacks"]},                       # misspelt key
-        {**good, "env": {"SECRET_KEY": {"generator": "secret"}}},        # no description
+        {**good, "buildpack": good["buildpacks"]},  # misspelt key
+        {**good, "env": {"SECRET_KEY": {"generator": "secret"}}},  # no description
         {**good, "env": {"X": {"description": "x", "generator": "uuid"}}},
         {**good, "formation": {"web": {"quantity": -1}}},
         {**good, "formation": {"web": {"quantity": 1, "size": "huge"}}},
@@ -202,9 +217,12 @@ def test_gunicorn_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith("MAINTENANCE_MODE") and k not in ("DJANGO_SETTINGS_MODULE",
-                                                                      "PORT", "HOST")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MAINTENANCE_MODE")
+        and k not in ("DJANGO_SETTINGS_MODULE", "PORT", "HOST")
+    }
     environ["PATH"] = f"{BIN}{os.pathsep}{environ.get('PATH', '')}"
     environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     environ["PYTHONUNBUFFERED"] = "1"
@@ -214,15 +232,21 @@ def _subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_example_settings_pass_the_checks(tmp_path: Path) -> None:
     environ = _subprocess_env(tmp_path, MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
-    for args in (["check", "--fail-level", "WARNING"],
-                 ["makemigrations", "--check", "--dry-run"]):
-        result = subprocess.run([sys.executable, str(EXAMPLE / "manage.py"), *args],
-                                capture_output=True, text=True, env=environ, cwd=tmp_path,
-                                check=False, timeout=120)
+    for args in (["check", "--fail-level", "WARNING"], ["makemigrations", "--check", "--dry-run"]):
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLE / "manage.py"), *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
 
 # --- the Procfile's web process, run by honcho ------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -265,17 +289,30 @@ def procfile_web(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     env_file = tmp_path / "empty.env"  # not the developer's .env, if any
     env_file.write_text("")
     port = free_port()
-    environ = _subprocess_env(tmp_path, HOST="127.0.0.1", WEB_CONCURRENCY="2",
-                              MAINTENANCE_MODE_CONFIG_PATH=str(config))
+    environ = _subprocess_env(
+        tmp_path, HOST="127.0.0.1", WEB_CONCURRENCY="2", MAINTENANCE_MODE_CONFIG_PATH=str(config)
+    )
     base = [str(honcho), "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", str(env_file)]
-    release = subprocess.run([*base[:1], "start", *base[1:], "release"], capture_output=True,
-                             text=True, env=environ, cwd=ROOT, check=False, timeout=180)
+    release = subprocess.run(
+        [*base[:1], "start", *base[1:], "release"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=ROOT,
+        check=False,
+        timeout=180,
+    )
     assert release.returncode == 0, release.stdout + release.stderr
     log = tmp_path / "web.log"
     with log.open("w") as out:
-        server = subprocess.Popen([*base[:1], "start", *base[1:], "-p", str(port), "web"],
-                                  stdout=out, stderr=subprocess.STDOUT, env=environ, cwd=ROOT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            [*base[:1], "start", *base[1:], "-p", str(port), "web"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environ,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         status, _ = wait_for(url + "/healthz", 200, time.monotonic() + 60)
@@ -293,8 +330,9 @@ def procfile_web(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_procfile_web_serves_and_flips_live(procfile_web: tuple[str, Path, dict[str, str]],
-                                            tmp_path: Path) -> None:
+def test_procfile_web_serves_and_flips_live(
+    procfile_web: tuple[str, Path, dict[str, str]], tmp_path: Path
+) -> None:
     url, config, environ = procfile_web
     status, body = get(url + "/")
     assert status == 200
@@ -304,9 +342,15 @@ def test_procfile_web_serves_and_flips_live(procfile_web: tuple[str, Path, dict[
     assert "sqlite" in body  # the page that needs the database, migrated by release:
 
     def manage(*args: str) -> str:
-        result = subprocess.run([sys.executable, str(EXAMPLE / "manage.py"), "maintenance_mode",
-                                 *args], capture_output=True, text=True, env=environ,
-                                cwd=tmp_path, check=False, timeout=120)
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLE / "manage.py"), "maintenance_mode", *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -321,6 +365,7 @@ def test_procfile_web_serves_and_flips_live(procfile_web: tuple[str, Path, dict[
 
 
 # --- the Kubernetes manifests -----------------------------------------------------------
+
 
 def manifests() -> dict[str, dict[str, Any]]:
     """Every document of every manifest, by kind (one of each)."""
@@ -350,8 +395,11 @@ def test_kubernetes_manifests() -> None:
     # The ConfigMap holds valid values, and is mounted as a whole volume.
     for name, value in configmap["data"].items():
         conf.VARIABLES[name].parse(name, value)
-    volumes = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") ==
-               configmap["metadata"]["name"]]
+    volumes = [
+        v
+        for v in pod["volumes"]
+        if v.get("configMap", {}).get("name") == configmap["metadata"]["name"]
+    ]
     assert len(volumes) == 1
     for container in pod_containers(deployment):
         env = {item["name"]: item.get("value") for item in container["env"]}
@@ -389,17 +437,25 @@ def test_kubernetes_command_output_matches_the_manifests() -> None:
     docs = manifests()
     app = docs["Deployment"]["metadata"]["name"]
     plan = instructions("kubernetes", "on", [("MAINTENANCE_MODE", "on")], app=app)
-    assert f"kubectl create configmap {docs['ConfigMap']['metadata']['name']} " in \
-        plan.commands[0]
+    assert f"kubectl create configmap {docs['ConfigMap']['metadata']['name']} " in plan.commands[0]
 
 
 @pytest.mark.kubectl
 def test_kustomization_builds(tmp_path: Path) -> None:
     kubectl = need_tool("kubectl")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
-    result = subprocess.run([kubectl, "kustomize", str(KUBERNETES)], capture_output=True,
-                            text=True, env=env, check=False, timeout=60)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+    }
+    result = subprocess.run(
+        [kubectl, "kustomize", str(KUBERNETES)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(result.stdout))
     assert kinds == ["ConfigMap", "Deployment", "Service"]

@@ -66,15 +66,16 @@ class Site:
 
 
 @pytest.fixture
-def site_at(
-    env: Callable[..., None], caplog: pytest.LogCaptureFixture
-) -> Callable[..., Site]:
+def site_at(env: Callable[..., None], caplog: pytest.LogCaptureFixture) -> Callable[..., Site]:
     """``site_at(path, **environment)``: a site reading its mounted config from ``path``."""
     caplog.set_level(logging.INFO, LOGGER)
 
     def build(path: Path | str, **environment: str) -> Site:
-        env(MAINTENANCE_MODE_CONFIG_PATH=str(path), MAINTENANCE_MODE_RELOAD_INTERVAL="0",
-            **environment)
+        env(
+            MAINTENANCE_MODE_CONFIG_PATH=str(path),
+            MAINTENANCE_MODE_RELOAD_INTERVAL="0",
+            **environment,
+        )
         return Site(caplog)
 
     return build
@@ -85,6 +86,7 @@ def levels(records: list[logging.LogRecord]) -> list[str]:
 
 
 # --- half-written values ----------------------------------------------------------------
+
 
 def test_truncated_values_in_a_directory_keep_the_last_good_state(
     volume: ConfigMapVolume, site_at: Callable[..., Site]
@@ -108,8 +110,10 @@ def test_truncated_values_in_a_directory_keep_the_last_good_state(
     assert state.config.ends_at == dt.datetime(2099, 12, 1, 2, tzinfo=dt.timezone.utc)
 
     statuses, records = site.serve_while(
-        lambda: volume.update({"MAINTENANCE_MODE": "off",
-                               "MAINTENANCE_MODE_ENDS_AT": "2099-12-01T02:00:00Z"}))
+        lambda: volume.update(
+            {"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_ENDS_AT": "2099-12-01T02:00:00Z"}
+        )
+    )
     assert statuses == {200}
     assert levels(records) == ["INFO"]  # "configuration changed", once
 
@@ -124,7 +128,8 @@ def test_half_written_dotenv_keeps_the_last_good_state(
 
     # Cut off in the middle of the second line: "50" is not a status code.
     statuses, records = site.serve_while(
-        lambda: path.write_text("MAINTENANCE_MODE=on\nMAINTENANCE_MODE_STATUS_CODE=50"))
+        lambda: path.write_text("MAINTENANCE_MODE=on\nMAINTENANCE_MODE_STATUS_CODE=50")
+    )
     assert statuses == {503}
     assert levels(records) == ["ERROR"]
     assert "MAINTENANCE_MODE_STATUS_CODE='50'" in records[0].getMessage()
@@ -142,6 +147,7 @@ def test_half_written_dotenv_keeps_the_last_good_state(
 
 # --- bad encodings ----------------------------------------------------------------------
 
+
 def test_non_utf8_value_in_a_directory_keeps_the_last_good_value(
     volume: ConfigMapVolume, site_at: Callable[..., Site]
 ) -> None:
@@ -151,7 +157,9 @@ def test_non_utf8_value_in_a_directory_keeps_the_last_good_value(
 
     statuses, records = site.serve_while(
         lambda: (volume.root / "..data" / "MAINTENANCE_MODE_MESSAGE").write_bytes(
-            b"Bient\xf4t de retour"))  # Latin-1, not UTF-8
+            b"Bient\xf4t de retour"
+        )
+    )  # Latin-1, not UTF-8
     assert statuses == {503}
     assert levels(records) == ["ERROR"]
     assert "MAINTENANCE_MODE_MESSAGE" in records[0].getMessage()
@@ -159,8 +167,10 @@ def test_non_utf8_value_in_a_directory_keeps_the_last_good_value(
     assert b"Back soon" in site.get().content
 
     statuses, records = site.serve_while(
-        lambda: volume.update({"MAINTENANCE_MODE": "on",
-                               "MAINTENANCE_MODE_MESSAGE": "Bientôt de retour"}))
+        lambda: volume.update(
+            {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_MESSAGE": "Bientôt de retour"}
+        )
+    )
     assert statuses == {503}
     assert "Bientôt de retour" in site.get().content.decode()
 
@@ -174,7 +184,8 @@ def test_non_utf8_dotenv_counts_as_absent_until_repaired(
     assert site.statuses() == {200}
 
     statuses, records = site.serve_while(
-        lambda: path.write_bytes(b"MAINTENANCE_MODE=off\nMAINTENANCE_MODE_MESSAGE=\xff\xfe\n"))
+        lambda: path.write_bytes(b"MAINTENANCE_MODE=off\nMAINTENANCE_MODE_MESSAGE=\xff\xfe\n")
+    )
     assert statuses == {503}  # the file is ignored as a whole: the environment's "on" decides
     assert [r.levelname for r in records if r.levelno >= logging.WARNING] == ["ERROR"]
     assert "not UTF-8" in records[0].getMessage()
@@ -186,6 +197,7 @@ def test_non_utf8_dotenv_counts_as_absent_until_repaired(
 
 
 # --- permission denied ------------------------------------------------------------------
+
 
 def _permission_scenario(root: str) -> dict[str, object]:
     """Break and repair read permission on a config directory; report what was seen.
@@ -254,8 +266,7 @@ def _as_nobody(function: Callable[[str], dict[str, object]], root: str) -> dict[
     result = json.loads(data)
     assert "error" not in result, result.get("error")
     if "skip" in result:
-        pytest.skip("running as root, where chmod 000 does not deny reads, and "
-                    + result["skip"])
+        pytest.skip("running as root, where chmod 000 does not deny reads, and " + result["skip"])
     ok: dict[str, object] = result["ok"]
     return ok
 
@@ -302,6 +313,7 @@ def test_permission_denied_counts_as_absent_and_recovers() -> None:
 
 # --- the directory deleted and recreated, symlink loops, a file replaced by a directory --
 
+
 def test_directory_deleted_and_recreated(
     volume: ConfigMapVolume, site_at: Callable[..., Site]
 ) -> None:
@@ -316,7 +328,8 @@ def test_directory_deleted_and_recreated(
     assert "does not exist" in errors[0].getMessage()
 
     statuses, records = site.serve_while(
-        lambda: ConfigMapVolume(volume.root, {"MAINTENANCE_MODE": "on"}))
+        lambda: ConfigMapVolume(volume.root, {"MAINTENANCE_MODE": "on"})
+    )
     assert statuses == {503}
     assert levels(records) == ["WARNING", "INFO"]
 
@@ -377,8 +390,9 @@ def test_symlink_loop_for_one_key(volume: ConfigMapVolume, site_at: Callable[...
 
     def repair() -> None:
         os.unlink(volume.root / "MAINTENANCE_MODE_STATUS_CODE")
-        os.symlink("..data/MAINTENANCE_MODE_STATUS_CODE",
-                   volume.root / "MAINTENANCE_MODE_STATUS_CODE")
+        os.symlink(
+            "..data/MAINTENANCE_MODE_STATUS_CODE", volume.root / "MAINTENANCE_MODE_STATUS_CODE"
+        )
 
     statuses, records = site.serve_while(repair)
     assert statuses == {502}
@@ -441,6 +455,7 @@ def test_key_file_replaced_by_a_directory(
 
 # --- the clock ------------------------------------------------------------------------
 
+
 class Clock:
     """A wall clock the tests move; ``monotonic`` stays real (poll timing is unaffected)."""
 
@@ -454,7 +469,9 @@ class Clock:
 
 
 def test_clock_jump_past_ends_at(
-    volume: ConfigMapVolume, site_at: Callable[..., Site], monkeypatch: pytest.MonkeyPatch,
+    volume: ConfigMapVolume,
+    site_at: Callable[..., Site],
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = Clock()
@@ -491,14 +508,16 @@ def test_clock_jump_across_a_window(
     window = {
         "MAINTENANCE_MODE": "on",
         "MAINTENANCE_MODE_STARTS_AT": dt.datetime.fromtimestamp(
-            start + 3600, dt.timezone.utc).isoformat(),
+            start + 3600, dt.timezone.utc
+        ).isoformat(),
         "MAINTENANCE_MODE_ENDS_AT": dt.datetime.fromtimestamp(
-            start + 7200, dt.timezone.utc).isoformat(),
+            start + 7200, dt.timezone.utc
+        ).isoformat(),
     }
     volume.update(window)
     site = site_at(volume.root)
     observed = []
-    for offset in (0, 3599, 3600, 5000, 7199, 7200, 10**6, -10**6, 3600):
+    for offset in (0, 3599, 3600, 5000, 7199, 7200, 10**6, -(10**6), 3600):
         clock.now = start + offset
         observed.append(site.get().status_code)
     assert observed == [200, 200, 503, 503, 503, 200, 200, 200, 503]
@@ -506,10 +525,16 @@ def test_clock_jump_across_a_window(
 
 # --- a kubelet swap racing a read ------------------------------------------------------
 
-OLD_PAYLOAD = {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_MESSAGE": "old payload",
-               "MAINTENANCE_MODE_STATUS_CODE": "503"}
-NEW_PAYLOAD = {"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_MESSAGE": "new payload",
-               "MAINTENANCE_MODE_STATUS_CODE": "502"}
+OLD_PAYLOAD = {
+    "MAINTENANCE_MODE": "on",
+    "MAINTENANCE_MODE_MESSAGE": "old payload",
+    "MAINTENANCE_MODE_STATUS_CODE": "503",
+}
+NEW_PAYLOAD = {
+    "MAINTENANCE_MODE": "off",
+    "MAINTENANCE_MODE_MESSAGE": "new payload",
+    "MAINTENANCE_MODE_STATUS_CODE": "502",
+}
 
 
 def test_a_swap_in_the_middle_of_a_read_never_mixes_two_payloads(

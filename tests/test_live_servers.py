@@ -55,8 +55,7 @@ TARGETS: list[tuple[str, dict[str, str], frozenset[int]]] = [
     ("/", {}, frozenset({200, 503})),
     ("/", JSON, frozenset({200, 503})),
     ("/admin/login/", {}, frozenset({200, 503})),
-    ("/?page=2&q=caf%C3%A9", {"Accept": "text/html,application/xhtml+xml"},
-     frozenset({200, 503})),
+    ("/?page=2&q=caf%C3%A9", {"Accept": "text/html,application/xhtml+xml"}, frozenset({200, 503})),
     ("/healthz", {}, frozenset({200})),
 ]
 
@@ -156,7 +155,8 @@ def converge(server: servers.Server, expected: int, since: float | None = None) 
             agreed_since, agreeing = None, 0
             assert set(results) <= {200, 503}, results
             assert time.monotonic() - started < CONVERGE_BOUND, (
-                f"workers still disagree {CONVERGE_BOUND:g} s after the last flip: {results}")
+                f"workers still disagree {CONVERGE_BOUND:g} s after the last flip: {results}"
+            )
             time.sleep(RELOAD_INTERVAL / 4)
 
 
@@ -169,8 +169,13 @@ def kubelet_writer(tmp: Path) -> tuple[Path, Writer]:
     volume = ConfigMapVolume(tmp / "configmap", {"MAINTENANCE_MODE": "off"})
 
     def write(value: str) -> None:
-        volume.update({"MAINTENANCE_MODE": value,
-                       "MAINTENANCE_MODE_MESSAGE": f"Flipped to {value} by the test"})
+        volume.update(
+            {
+                "MAINTENANCE_MODE": value,
+                "MAINTENANCE_MODE_MESSAGE": f"Flipped to {value} by the test",
+            }
+        )
+
     return volume.root, write
 
 
@@ -180,6 +185,7 @@ def rename_writer(tmp: Path) -> tuple[Path, Writer]:
 
     def write(value: str) -> None:
         sources.write_value(str(path), "MAINTENANCE_MODE", value)
+
     return path, write
 
 
@@ -192,6 +198,7 @@ def in_place_writer(tmp: Path) -> tuple[Path, Writer]:
         with open(path, "w") as handle:  # truncate and rewrite the same inode
             handle.write(f"MAINTENANCE_MODE={value}\n")
         assert os.stat(path).st_ino == inode
+
     return path, write
 
 
@@ -214,25 +221,36 @@ def flip(write: Writer) -> None:
 
 # --- the servers ------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def figures() -> Iterator[list[dict[str, object]]]:
     collected: list[dict[str, object]] = []
     yield collected
     if collected:
         FIGURES.parent.mkdir(parents=True, exist_ok=True)
-        FIGURES.write_text(json.dumps({
-            "runs": collected,
-            "flips": sum(int(str(r["flips"])) for r in collected),
-            "requests": sum(int(str(r["requests"])) for r in collected),
-        }, indent=2) + "\n")
+        FIGURES.write_text(
+            json.dumps(
+                {
+                    "runs": collected,
+                    "flips": sum(int(str(r["flips"])) for r in collected),
+                    "requests": sum(int(str(r["requests"])) for r in collected),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 def start(kind: str, tmp: Path, config: Path) -> AbstractContextManager[servers.Server]:
     port = servers.free_port()
-    environ = servers.server_environment(port, {
-        "MAINTENANCE_MODE_CONFIG_PATH": str(config),
-        "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
-    }, tmp)
+    environ = servers.server_environment(
+        port,
+        {
+            "MAINTENANCE_MODE_CONFIG_PATH": str(config),
+            "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
+        },
+        tmp,
+    )
     argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port)
     return servers.running(kind, argv, environ, port, tmp / f"{kind}.log")
 
@@ -261,10 +279,18 @@ def test_live_flips_under_load(
     assert load.statuses[503] > 0, load.statuses
     assert load.statuses[200] > 0, load.statuses
     assert "Traceback" not in log, log
-    figures.append({
-        "server": kind, "writer": writer, "flips": FLIPS + 2, "requests": load.requests,
-        "statuses": dict(load.statuses), "converged_after_s": round(max(took, 0.0), 3),
-        "converged_back_after_s": round(took_back, 3),
-    })
-    print(f"\n{kind} {writer}: {FLIPS + 2} flips, {load.requests} requests "
-          f"{dict(load.statuses)}, converged in {took:.3f} s / {took_back:.3f} s")
+    figures.append(
+        {
+            "server": kind,
+            "writer": writer,
+            "flips": FLIPS + 2,
+            "requests": load.requests,
+            "statuses": dict(load.statuses),
+            "converged_after_s": round(max(took, 0.0), 3),
+            "converged_back_after_s": round(took_back, 3),
+        }
+    )
+    print(
+        f"\n{kind} {writer}: {FLIPS + 2} flips, {load.requests} requests "
+        f"{dict(load.statuses)}, converged in {took:.3f} s / {took_back:.3f} s"
+    )

@@ -60,6 +60,7 @@ def last_resort(monkeypatch: pytest.MonkeyPatch) -> Seen:
 
 # --- the cases that matter --------------------------------------------------------------
 
+
 @contextmanager
 def quiet_root() -> Iterator[None]:
     """The real root logger without pytest's capture handlers (added around each test's
@@ -186,6 +187,7 @@ def test_no_record_is_built_when_nobody_listens(
 
 # --- the property: is_heard agrees with the logging module ------------------------------
 
+
 @dataclass
 class HandlerPlan:
     level: int
@@ -206,8 +208,7 @@ handler_plans = st.builds(
     HandlerPlan,
     level=st.sampled_from(LEVELS),
     null=st.booleans(),
-    filters=st.lists(st.sampled_from(["debug-true", "debug-false", "pass", "refuse"]),
-                     max_size=3),
+    filters=st.lists(st.sampled_from(["debug-true", "debug-false", "pass", "refuse"]), max_size=3),
 )
 logger_plans = st.builds(
     LoggerPlan,
@@ -245,10 +246,17 @@ def build(plans: list[LoggerPlan], seen: Seen) -> logging.Logger:
     return logger
 
 
-@settings(max_examples=600, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(plans=st.lists(logger_plans, min_size=1, max_size=4),
-       level=st.sampled_from(LEVELS[1:]), debug=st.booleans())
+@settings(
+    max_examples=600,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    plans=st.lists(logger_plans, min_size=1, max_size=4),
+    level=st.sampled_from(LEVELS[1:]),
+    debug=st.booleans(),
+)
 def test_is_heard_is_false_exactly_when_logging_runs_nothing(
     last_resort: Seen, plans: list[LoggerPlan], level: int, debug: bool
 ) -> None:

@@ -41,6 +41,7 @@ def untouched_request(path: str = "/") -> HttpRequest:
 
 # --- off: nothing measurable happens ----------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_off_makes_no_query_no_session_or_user_access_no_resolving(
     monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
@@ -75,14 +76,18 @@ def test_outside_the_window_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_inside_the_window_is_on_with_retry_after_until_the_end() -> None:
     ends = dt.datetime.now(UTC) + dt.timedelta(minutes=10)
-    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_STARTS_AT="2000-01-01",
-                           MAINTENANCE_MODE_ENDS_AT=ends.isoformat()):
+    with override_settings(
+        MAINTENANCE_MODE=True,
+        MAINTENANCE_MODE_STARTS_AT="2000-01-01",
+        MAINTENANCE_MODE_ENDS_AT=ends.isoformat(),
+    ):
         response = MaintenanceModeMiddleware(ok_view)(RequestFactory().get("/"))
     assert response.status_code == 503
     assert 590 <= int(response["Retry-After"]) <= 600
 
 
 # --- hybrid sync / async ------------------------------------------------------------------
+
 
 def test_hybrid_flags() -> None:
     assert MaintenanceModeMiddleware.sync_capable is True
@@ -131,13 +136,16 @@ def test_bad_configuration_refuses_to_load(env: Callable[..., None]) -> None:
 
 # --- path exemptions ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/healthz", "/healthz/", "/readyz", "/livez/", "/health", "/up"])
 @override_settings(MAINTENANCE_MODE=True)
 def test_health_paths_pass(path: str) -> None:
     assert MaintenanceModeMiddleware(ok_view)(RequestFactory().get(path)).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/healthzz", "/healthz/deep", "/api/healthz", "/healthz//", "//healthz"])
+@pytest.mark.parametrize(
+    "path", ["/healthzz", "/healthz/deep", "/api/healthz", "/healthz//", "//healthz"]
+)
 @override_settings(MAINTENANCE_MODE=True)
 def test_health_paths_are_exact(path: str) -> None:
     assert MaintenanceModeMiddleware(ok_view)(RequestFactory().get(path)).status_code == 503
@@ -156,7 +164,9 @@ def test_custom_health_path() -> None:
     assert mw(RequestFactory().get("/healthz")).status_code == 503
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_URLS=r"^/admin/, ^/api/v\d+/status$")
+@override_settings(
+    MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_URLS=r"^/admin/, ^/api/v\d+/status$"
+)
 def test_except_urls_use_re_match() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(RequestFactory().get("/admin/login/")).status_code == 200
@@ -178,6 +188,7 @@ def test_redirect_target_passes_and_html_is_redirected() -> None:
 
 
 # --- decorated views ----------------------------------------------------------------------
+
 
 @override_settings(MAINTENANCE_MODE=True)
 def test_exempt_views_pass_and_others_do_not() -> None:
@@ -204,6 +215,7 @@ async def test_forced_async_view_through_async_client() -> None:
 
 # --- client addresses ---------------------------------------------------------------------
 
+
 def _req(remote: str = "203.0.113.9", xff: str | None = None) -> HttpRequest:
     extra = {"REMOTE_ADDR": remote}
     if xff is not None:
@@ -224,7 +236,9 @@ def test_client_ip_rules() -> None:
     assert client_ip(_req(""), 0) is None
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.1, 192.168.0.0/16, 2001:db8::/32")
+@override_settings(
+    MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.1, 192.168.0.0/16, 2001:db8::/32"
+)
 def test_except_ips_exact_and_cidr() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(_req("10.0.0.1")).status_code == 200
@@ -239,8 +253,11 @@ def test_forwarded_for_is_ignored_without_trusted_proxies() -> None:
     assert MaintenanceModeMiddleware(ok_view)(_req("203.0.113.1", "10.0.0.1")).status_code == 503
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.1",
-                   MAINTENANCE_MODE_TRUSTED_PROXIES=1)
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_EXCEPT_IPS="10.0.0.1",
+    MAINTENANCE_MODE_TRUSTED_PROXIES=1,
+)
 def test_one_trusted_proxy_uses_the_last_hop_only() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(_req("172.16.0.2", "10.0.0.1")).status_code == 200
@@ -249,6 +266,7 @@ def test_one_trusted_proxy_uses_the_last_hop_only() -> None:
 
 
 # --- users ----------------------------------------------------------------------------------
+
 
 def test_user_is_not_touched_without_user_exemptions() -> None:
     with override_settings(MAINTENANCE_MODE=True):
@@ -271,8 +289,11 @@ def test_user_exemptions(setting: str, kind: str, passes: bool) -> None:
     client = Client()
     if kind != "anonymous":
         user = User.objects.create_user(
-            "u", password="pw", is_staff=kind in ("staff", "superuser"),
-            is_superuser=kind == "superuser")
+            "u",
+            password="pw",
+            is_staff=kind in ("staff", "superuser"),
+            is_superuser=kind == "superuser",
+        )
         client.force_login(user)
     with override_settings(MAINTENANCE_MODE=True, **{setting: True}):
         status = client.get("/").status_code
@@ -334,7 +355,9 @@ def test_rotating_the_secret_voids_old_cookies() -> None:
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_BYPASS_SECRET=SECRET):
         client.get(f"/?maintenance_bypass={SECRET}")
         assert client.get("/").status_code == 200
-    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_BYPASS_SECRET=SECRET + "-rotated"):
+    with override_settings(
+        MAINTENANCE_MODE=True, MAINTENANCE_MODE_BYPASS_SECRET=SECRET + "-rotated"
+    ):
         assert client.get("/").status_code == 503
 
 
@@ -346,8 +369,12 @@ def test_bypass_param_ignored_when_off_or_without_secret() -> None:
 
 # --- SCRIPT_NAME deployments ------------------------------------------------------------------
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_URLS="^/status/",
-                   MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
+
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_EXCEPT_URLS="^/status/",
+    MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
+)
 def test_sub_path_deployment_behaves_like_the_root() -> None:
     client = Client(SCRIPT_NAME="/shop")
     assert client.get("/healthz", SCRIPT_NAME="/shop").status_code == 200
@@ -360,6 +387,7 @@ def test_sub_path_deployment_behaves_like_the_root() -> None:
 
 # --- logging ------------------------------------------------------------------------------------
 
+
 @override_settings(MAINTENANCE_MODE=True)
 def test_maintenance_is_logged_once_at_info_not_error(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, "django.request"):
@@ -370,8 +398,9 @@ def test_maintenance_is_logged_once_at_info_not_error(caplog: pytest.LogCaptureF
     assert records[0].status_code == 503  # type: ignore[attr-defined]
 
 
-
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL="https://status.example.com/")
+@override_settings(
+    MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL="https://status.example.com/"
+)
 def test_an_external_redirect_target_does_not_exempt_the_local_path() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     response = mw(RequestFactory().get("/"))
@@ -379,8 +408,11 @@ def test_an_external_redirect_target_does_not_exempt_the_local_path() -> None:
     assert response["Location"] == "https://status.example.com/"
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL="https://www.example.com/down/",
-                   ALLOWED_HOSTS=["www.example.com", "testserver"])
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_REDIRECT_URL="https://www.example.com/down/",
+    ALLOWED_HOSTS=["www.example.com", "testserver"],
+)
 def test_a_full_url_to_this_site_is_exempt_on_this_host_only() -> None:
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(RequestFactory().get("/down/", HTTP_HOST="www.example.com")).status_code == 200

@@ -24,7 +24,9 @@ def test_bool_false(word: object) -> None:
     assert parsers.parse_bool("MAINTENANCE_MODE", word) is False
 
 
-@pytest.mark.parametrize("word", ["treu", "1.0", "enabled", "y", "ok", "2", "on off", "none", 2, 1.0, []])
+@pytest.mark.parametrize(
+    "word", ["treu", "1.0", "enabled", "y", "ok", "2", "on off", "none", 2, 1.0, []]
+)
 def test_bool_refuses_unknown_words_instead_of_false(word: object) -> None:
     with pytest.raises(InvalidValue) as info:
         parsers.parse_bool("MAINTENANCE_MODE", word)
@@ -38,12 +40,16 @@ def test_the_incumbents_string_false_is_false() -> None:
     assert parsers.parse_bool("MAINTENANCE_MODE", "False") is False
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("503", 503), (" 200 ", 200), ("+599", 599), (418, 418)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("503", 503), (" 200 ", 200), ("+599", 599), (418, 418)]
+)
 def test_int_in_range(raw: object, expected: int) -> None:
     assert parsers.parse_int("X", raw, minimum=200, maximum=599) == expected
 
 
-@pytest.mark.parametrize("raw", ["199", "600", "5e2", "503.0", "503s", "", "abc", True, 503.0, "0x1f7", "٥٠٣"])
+@pytest.mark.parametrize(
+    "raw", ["199", "600", "5e2", "503.0", "503s", "", "abc", True, 503.0, "0x1f7", "٥٠٣"]
+)
 def test_int_refused(raw: object) -> None:
     with pytest.raises(InvalidValue, match=r"X=.* expected a whole number from 200 to 599"):
         parsers.parse_int("X", raw, minimum=200, maximum=599)
@@ -56,12 +62,17 @@ def test_int_minimum_only_message() -> None:
         parsers.parse_int("X", "x")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", 1.0), ("0.5", 0.5), (".25", 0.25), ("0", 0.0), (2, 2.0), (0.1, 0.1)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", 1.0), ("0.5", 0.5), (".25", 0.25), ("0", 0.0), (2, 2.0), (0.1, 0.1)]
+)
 def test_float(raw: object, expected: float) -> None:
     assert parsers.parse_float("X", raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5, "١"])  # noqa: RUF001 - a non-ASCII digit, on purpose
+@pytest.mark.parametrize(
+    "raw",
+    ["1s", "-1", "nan", "inf", "1,5", "", "one", True, float("nan"), -0.5, "١"],  # noqa: RUF001 - a non-ASCII digit, on purpose
+)
 def test_float_refused(raw: object) -> None:
     # django-environ alone would read "1s" as 1.0 and "1,5" as 1.5.
     with pytest.raises(InvalidValue, match="X="):
@@ -115,7 +126,9 @@ def test_networks_v4_v6_and_cidr() -> None:
     assert ipaddress.ip_address("2001:db8::5") in nets[2]
 
 
-@pytest.mark.parametrize("raw", ["10.0.0.256", "10.0.0.1/8", "10.0.0.*", "localhost", "10.0.0.0/33"])
+@pytest.mark.parametrize(
+    "raw", ["10.0.0.256", "10.0.0.1/8", "10.0.0.*", "localhost", "10.0.0.0/33"]
+)
 def test_bad_networks_refused(raw: str) -> None:
     with pytest.raises(InvalidValue, match="IP address or CIDR"):
         parsers.parse_networks("MAINTENANCE_MODE_EXCEPT_IPS", raw)
@@ -138,7 +151,9 @@ def test_datetimes_naive_means_utc(raw: object, expected: dt.datetime) -> None:
     assert parsed.tzinfo == UTC
 
 
-@pytest.mark.parametrize("raw", ["tomorrow", "2026-13-01T00:00", "2026-12-01T25:00", "12/01/2026", 1700000000])
+@pytest.mark.parametrize(
+    "raw", ["tomorrow", "2026-13-01T00:00", "2026-12-01T25:00", "12/01/2026", 1700000000]
+)
 def test_bad_datetimes(raw: object) -> None:
     with pytest.raises(InvalidValue, match="ISO 8601"):
         parsers.parse_datetime_utc("MAINTENANCE_MODE_ENDS_AT", raw)

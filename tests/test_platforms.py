@@ -17,8 +17,11 @@ from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 ON = [("MAINTENANCE_MODE", "on")]
-WITH_MESSAGE = [*ON, ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
-                ("MAINTENANCE_MODE_MESSAGE", "Back at 4, 100% sure")]
+WITH_MESSAGE = [
+    *ON,
+    ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+    ("MAINTENANCE_MODE_MESSAGE", "Back at 4, 100% sure"),
+]
 
 
 def fake_root(tmp_path: Path, *files: str, **contents: str) -> str:
@@ -37,32 +40,46 @@ def fake_root(tmp_path: Path, *files: str, **contents: str) -> str:
 NAMESPACE_FILE = platforms.SERVICE_ACCOUNT_NAMESPACE
 
 
-@pytest.mark.parametrize(("environ", "files", "expected"), [
-    ({}, (), "shell"),
-    ({"K_SERVICE": "shop", "K_REVISION": "shop-00001-abc", "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
-     (NAMESPACE_FILE,), "cloudrun"),
-    ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (), "heroku"),
-    ({"DYNO": "web.1", "HEROKU_APP_ID": "9daa2797-e49b-4624-932f-ec3f9688e3da"}, (), "heroku"),
-    ({"DYNO": "web.1"}, (), "heroku"),
-    ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (".dockerenv",), "heroku"),
-    ({"DYNO": "web.1", "DOKKU_APP_TYPE": "herokuish"}, (), "dokku"),
-    ({"DYNO": "web.1"}, (".dockerenv",), "dokku"),
-    ({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
-     (NAMESPACE_FILE,), "kubernetes"),
-    ({"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, (".dockerenv",), "kubernetes"),
-    ({}, (NAMESPACE_FILE,), "kubernetes"),
-    ({"FLY_APP_NAME": "shop", "FLY_MACHINE_ID": "148ed193b95089"}, (".dockerenv",), "fly"),
-    ({"RENDER": "true", "RENDER_SERVICE_ID": "srv-abc"}, (), "render"),
-    ({"RAILWAY_ENVIRONMENT_NAME": "production"}, (), "railway"),
-    ({"COMPOSE_PROJECT_NAME": "shop"}, (".dockerenv",), "compose"),
-    ({"COMPOSE_SERVICE": "web"}, (".dockerenv",), "compose"),
-    ({}, (".dockerenv",), "docker"),
-    ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (), "systemd"),
-    ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (".dockerenv",), "docker"),
-    ({"RENDER": "", "FLY_APP_NAME": "  "}, (), "shell"),  # empty markers count as unset
-])
-def test_detect(tmp_path: Path, environ: dict[str, str], files: tuple[str, ...],
-                expected: str) -> None:
+@pytest.mark.parametrize(
+    ("environ", "files", "expected"),
+    [
+        ({}, (), "shell"),
+        (
+            {
+                "K_SERVICE": "shop",
+                "K_REVISION": "shop-00001-abc",
+                "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+            },
+            (NAMESPACE_FILE,),
+            "cloudrun",
+        ),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (), "heroku"),
+        ({"DYNO": "web.1", "HEROKU_APP_ID": "9daa2797-e49b-4624-932f-ec3f9688e3da"}, (), "heroku"),
+        ({"DYNO": "web.1"}, (), "heroku"),
+        ({"DYNO": "web.1", "HEROKU_APP_NAME": "shop"}, (".dockerenv",), "heroku"),
+        ({"DYNO": "web.1", "DOKKU_APP_TYPE": "herokuish"}, (), "dokku"),
+        ({"DYNO": "web.1"}, (".dockerenv",), "dokku"),
+        (
+            {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+            (NAMESPACE_FILE,),
+            "kubernetes",
+        ),
+        ({"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, (".dockerenv",), "kubernetes"),
+        ({}, (NAMESPACE_FILE,), "kubernetes"),
+        ({"FLY_APP_NAME": "shop", "FLY_MACHINE_ID": "148ed193b95089"}, (".dockerenv",), "fly"),
+        ({"RENDER": "true", "RENDER_SERVICE_ID": "srv-abc"}, (), "render"),
+        ({"RAILWAY_ENVIRONMENT_NAME": "production"}, (), "railway"),
+        ({"COMPOSE_PROJECT_NAME": "shop"}, (".dockerenv",), "compose"),
+        ({"COMPOSE_SERVICE": "web"}, (".dockerenv",), "compose"),
+        ({}, (".dockerenv",), "docker"),
+        ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (), "systemd"),
+        ({"INVOCATION_ID": "0f8e3f0c4b7a4d9e8d3c2b1a09876543"}, (".dockerenv",), "docker"),
+        ({"RENDER": "", "FLY_APP_NAME": "  "}, (), "shell"),  # empty markers count as unset
+    ],
+)
+def test_detect(
+    tmp_path: Path, environ: dict[str, str], files: tuple[str, ...], expected: str
+) -> None:
     found = detect(environ, fake_root(tmp_path, *files))
     assert found.name == expected
     assert found.reason
@@ -75,10 +92,14 @@ def test_detect_reads_the_process_environment_by_default(monkeypatch: pytest.Mon
 
 def test_detection_reasons_name_the_markers(tmp_path: Path) -> None:
     root = fake_root(tmp_path)
-    assert detect({"DYNO": "web.1", "HEROKU_APP_NAME": "x"}, root).reason == \
-        "DYNO and HEROKU_APP_NAME are set"
-    assert detect({"DYNO": "web.1", "DOKKU_APP_TYPE": "dockerfile"}, root).reason == \
-        "DYNO and DOKKU_APP_TYPE are set"
+    assert (
+        detect({"DYNO": "web.1", "HEROKU_APP_NAME": "x"}, root).reason
+        == "DYNO and HEROKU_APP_NAME are set"
+    )
+    assert (
+        detect({"DYNO": "web.1", "DOKKU_APP_TYPE": "dockerfile"}, root).reason
+        == "DYNO and DOKKU_APP_TYPE are set"
+    )
     assert detect({}, root).reason == "no platform marker found"
 
 
@@ -87,21 +108,26 @@ def test_every_platform_is_described() -> None:
 
 
 def test_context_reads_names_from_the_platform(tmp_path: Path) -> None:
-    root = fake_root(tmp_path, **{
-        NAMESPACE_FILE: "shop-prod\n",
-        ".dockerenv": "",
-        platforms.PROC_CGROUP: "0::/system.slice/shop-web.service\n",
-    })
+    root = fake_root(
+        tmp_path,
+        **{
+            NAMESPACE_FILE: "shop-prod\n",
+            ".dockerenv": "",
+            platforms.PROC_CGROUP: "0::/system.slice/shop-web.service\n",
+        },
+    )
     assert context("kubernetes", {}, root).namespace == "shop-prod"
     assert context("kubernetes", {"POD_NAMESPACE": "other"}, root).namespace == "other"
     assert context("heroku", {"HEROKU_APP_NAME": "shop"}, root).app == "shop"
     assert context("fly", {"FLY_APP_NAME": "shop"}, root).app == "shop"
     assert context("render", {"RENDER_SERVICE_ID": "srv-c1"}, root).app == "srv-c1"
-    railway = context("railway", {"RAILWAY_SERVICE_NAME": "web",
-                                  "RAILWAY_ENVIRONMENT_NAME": "staging"}, root)
+    railway = context(
+        "railway", {"RAILWAY_SERVICE_NAME": "web", "RAILWAY_ENVIRONMENT_NAME": "staging"}, root
+    )
     assert (railway.app, railway.environment) == ("web", "staging")
-    cloudrun = context("cloudrun", {"K_SERVICE": "shop", "CLOUDSDK_RUN_REGION": "europe-west1"},
-                       root)
+    cloudrun = context(
+        "cloudrun", {"K_SERVICE": "shop", "CLOUDSDK_RUN_REGION": "europe-west1"}, root
+    )
     assert (cloudrun.app, cloudrun.environment) == ("shop", "europe-west1")
     assert context("docker", {"HOSTNAME": "3f4e2a1b9c8d"}, root).app == "3f4e2a1b9c8d"
     assert context("compose", {"COMPOSE_SERVICE": "web"}, root).app == "web"
@@ -118,6 +144,7 @@ def test_context_without_markers_is_empty(tmp_path: Path) -> None:
 
 
 # --- the printed commands ---------------------------------------------------------------
+
 
 def test_heroku_commands() -> None:
     plan = instructions("heroku", "on", WITH_MESSAGE, app="shop")
@@ -136,8 +163,14 @@ def test_heroku_commands() -> None:
 
 
 def test_kubernetes_commands() -> None:
-    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="shop", namespace="prod",
-                        config_path="/etc/maintenance")
+    plan = instructions(
+        "kubernetes",
+        "on",
+        WITH_MESSAGE,
+        app="shop",
+        namespace="prod",
+        config_path="/etc/maintenance",
+    )
     assert plan.commands == [
         "kubectl create configmap shop-maintenance --namespace prod "
         "--from-literal=MAINTENANCE_MODE=on "
@@ -145,8 +178,8 @@ def test_kubernetes_commands() -> None:
         "--from-literal=MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' "
         "--dry-run=client -o yaml | kubectl apply --namespace prod -f -",
         "kubectl patch configmap shop-maintenance --namespace prod --type merge -p "
-        "'{\"data\":{\"MAINTENANCE_MODE\":\"on\",\"MAINTENANCE_MODE_ENDS_AT\":"
-        "\"2026-12-01T04:00:00Z\",\"MAINTENANCE_MODE_MESSAGE\":\"Back at 4, 100% sure\"}}'",
+        '\'{"data":{"MAINTENANCE_MODE":"on","MAINTENANCE_MODE_ENDS_AT":'
+        '"2026-12-01T04:00:00Z","MAINTENANCE_MODE_MESSAGE":"Back at 4, 100% sure"}}\'',
         "kubectl set env deployment/shop --namespace prod MAINTENANCE_MODE=on "
         "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'",
@@ -160,9 +193,11 @@ def test_kubernetes_commands() -> None:
 
 def test_kubernetes_without_a_namespace_uses_the_current_context() -> None:
     plan = instructions("kubernetes", "off", [("MAINTENANCE_MODE", "off")], app="shop")
-    assert plan.commands[0] == ("kubectl create configmap shop-maintenance "
-                                "--from-literal=MAINTENANCE_MODE=off --dry-run=client -o yaml "
-                                "| kubectl apply -f -")
+    assert plan.commands[0] == (
+        "kubectl create configmap shop-maintenance "
+        "--from-literal=MAINTENANCE_MODE=off --dry-run=client -o yaml "
+        "| kubectl apply -f -"
+    )
     patch = shlex.split(plan.commands[1])[-1]
     assert json.loads(patch) == {"data": {"MAINTENANCE_MODE": "off"}}
 
@@ -178,9 +213,9 @@ def test_other_platforms_commands() -> None:
     assert commands("render", app="srv-c1") == [
         "curl -fsS -X PUT https://api.render.com/v1/services/srv-c1/env-vars/MAINTENANCE_MODE "
         "-H \"Authorization: Bearer $RENDER_API_KEY\" -H 'Content-Type: application/json' "
-        "-d '{\"value\": \"on\"}'",
+        '-d \'{"value": "on"}\'',
         "curl -fsS -X POST https://api.render.com/v1/services/srv-c1/deploys "
-        "-H \"Authorization: Bearer $RENDER_API_KEY\"",
+        '-H "Authorization: Bearer $RENDER_API_KEY"',
     ]
     assert commands("railway", app="web", environment="production") == [
         "railway variables --service web --environment production --set MAINTENANCE_MODE=on",
@@ -220,8 +255,10 @@ def test_other_platforms_commands() -> None:
 
 def test_native_switches_only_where_the_platform_has_one() -> None:
     # Comment lines wrap: compare the words.
-    texts = {name: " ".join(instructions(name, "on", ON, app="x").render().replace("#", "")
-                            .split()) for name in NAMES}
+    texts = {
+        name: " ".join(instructions(name, "on", ON, app="x").render().replace("#", "").split())
+        for name in NAMES
+    }
     assert "heroku maintenance:on" in texts["heroku"]
     assert "maintenanceMode" in texts["render"]
     assert "Maintenance Mode" in texts["render"]
@@ -234,8 +271,10 @@ def test_every_platform_says_whether_it_restarts() -> None:
     for name in NAMES:
         plan = instructions(name, "on", ON, app="x")
         first_comment = " ".join(plan.steps[0].comments).lower()
-        assert any(word in first_comment for word in ("restart", "redeploy", "revision",
-                                                      "re-create", "no restart")), name
+        assert any(
+            word in first_comment
+            for word in ("restart", "redeploy", "revision", "re-create", "no restart")
+        ), name
         assert plan.restarts is (name != "kubernetes")
 
 
@@ -248,21 +287,29 @@ def test_systemd_escapes_spaces_and_percent_signs() -> None:
 def test_cloudrun_picks_a_delimiter_when_a_value_has_commas() -> None:
     plan = instructions("cloudrun", "on", WITH_MESSAGE, app="shop", environment="us-central1")
     flag = shlex.split(plan.commands[0])[-1]
-    assert flag == ("--update-env-vars=^@^MAINTENANCE_MODE=on@MAINTENANCE_MODE_ENDS_AT="
-                    "2026-12-01T04:00:00Z@MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure")
+    assert flag == (
+        "--update-env-vars=^@^MAINTENANCE_MODE=on@MAINTENANCE_MODE_ENDS_AT="
+        "2026-12-01T04:00:00Z@MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_commands_are_valid_shell(name: str, tmp_path: Path) -> None:
     """``bash -n`` accepts every printed script once the names are filled in."""
     bash = need_tool("bash")
-    plan = instructions(name, "on", WITH_MESSAGE, app="shop", namespace="prod",
-                        environment="europe-west1", config_path="/etc/maintenance")
+    plan = instructions(
+        name,
+        "on",
+        WITH_MESSAGE,
+        app="shop",
+        namespace="prod",
+        environment="europe-west1",
+        config_path="/etc/maintenance",
+    )
     assert plan.placeholders == ()
     script = tmp_path / "commands.sh"
     script.write_text(plan.render())
-    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     for command in plan.commands:
         assert shlex.split(command)
@@ -280,8 +327,7 @@ def test_placeholders_are_quoted_literals(name: str, tmp_path: Path) -> None:
         assert f"<{label}>" in text
     script = tmp_path / "commands.sh"
     script.write_text(text)
-    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     for command in plan.commands:
         # Tokenised as the shell does: an unquoted < would come out as its own token.
@@ -304,6 +350,7 @@ def test_unknown_platform_or_action_is_refused() -> None:
 
 # --- the ConfigMap command through a real kubectl ---------------------------------------
 
+
 @pytest.mark.kubectl
 def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
     """The printed create half, run by kubectl itself (client-side dry run, no cluster).
@@ -317,10 +364,14 @@ def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
     assert apply == "kubectl apply --namespace prod -f -"
     argv = shlex.split(create)
     assert argv[0] == "kubectl"
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
-    result = subprocess.run([kubectl, *argv[1:]], capture_output=True, text=True, env=env,
-                            check=False, timeout=60)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+    }
+    result = subprocess.run(
+        [kubectl, *argv[1:]], capture_output=True, text=True, env=env, check=False, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     manifest = yaml.safe_load(result.stdout)
     assert manifest["kind"] == "ConfigMap"
@@ -341,15 +392,22 @@ def test_set_env_command_runs_in_real_kubectl(tmp_path: Path) -> None:
     argv = shlex.split(plan.commands[2])
     assert argv[:4] == ["kubectl", "set", "env", "deployment/demo-site"]
     manifest = ROOT / "example_project" / "kubernetes" / "deployment.yaml"
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+    }
     result = subprocess.run(
         [kubectl, "set", "env", "--local", "-f", str(manifest), "-o", "yaml", *argv[4:]],
-        capture_output=True, text=True, env=env, check=False, timeout=60)
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     deployment = yaml.safe_load(result.stdout)
     web = deployment["spec"]["template"]["spec"]["containers"][0]
     values = {item["name"]: item.get("value") for item in web["env"]}
     assert values["MAINTENANCE_MODE"] == "on"
     assert values["MAINTENANCE_MODE_MESSAGE"] == "Back at 4, 100% sure"
-

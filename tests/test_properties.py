@@ -33,9 +33,12 @@ from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 
 EXAMPLES = 300
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 NAMES = list(conf.VARIABLES)
 
@@ -45,34 +48,72 @@ NAMES = list(conf.VARIABLES)
 near_misses = st.one_of(
     st.from_regex(r"\A[+-]?\d{1,6}(\.\d{0,3})?\Z"),
     st.from_regex(r"\A\d{1,5}\Z").map(lambda digits: digits * 900),  # > 4300 digits
-    st.from_regex(r"\A\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?"
-                  r"(Z|[+-]\d\d(:?\d\d)?)?\Z"),
-    st.sampled_from(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00",
-                     "0001-01-01", "9999-12-31T23:59:59.999999", "2026-02-29T00:00"]),
+    st.from_regex(
+        r"\A\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?"
+        r"(Z|[+-]\d\d(:?\d\d)?)?\Z"
+    ),
+    st.sampled_from(
+        [
+            "9999-12-31T23:59:59-23:59",
+            "0001-01-01T00:00:00+01:00",
+            "0001-01-01",
+            "9999-12-31T23:59:59.999999",
+            "2026-02-29T00:00",
+        ]
+    ),
     st.from_regex(r"\A(\d{1,3}\.){3}\d{1,3}(/\d{1,3})?\Z"),
     st.from_regex(r"\A[0-9a-f:]{2,20}(/\d{1,3})?(%\w*)?\Z"),
     st.lists(st.text(max_size=12), max_size=6).map(",".join),
-    st.sampled_from(["a{4294967296}", "(" * 1200 + ")" * 1200, "[", "(?P<x>", "*", "\\",
-                     "a{1,2}{3}", "(?<=a+)b", "x{2,1}"]),
-    st.sampled_from(["on", "OFF", " yes ", "1", "0", "nan", "inf", "-0", "1e3", "\uff10", "\u0661\u0662"]),
+    st.sampled_from(
+        [
+            "a{4294967296}",
+            "(" * 1200 + ")" * 1200,
+            "[",
+            "(?P<x>",
+            "*",
+            "\\",
+            "a{1,2}{3}",
+            "(?<=a+)b",
+            "x{2,1}",
+        ]
+    ),
+    st.sampled_from(
+        ["on", "OFF", " yes ", "1", "0", "nan", "inf", "-0", "1e3", "\uff10", "\u0661\u0662"]
+    ),
 )
 any_text = st.one_of(st.text(), near_misses)
 
 #: What a settings module could hold by mistake.
 #: Fixed UTC offsets, the kind ISO 8601 text carries (no tz database needed on the machine).
-offsets = st.builds(dt.timezone, st.timedeltas(min_value=-dt.timedelta(hours=23, minutes=59),
-                                               max_value=dt.timedelta(hours=23, minutes=59)))
+offsets = st.builds(
+    dt.timezone,
+    st.timedeltas(
+        min_value=-dt.timedelta(hours=23, minutes=59), max_value=dt.timedelta(hours=23, minutes=59)
+    ),
+)
 
 settings_objects = st.recursive(
     st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(),
+        st.binary(),
         st.datetimes(timezones=st.one_of(st.none(), offsets)),
-        st.dates(), st.times(), st.timedeltas(), st.decimals(), st.complex_numbers(),
+        st.dates(),
+        st.times(),
+        st.timedeltas(),
+        st.decimals(),
+        st.complex_numbers(),
         near_misses,
     ),
-    lambda children: st.one_of(st.lists(children, max_size=4), st.tuples(children, children),
-                               st.sets(st.integers() | st.text(max_size=5), max_size=4),
-                               st.dictionaries(st.text(max_size=5), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.sets(st.integers() | st.text(max_size=5), max_size=4),
+        st.dictionaries(st.text(max_size=5), children, max_size=3),
+    ),
     max_leaves=8,
 )
 
@@ -119,11 +160,13 @@ def test_every_parser_over_undecodable_file_contents(data: bytes) -> None:
 
 dotenv_lines = st.one_of(
     st.text(),
-    st.builds(lambda export, key, sep, value: f"{export}{key}{sep}{value}",
-              st.sampled_from(["", "export ", "  export\t"]),
-              st.sampled_from(["MAINTENANCE_MODE", "MAINTENANCE_MODE_MESSAGE", "X", "1BAD"]),
-              st.sampled_from(["=", " = ", "==", ":"]),
-              st.text(alphabet=st.sampled_from("ab #'\"\\ntx=$\t"), max_size=20)),
+    st.builds(
+        lambda export, key, sep, value: f"{export}{key}{sep}{value}",
+        st.sampled_from(["", "export ", "  export\t"]),
+        st.sampled_from(["MAINTENANCE_MODE", "MAINTENANCE_MODE_MESSAGE", "X", "1BAD"]),
+        st.sampled_from(["=", " = ", "==", ":"]),
+        st.text(alphabet=st.sampled_from("ab #'\"\\ntx=$\t"), max_size=20),
+    ),
 )
 
 
@@ -147,12 +190,33 @@ path_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 paths = st.one_of(
     path_text.map(lambda text: "/" + text),
     path_text,
-    st.sampled_from(["/", "/healthz", "/healthz/", "/healthz//", "/HEALTHZ", "/healthz.json",
-                     "/open/", "/open", "/opened/", "//open/", "/open/../admin/", "/exempt/",
-                     "/exempt", "/exempt/x", "/exempt-class/", "/async-exempt/", "/forced/",
-                     "/up", "/up/", "/upload", "/%2e%2e/healthz", "/\x00"]),
-    st.builds(lambda a, b: a + b, st.sampled_from(["/healthz", "/open/", "/exempt/"]),
-              path_text),
+    st.sampled_from(
+        [
+            "/",
+            "/healthz",
+            "/healthz/",
+            "/healthz//",
+            "/HEALTHZ",
+            "/healthz.json",
+            "/open/",
+            "/open",
+            "/opened/",
+            "//open/",
+            "/open/../admin/",
+            "/exempt/",
+            "/exempt",
+            "/exempt/x",
+            "/exempt-class/",
+            "/async-exempt/",
+            "/forced/",
+            "/up",
+            "/up/",
+            "/upload",
+            "/%2e%2e/healthz",
+            "/\x00",
+        ]
+    ),
+    st.builds(lambda a, b: a + b, st.sampled_from(["/healthz", "/open/", "/exempt/"]), path_text),
 )
 hops = st.one_of(
     st.ip_addresses(v=4).map(str),
@@ -166,14 +230,35 @@ hops = st.one_of(
 forwarded_for = st.lists(hops, max_size=5).map(lambda items: ", ".join(items))
 accepts = st.one_of(
     st.text(max_size=60),
-    st.lists(st.sampled_from(["application/json", "text/html", "*/*", "application/ld+json",
-                              "application/json;q=0", "APPLICATION/JSON", "text/*;q=0.1",
-                              ",", ";", "  "]), max_size=4).map(", ".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "application/json",
+                "text/html",
+                "*/*",
+                "application/ld+json",
+                "application/json;q=0",
+                "APPLICATION/JSON",
+                "text/*;q=0.1",
+                ",",
+                ";",
+                "  ",
+            ]
+        ),
+        max_size=4,
+    ).map(", ".join),
 )
-query_pairs = st.lists(st.tuples(
-    st.one_of(st.text(max_size=10), st.just("maintenance_bypass"), st.just("maintenance_bypass[]")),
-    st.one_of(st.text(max_size=20), st.just(SECRET), st.just(SECRET[:-1]), st.just(SECRET + " ")),
-), max_size=4)
+query_pairs = st.lists(
+    st.tuples(
+        st.one_of(
+            st.text(max_size=10), st.just("maintenance_bypass"), st.just("maintenance_bypass[]")
+        ),
+        st.one_of(
+            st.text(max_size=20), st.just(SECRET), st.just(SECRET[:-1]), st.just(SECRET + " ")
+        ),
+    ),
+    max_size=4,
+)
 raw_queries = st.one_of(
     query_pairs.map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs)),
     query_pairs.map(urlencode),
@@ -182,8 +267,11 @@ raw_queries = st.one_of(
 cookie_headers = st.one_of(
     st.text(max_size=60),
     st.text(max_size=40).map(lambda value: f"{responses.BYPASS_COOKIE}={value}"),
-    st.builds(lambda a, b: f"{responses.BYPASS_COOKIE}={a}:{b}", st.text(max_size=10),
-              st.text(max_size=30)),
+    st.builds(
+        lambda a, b: f"{responses.BYPASS_COOKIE}={a}:{b}",
+        st.text(max_size=10),
+        st.text(max_size=30),
+    ),
 )
 
 
@@ -202,7 +290,7 @@ def client_address(forwarded: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addr
     if hop.count(":") == 1:  # "address:port"
         candidates.append(hop.split(":")[0])
     if hop.startswith("[") and "]" in hop:  # "[v6]:port"
-        candidates.append(hop[1:hop.index("]")])
+        candidates.append(hop[1 : hop.index("]")])
     for candidate in candidates:
         try:
             address = ipaddress.ip_address(candidate)
@@ -228,29 +316,45 @@ def may_pass(request: WSGIRequest) -> bool:
 
 @pytest.fixture
 def middleware(env: Callable[..., None]) -> Callable[[WSGIRequest], HttpResponse]:
-    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
+    env(
+        MAINTENANCE_MODE="on",
+        MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
         MAINTENANCE_MODE_EXCEPT_URLS=EXCEPT_URL.pattern,
-        MAINTENANCE_MODE_EXCEPT_IPS=str(ALLOWED_NET), MAINTENANCE_MODE_TRUSTED_PROXIES="1")
+        MAINTENANCE_MODE_EXCEPT_IPS=str(ALLOWED_NET),
+        MAINTENANCE_MODE_TRUSTED_PROXIES="1",
+    )
     handler: Callable[[WSGIRequest], HttpResponse] = MaintenanceModeMiddleware(ok_view)
     return handler
 
 
 def test_hostile_requests_never_fail_and_never_sneak_in(
-    middleware: Callable[[WSGIRequest], HttpResponse]
+    middleware: Callable[[WSGIRequest], HttpResponse],
 ) -> None:
     base = RequestFactory().get("/").environ
     counts = {"passed": 0, "maintenance": 0, "bypass": 0}
 
     @PROPERTY
-    @given(path=paths, query=raw_queries, accept=accepts, forwarded=forwarded_for,
-           cookie=cookie_headers, remote=st.ip_addresses().map(str),
-           xhr=st.booleans())
-    def check(path: str, query: str, accept: str, forwarded: str, cookie: str,
-              remote: str, xhr: bool) -> None:
+    @given(
+        path=paths,
+        query=raw_queries,
+        accept=accepts,
+        forwarded=forwarded_for,
+        cookie=cookie_headers,
+        remote=st.ip_addresses().map(str),
+        xhr=st.booleans(),
+    )
+    def check(
+        path: str, query: str, accept: str, forwarded: str, cookie: str, remote: str, xhr: bool
+    ) -> None:
         environ: dict[str, Any] = dict(
-            base, PATH_INFO=latin1(path), QUERY_STRING=latin1(query), HTTP_ACCEPT=latin1(accept),
-            HTTP_X_FORWARDED_FOR=latin1(forwarded), HTTP_COOKIE=latin1(cookie),
-            REMOTE_ADDR=remote)
+            base,
+            PATH_INFO=latin1(path),
+            QUERY_STRING=latin1(query),
+            HTTP_ACCEPT=latin1(accept),
+            HTTP_X_FORWARDED_FOR=latin1(forwarded),
+            HTTP_COOKIE=latin1(cookie),
+            REMOTE_ADDR=remote,
+        )
         if xhr:
             environ["HTTP_X_REQUESTED_WITH"] = "XMLHttpRequest"
         request = WSGIRequest(environ)
@@ -282,20 +386,32 @@ def test_hostile_requests_never_fail_and_never_sneak_in(
 
 def test_through_the_whole_stack_nothing_is_a_500(env: Callable[..., None]) -> None:
     """The test client runs every middleware of the project and Django's URL handling."""
-    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
+    env(
+        MAINTENANCE_MODE="on",
+        MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
         MAINTENANCE_MODE_EXCEPT_URLS="^/open/,^/api/",
-        MAINTENANCE_MODE_EXCEPT_IPS=str(ALLOWED_NET), MAINTENANCE_MODE_TRUSTED_PROXIES="1")
+        MAINTENANCE_MODE_EXCEPT_IPS=str(ALLOWED_NET),
+        MAINTENANCE_MODE_TRUSTED_PROXIES="1",
+    )
     client = Client(raise_request_exception=True)
 
     @PROPERTY
-    @given(path=paths, query=raw_queries, accept=accepts, forwarded=forwarded_for,
-           cookie=cookie_headers)
+    @given(
+        path=paths,
+        query=raw_queries,
+        accept=accepts,
+        forwarded=forwarded_for,
+        cookie=cookie_headers,
+    )
     def check(path: str, query: str, accept: str, forwarded: str, cookie: str) -> None:
         client.cookies.clear()
         response = client.get(
             "/" + quote(path.lstrip("/"), safe="/") + "?" + quote(query, safe="=&"),
-            headers={"accept": latin1(accept), "x-forwarded-for": latin1(forwarded),
-                     "cookie": latin1(cookie)},
+            headers={
+                "accept": latin1(accept),
+                "x-forwarded-for": latin1(forwarded),
+                "cookie": latin1(cookie),
+            },
         )
         assert response.status_code in {200, 301, 302, 404, 503}, response.status_code
 
@@ -303,15 +419,27 @@ def test_through_the_whole_stack_nothing_is_a_500(env: Callable[..., None]) -> N
 
 
 @PROPERTY
-@given(moment=st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30),
-                           timezones=offsets))
+@given(
+    moment=st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=offsets
+    )
+)
 def test_any_valid_window_bound_is_usable(moment: dt.datetime) -> None:
     """A datetime the parser accepts can always be compared and shown."""
     try:
         parsed = parsers.parse_datetime_utc("MAINTENANCE_MODE_ENDS_AT", moment.isoformat())
     except parsers.InvalidValue:
         return  # out of range once in UTC: refused, which the parser tests cover
-    state = conf.State(conf.resolve([(conf.Origin.SETTINGS, {
-        "MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_ENDS_AT": parsed})], check_template=False))
+    state = conf.State(
+        conf.resolve(
+            [
+                (
+                    conf.Origin.SETTINGS,
+                    {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_ENDS_AT": parsed},
+                )
+            ],
+            check_template=False,
+        )
+    )
     state.is_active()
     assert state.retry_after() is None or state.retry_after() >= 1

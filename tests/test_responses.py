@@ -56,7 +56,9 @@ def test_html_page_defaults() -> None:
     assert "https://" not in page  # self-contained: no external assets
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE='<script>alert("x")</script> & co')
+@override_settings(
+    MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE='<script>alert("x")</script> & co'
+)
 def test_message_is_escaped_in_html_and_exact_in_json() -> None:
     page = Client().get("/").content.decode()
     assert "<script>alert" not in page
@@ -65,8 +67,11 @@ def test_message_is_escaped_in_html_and_exact_in_json() -> None:
     assert body["detail"] == '<script>alert("x")</script> & co'
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_ENDS_AT="2999-06-01T12:30:00Z",
-                   MAINTENANCE_MODE_STATUS_CODE=500)
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_ENDS_AT="2999-06-01T12:30:00Z",
+    MAINTENANCE_MODE_STATUS_CODE=500,
+)
 def test_json_response_with_end_time() -> None:
     response = Client().get("/api/items/", HTTP_ACCEPT="application/json")
     assert response.status_code == 500
@@ -94,9 +99,14 @@ def test_head_gets_status_and_headers_without_body() -> None:
     assert head["Retry-After"] == get["Retry-After"]
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_TEMPLATE="custom_maintenance.html",
-                   MAINTENANCE_MODE_MESSAGE="Upgrading", MAINTENANCE_MODE_STARTS_AT="2000-01-01T00:00:00Z",
-                   MAINTENANCE_MODE_ENDS_AT="2999-01-01T00:00:00Z", MAINTENANCE_MODE_STATUS_CODE=502)
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_TEMPLATE="custom_maintenance.html",
+    MAINTENANCE_MODE_MESSAGE="Upgrading",
+    MAINTENANCE_MODE_STARTS_AT="2000-01-01T00:00:00Z",
+    MAINTENANCE_MODE_ENDS_AT="2999-01-01T00:00:00Z",
+    MAINTENANCE_MODE_STATUS_CODE=502,
+)
 def test_custom_template_gets_the_documented_context() -> None:
     page = Client().get("/").content.decode()
     assert '<p class="message">Upgrading</p>' in page
@@ -132,8 +142,11 @@ def test_page_is_rendered_once_per_configuration(monkeypatch: pytest.MonkeyPatch
         assert len(calls) == 2
 
 
-@override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_TEMPLATE="broken_maintenance.html",
-                   MAINTENANCE_MODE_MESSAGE="Still <b>escaped</b>")
+@override_settings(
+    MAINTENANCE_MODE=True,
+    MAINTENANCE_MODE_TEMPLATE="broken_maintenance.html",
+    MAINTENANCE_MODE_MESSAGE="Still <b>escaped</b>",
+)
 def test_a_template_that_fails_to_render_falls_back_to_a_plain_page(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -152,8 +165,9 @@ def test_the_response_is_marked_as_logged() -> None:
 
 
 # Django 6.0 takes plain addresses and deprecates the (name, address) pairs 5.2 needs.
-ADMINS: list[Any] = (["ops@example.com"] if django.VERSION >= (6, 0)
-                     else [("Ops", "ops@example.com")])
+ADMINS: list[Any] = (
+    ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+)
 
 
 # Django 6.1 warns when mail is sent without MAILERS; older versions ignore the setting.

@@ -39,13 +39,24 @@ SECRET = "kV7-secret-for-the-bypass-link-Qx9"
 OTHER_SECRET = "a-completely-different-secret-0042"
 
 
-def make_request(path: str = "/", *, query: str = "", remote: str = "10.1.2.3",
-                 cookies: dict[str, str] | None = None, secure: bool = False,
-                 **headers: str) -> WSGIRequest:
+def make_request(
+    path: str = "/",
+    *,
+    query: str = "",
+    remote: str = "10.1.2.3",
+    cookies: dict[str, str] | None = None,
+    secure: bool = False,
+    **headers: str,
+) -> WSGIRequest:
     """A request whose decoded path is exactly ``path``, as a WSGI server passes it on
     (``PATH_INFO`` holds the UTF-8 bytes as latin-1 text)."""
     base = RequestFactory().get("/", secure=secure, **headers)
-    environ = dict(base.environ, PATH_INFO=path.encode().decode("latin-1"), QUERY_STRING=query, REMOTE_ADDR=remote)
+    environ = dict(
+        base.environ,
+        PATH_INFO=path.encode().decode("latin-1"),
+        QUERY_STRING=query,
+        REMOTE_ADDR=remote,
+    )
     request = WSGIRequest(environ)
     for name, value in (cookies or {}).items():
         request.COOKIES[name] = value
@@ -68,57 +79,70 @@ def site(env: Callable[..., None]) -> Callable[..., Callable[[HttpRequest], Http
 ALLOWED = "203.0.113.7"
 
 
-@pytest.mark.parametrize("forwarded", [
-    ALLOWED,
-    f"{ALLOWED}, 198.51.100.2",
-    f"198.51.100.2, {ALLOWED}",
-])
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        ALLOWED,
+        f"{ALLOWED}, 198.51.100.2",
+        f"198.51.100.2, {ALLOWED}",
+    ],
+)
 def test_forwarded_for_is_ignored_without_trusted_proxies(
     site: Callable[..., Callable[[HttpRequest], HttpResponse]], forwarded: str
 ) -> None:
     middleware = site(MAINTENANCE_MODE_EXCEPT_IPS=ALLOWED)
-    request = make_request(remote="198.51.100.99", HTTP_X_FORWARDED_FOR=forwarded,
-                           HTTP_X_REAL_IP=ALLOWED, HTTP_FORWARDED=f"for={ALLOWED}")
+    request = make_request(
+        remote="198.51.100.99",
+        HTTP_X_FORWARDED_FOR=forwarded,
+        HTTP_X_REAL_IP=ALLOWED,
+        HTTP_FORWARDED=f"for={ALLOWED}",
+    )
     assert middleware(request).status_code == 503
     assert middleware(make_request(remote=ALLOWED)).status_code == 200
 
 
-@pytest.mark.parametrize(("proxies", "forwarded", "status"), [
-    # One proxy appends the address it saw: the last entry is the client.
-    ("1", ALLOWED, 200),
-    ("1", f"198.51.100.2, {ALLOWED}", 200),
-    # The client sent "X-Forwarded-For: 203.0.113.7" itself; the proxy appended its real one.
-    ("1", f"{ALLOWED}, 198.51.100.2", 503),
-    ("1", f"{ALLOWED},{ALLOWED}, 198.51.100.2", 503),
-    # Two proxies: the second from the right is the client; the last is the first proxy.
-    ("2", f"{ALLOWED}, 10.0.0.5", 200),
-    ("2", f"6.6.6.6, {ALLOWED}, 10.0.0.5", 200),
-    ("2", f"{ALLOWED}, 198.51.100.2, 10.0.0.5", 503),
-    ("2", f"198.51.100.2, {ALLOWED}", 503),  # the allowed address is the proxy's hop
-    # Fewer entries than proxies: nothing trustworthy, no exemption.
-    ("2", ALLOWED, 503),
-    ("3", f"{ALLOWED}, 10.0.0.5", 503),
-    # Garbage where the client's hop should be.
-    ("1", f"{ALLOWED}, not-an-address", 503),
-    ("1", f"{ALLOWED}, ", 200),  # an empty trailing item is not a hop
-    ("1", "", 503),
-])
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "status"),
+    [
+        # One proxy appends the address it saw: the last entry is the client.
+        ("1", ALLOWED, 200),
+        ("1", f"198.51.100.2, {ALLOWED}", 200),
+        # The client sent "X-Forwarded-For: 203.0.113.7" itself; the proxy appended its real one.
+        ("1", f"{ALLOWED}, 198.51.100.2", 503),
+        ("1", f"{ALLOWED},{ALLOWED}, 198.51.100.2", 503),
+        # Two proxies: the second from the right is the client; the last is the first proxy.
+        ("2", f"{ALLOWED}, 10.0.0.5", 200),
+        ("2", f"6.6.6.6, {ALLOWED}, 10.0.0.5", 200),
+        ("2", f"{ALLOWED}, 198.51.100.2, 10.0.0.5", 503),
+        ("2", f"198.51.100.2, {ALLOWED}", 503),  # the allowed address is the proxy's hop
+        # Fewer entries than proxies: nothing trustworthy, no exemption.
+        ("2", ALLOWED, 503),
+        ("3", f"{ALLOWED}, 10.0.0.5", 503),
+        # Garbage where the client's hop should be.
+        ("1", f"{ALLOWED}, not-an-address", 503),
+        ("1", f"{ALLOWED}, ", 200),  # an empty trailing item is not a hop
+        ("1", "", 503),
+    ],
+)
 def test_only_the_hop_the_trusted_proxies_wrote_counts(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]], proxies: str, forwarded: str,
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
+    proxies: str,
+    forwarded: str,
     status: int,
 ) -> None:
-    middleware = site(MAINTENANCE_MODE_EXCEPT_IPS=ALLOWED,
-                      MAINTENANCE_MODE_TRUSTED_PROXIES=proxies)
+    middleware = site(MAINTENANCE_MODE_EXCEPT_IPS=ALLOWED, MAINTENANCE_MODE_TRUSTED_PROXIES=proxies)
     # REMOTE_ADDR is the proxy: even the allowed address there does not count any more.
     request = make_request(remote=ALLOWED, HTTP_X_FORWARDED_FOR=forwarded)
     assert middleware(request).status_code == status
 
 
 def test_forwarded_for_forms_of_an_address(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
-    middleware = site(MAINTENANCE_MODE_EXCEPT_IPS="203.0.113.0/24,2001:db8::/32",
-                      MAINTENANCE_MODE_TRUSTED_PROXIES="1")
+    middleware = site(
+        MAINTENANCE_MODE_EXCEPT_IPS="203.0.113.0/24,2001:db8::/32",
+        MAINTENANCE_MODE_TRUSTED_PROXIES="1",
+    )
     for hop, status in [
         ("203.0.113.9:51234", 200),
         ("[2001:db8::1]:443", 200),
@@ -134,8 +158,13 @@ def test_forwarded_for_forms_of_an_address(
 
 # --- the bypass cookie ------------------------------------------------------------------
 
-def bypass(middleware: Callable[[HttpRequest], HttpResponse], secret: str = SECRET,
-           path: str = "/", secure: bool = False) -> HttpResponse:
+
+def bypass(
+    middleware: Callable[[HttpRequest], HttpResponse],
+    secret: str = SECRET,
+    path: str = "/",
+    secure: bool = False,
+) -> HttpResponse:
     return middleware(make_request(path, query=f"maintenance_bypass={secret}", secure=secure))
 
 
@@ -144,10 +173,11 @@ def cookie_of(response: HttpResponse) -> str:
 
 
 def test_bypass_link_sets_a_hardened_cookie(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
-    middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
-                      MAINTENANCE_MODE_BYPASS_COOKIE_AGE="600")
+    middleware = site(
+        MAINTENANCE_MODE_BYPASS_SECRET=SECRET, MAINTENANCE_MODE_BYPASS_COOKIE_AGE="600"
+    )
     response = bypass(middleware)
     assert response.status_code == 302
     morsel = response.cookies[responses.BYPASS_COOKIE]
@@ -161,9 +191,18 @@ def test_bypass_link_sets_a_hardened_cookie(
     assert middleware(let_in).status_code == 200
 
 
-@pytest.mark.parametrize("given", [
-    "", "x", SECRET[:-1], SECRET + "x", SECRET.upper(), f" {SECRET}", OTHER_SECRET,
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "",
+        "x",
+        SECRET[:-1],
+        SECRET + "x",
+        SECRET.upper(),
+        f" {SECRET}",
+        OTHER_SECRET,
+    ],
+)
 def test_a_wrong_secret_gets_the_normal_response_and_no_cookie(
     site: Callable[..., Callable[[HttpRequest], HttpResponse]], given: str
 ) -> None:
@@ -187,7 +226,7 @@ def forged_cookies() -> Iterator[str]:
 
 
 def test_a_forged_cookie_does_not_get_in(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
     middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
     genuine = cookie_of(bypass(middleware))
@@ -206,7 +245,7 @@ def test_a_forged_cookie_does_not_get_in(
 
 
 def test_knowing_the_secret_is_not_enough_to_forge_a_cookie(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
     """The cookie is keyed with SECRET_KEY: the bypass secret alone signs nothing valid."""
     import hashlib
@@ -252,8 +291,9 @@ def test_a_cookie_expires(
     site: Callable[..., Callable[[HttpRequest], HttpResponse]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = WallClock(monkeypatch, 1_900_000_000.0)
-    middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET,
-                      MAINTENANCE_MODE_BYPASS_COOKIE_AGE="3600")
+    middleware = site(
+        MAINTENANCE_MODE_BYPASS_SECRET=SECRET, MAINTENANCE_MODE_BYPASS_COOKIE_AGE="3600"
+    )
     cookie = cookie_of(bypass(middleware))
     request = lambda: make_request(cookies={responses.BYPASS_COOKIE: cookie})  # noqa: E731
     clock.now += 3599
@@ -283,6 +323,7 @@ def test_the_secret_is_compared_in_constant_time(
 
 # --- the secret is never shown ---------------------------------------------------------
 
+
 def test_the_secret_never_appears_in_logs_or_responses(
     env: Callable[..., None], volume: ConfigMapVolume, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -293,8 +334,12 @@ def test_the_secret_never_appears_in_logs_or_responses(
     shown: list[str] = []
     for path in ("/", "/some/page/"):
         for accept in ("text/html", "application/json"):
-            for query in (f"maintenance_bypass={SECRET}", "maintenance_bypass=wrong",
-                          f"next=1&maintenance_bypass={SECRET}&x=2", ""):
+            for query in (
+                f"maintenance_bypass={SECRET}",
+                "maintenance_bypass=wrong",
+                f"next=1&maintenance_bypass={SECRET}&x=2",
+                "",
+            ):
                 response = middleware(make_request(path, query=query, HTTP_ACCEPT=accept))
                 shown.append(response.content.decode())
                 shown.append(str(response.headers))
@@ -303,7 +348,8 @@ def test_the_secret_never_appears_in_logs_or_responses(
     volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": OTHER_SECRET})
     middleware(make_request())
     (volume.root / "..data" / "MAINTENANCE_MODE_BYPASS_SECRET").write_bytes(
-        b"\xff" + SECRET.encode())
+        b"\xff" + SECRET.encode()
+    )
     middleware(make_request())
     assert "MAINTENANCE_MODE_BYPASS_SECRET" in caplog.text  # the problem was logged...
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
@@ -340,10 +386,11 @@ HOSTILE = '<script>alert("x")</script> & <b onmouseover=\'y()\'>bold</b> {{ 1 }}
 
 
 def test_message_is_escaped_on_the_page_and_exact_in_json(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
-    middleware = site(MAINTENANCE_MODE_MESSAGE=HOSTILE,
-                      MAINTENANCE_MODE_ENDS_AT="2099-01-01T00:00:00Z")
+    middleware = site(
+        MAINTENANCE_MODE_MESSAGE=HOSTILE, MAINTENANCE_MODE_ENDS_AT="2099-01-01T00:00:00Z"
+    )
     page = middleware(make_request()).content.decode()
     assert "<script>" not in page
     assert "<b onmouseover" not in page
@@ -371,28 +418,32 @@ def test_message_is_escaped_on_the_fallback_page(
 
 # --- the bypass redirect stays on the site --------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    "//evil.example/",
-    "//evil.example",
-    "///evil.example/",
-    "/\\evil.example",
-    "/\\\\evil.example",
-    "\\\\evil.example",
-    "/\\/evil.example",
-    "//\\evil.example",
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "/\r\n/evil.example",
-    "/ /evil.example",
-    "//evil.example/%2F..",
-    "/%2F%2Fevil.example",  # a server that does not decode %2F leaves it like this
-    "/%5Cevil.example",
-    "//evil.example@good.example/",
-    "/https://evil.example/",
-    "//%65vil.example/",
-    "/\u3000/evil.example",
-    "/\uff0f\uff0fevil.example",  # fullwidth solidus
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//evil.example/",
+        "//evil.example",
+        "///evil.example/",
+        "/\\evil.example",
+        "/\\\\evil.example",
+        "\\\\evil.example",
+        "/\\/evil.example",
+        "//\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/ /evil.example",
+        "//evil.example/%2F..",
+        "/%2F%2Fevil.example",  # a server that does not decode %2F leaves it like this
+        "/%5Cevil.example",
+        "//evil.example@good.example/",
+        "/https://evil.example/",
+        "//%65vil.example/",
+        "/\u3000/evil.example",
+        "/\uff0f\uff0fevil.example",  # fullwidth solidus
+    ],
+)
 def test_bypass_redirect_is_never_an_open_redirect(
     site: Callable[..., Callable[[HttpRequest], HttpResponse]], path: str
 ) -> None:
@@ -412,7 +463,7 @@ def test_bypass_redirect_is_never_an_open_redirect(
 
 
 def test_bypass_redirect_keeps_the_rest_of_the_query(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
     middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
     request = make_request("/shop/", query=f"a=1&maintenance_bypass={SECRET}&next=//evil.example")
@@ -424,7 +475,7 @@ def test_bypass_redirect_keeps_the_rest_of_the_query(
 
 
 def test_json_requests_are_never_redirected(
-    site: Callable[..., Callable[[HttpRequest], HttpResponse]]
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
     middleware = site(MAINTENANCE_MODE_REDIRECT_URL="https://status.example.com/")
     assert middleware(make_request())["Location"] == "https://status.example.com/"
@@ -433,8 +484,8 @@ def test_json_requests_are_never_redirected(
     assert "Location" not in response
 
 
-
 # --- the management command masks secrets ----------------------------------------------
+
 
 def run_command(*args: str) -> str:
     out, err = io.StringIO(), io.StringIO()
@@ -453,8 +504,9 @@ def test_status_masks_the_secret(
     elif where == "config file":
         volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": SECRET})
     env(**environment)
-    with override_settings(**({"MAINTENANCE_MODE_BYPASS_SECRET": SECRET}
-                              if where == "settings" else {})):
+    with override_settings(
+        **({"MAINTENANCE_MODE_BYPASS_SECRET": SECRET} if where == "settings" else {})
+    ):
         report = json.loads(run_command("status", "--json"))
         text = run_command("status")
     secret = report["variables"]["MAINTENANCE_MODE_BYPASS_SECRET"]
@@ -469,7 +521,8 @@ def test_status_does_not_show_a_malformed_secret(
 ) -> None:
     volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": SECRET})
     (volume.root / "..data" / "MAINTENANCE_MODE_BYPASS_SECRET").write_bytes(
-        b"\xfe" + SECRET.encode())
+        b"\xfe" + SECRET.encode()
+    )
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
     report = run_command("status", "--json")
     assert "MAINTENANCE_MODE_BYPASS_SECRET" in report  # the problem is reported...
@@ -508,8 +561,10 @@ def raw_get(port: int, target: str) -> tuple[int, dict[str, str]]:
     """Send one request line exactly as given (http.client would refuse some)."""
     import socket
 
-    request = (f"GET {target}{'&' if '?' in target else '?'}maintenance_bypass={SECRET} "
-               f"HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").encode("latin-1")
+    request = (
+        f"GET {target}{'&' if '?' in target else '?'}maintenance_bypass={SECRET} "
+        f"HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)
         data = b""
@@ -530,19 +585,21 @@ def raw_get(port: int, target: str) -> tuple[int, dict[str, str]]:
 
 @pytest.mark.server
 @pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
-def test_bypass_redirect_through_real_servers_stays_on_the_site(
-    kind: str, tmp_path: Path
-) -> None:
+def test_bypass_redirect_through_real_servers_stays_on_the_site(kind: str, tmp_path: Path) -> None:
     from tests import servers
 
     port = servers.free_port()
     config = tmp_path / "config"
     config.mkdir()
-    environ = servers.server_environment(port, {
-        "MAINTENANCE_MODE": "on",
-        "MAINTENANCE_MODE_BYPASS_SECRET": SECRET,
-        "MAINTENANCE_MODE_CONFIG_PATH": str(config),
-    }, tmp_path)
+    environ = servers.server_environment(
+        port,
+        {
+            "MAINTENANCE_MODE": "on",
+            "MAINTENANCE_MODE_BYPASS_SECRET": SECRET,
+            "MAINTENANCE_MODE_CONFIG_PATH": str(config),
+        },
+        tmp_path,
+    )
     argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port, 1)
     seen: dict[str, tuple[int, str | None]] = {}
     with servers.running(kind, argv, environ, port, tmp_path / f"{kind}.log") as server:

@@ -30,17 +30,19 @@ def test_settings_values_only_defined_ones() -> None:
 
 
 def test_dotenv_forms() -> None:
-    text = "\n".join([
-        "# a comment",
-        "",
-        "MAINTENANCE_MODE=on",
-        "export MAINTENANCE_MODE_MESSAGE='Back at 3, promise'",
-        'MAINTENANCE_MODE_TEMPLATE="a \\"quoted\\" name"',
-        "MAINTENANCE_MODE_EXCEPT_URLS=^/admin/ # trailing comment",
-        "  MAINTENANCE_MODE_STATUS_CODE = 503  ",
-        "not a line",
-        "MAINTENANCE_MODE_HEALTH_PATHS=/a#b",
-    ])
+    text = "\n".join(
+        [
+            "# a comment",
+            "",
+            "MAINTENANCE_MODE=on",
+            "export MAINTENANCE_MODE_MESSAGE='Back at 3, promise'",
+            'MAINTENANCE_MODE_TEMPLATE="a \\"quoted\\" name"',
+            "MAINTENANCE_MODE_EXCEPT_URLS=^/admin/ # trailing comment",
+            "  MAINTENANCE_MODE_STATUS_CODE = 503  ",
+            "not a line",
+            "MAINTENANCE_MODE_HEALTH_PATHS=/a#b",
+        ]
+    )
     assert parse_dotenv(text) == {
         "MAINTENANCE_MODE": "on",
         "MAINTENANCE_MODE_MESSAGE": "Back at 3, promise",
@@ -52,15 +54,20 @@ def test_dotenv_forms() -> None:
 
 
 def test_dotenv_last_assignment_wins() -> None:
-    assert parse_dotenv("MAINTENANCE_MODE=on\nMAINTENANCE_MODE=off\n") == {"MAINTENANCE_MODE": "off"}
+    assert parse_dotenv("MAINTENANCE_MODE=on\nMAINTENANCE_MODE=off\n") == {
+        "MAINTENANCE_MODE": "off"
+    }
 
 
 def test_read_directory_skips_kubelet_internals_and_foreign_keys(tmp_path: Path) -> None:
-    volume = ConfigMapVolume(tmp_path / "cm", {
-        "MAINTENANCE_MODE": "on\n",
-        "MAINTENANCE_MODE_MESSAGE": "  Back soon  ",
-        "DATABASE_POOL": "5",
-    })
+    volume = ConfigMapVolume(
+        tmp_path / "cm",
+        {
+            "MAINTENANCE_MODE": "on\n",
+            "MAINTENANCE_MODE_MESSAGE": "  Back soon  ",
+            "DATABASE_POOL": "5",
+        },
+    )
     snapshot = read_mounted(str(volume.root))
     assert snapshot.kind == "directory"
     assert snapshot.error is None
@@ -71,7 +78,11 @@ def test_read_dotenv_file_keeps_only_our_keys(tmp_path: Path) -> None:
     path = tmp_path / "maintenance.env"
     path.write_text("MAINTENANCE_MODE=on\nDEBUG=1\n")
     snapshot = read_mounted(str(path))
-    assert (snapshot.kind, snapshot.values, snapshot.error) == ("file", {"MAINTENANCE_MODE": "on"}, None)
+    assert (snapshot.kind, snapshot.values, snapshot.error) == (
+        "file",
+        {"MAINTENANCE_MODE": "on"},
+        None,
+    )
 
 
 def test_read_missing(tmp_path: Path) -> None:

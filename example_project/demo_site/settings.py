@@ -84,8 +84,9 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # Kubernetes the environment points it at the ConfigMap volume instead; an empty value
 # turns the mounted config off.
 DEFAULT_CONFIG_DIR = BASE_DIR / "run" / "maintenance"
-MAINTENANCE_MODE_CONFIG_PATH = env.str("MAINTENANCE_MODE_CONFIG_PATH",
-                                       default=str(DEFAULT_CONFIG_DIR))
+MAINTENANCE_MODE_CONFIG_PATH = env.str(
+    "MAINTENANCE_MODE_CONFIG_PATH", default=str(DEFAULT_CONFIG_DIR)
+)
 if Path(MAINTENANCE_MODE_CONFIG_PATH) == DEFAULT_CONFIG_DIR:
     # A read-only filesystem only means no demo config directory, not a crash.
     with contextlib.suppress(OSError):

@@ -12,19 +12,27 @@ from demo_site.models import Visit
 
 def home(request: HttpRequest) -> HttpResponse:
     """Explains how to flip maintenance on and off from another terminal."""
-    return render(request, "demo_site/home.html", {
-        "config_path": settings.MAINTENANCE_MODE_CONFIG_PATH,
-    })
+    return render(
+        request,
+        "demo_site/home.html",
+        {
+            "config_path": settings.MAINTENANCE_MODE_CONFIG_PATH,
+        },
+    )
 
 
 def visits(request: HttpRequest) -> HttpResponse:
     """Writes a row and reads the table: the page a migration would break."""
     Visit.objects.create(path=request.path)
-    return render(request, "demo_site/visits.html", {
-        "count": Visit.objects.count(),
-        "latest": Visit.objects.order_by("-at", "-pk")[:5],
-        "vendor": connection.vendor,
-    })
+    return render(
+        request,
+        "demo_site/visits.html",
+        {
+            "count": Visit.objects.count(),
+            "latest": Visit.objects.order_by("-at", "-pk")[:5],
+            "vendor": connection.vendor,
+        },
+    )
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -79,8 +79,10 @@ def _text_value(value: object) -> str:
 
 
 class Command(BaseCommand):
-    help = ("Print the commands that turn maintenance on or off on this platform, write the "
-            "switch into the mounted config (--write), or show what is in force (status).")
+    help = (
+        "Print the commands that turn maintenance on or off on this platform, write the "
+        "switch into the mounted config (--write), or show what is in force (status)."
+    )
 
     # `status` must work, and say why, when the configuration is bad.
     requires_system_checks: list[str] = []
@@ -102,26 +104,38 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=ACTIONS,
-                            help="on or off: print (or --write) the switch; status: what is "
-                                 "in force")
-        parser.add_argument("--platform", metavar="NAME",
-                            help="platform to print commands for, instead of the detected one; "
-                                 "'list' lists them")
-        parser.add_argument("--app", metavar="NAME",
-                            help="app, service, Deployment, container or unit name")
+        parser.add_argument(
+            "action",
+            choices=ACTIONS,
+            help="on or off: print (or --write) the switch; status: what is in force",
+        )
+        parser.add_argument(
+            "--platform",
+            metavar="NAME",
+            help="platform to print commands for, instead of the detected one; 'list' lists them",
+        )
+        parser.add_argument(
+            "--app", metavar="NAME", help="app, service, Deployment, container or unit name"
+        )
         parser.add_argument("--namespace", metavar="NAME", help="Kubernetes namespace")
-        parser.add_argument("--starts-at", metavar="DATETIME",
-                            help="also set MAINTENANCE_MODE_STARTS_AT (ISO 8601; naive = UTC)")
-        parser.add_argument("--ends-at", metavar="DATETIME",
-                            help="also set MAINTENANCE_MODE_ENDS_AT (ISO 8601; naive = UTC)")
-        parser.add_argument("--message", metavar="TEXT",
-                            help="also set MAINTENANCE_MODE_MESSAGE")
-        parser.add_argument("--write", action="store_true",
-                            help="write into the mounted config (MAINTENANCE_MODE_CONFIG_PATH) "
-                                 "instead of printing commands")
-        parser.add_argument("--json", action="store_true",
-                            help="status as one JSON object")
+        parser.add_argument(
+            "--starts-at",
+            metavar="DATETIME",
+            help="also set MAINTENANCE_MODE_STARTS_AT (ISO 8601; naive = UTC)",
+        )
+        parser.add_argument(
+            "--ends-at",
+            metavar="DATETIME",
+            help="also set MAINTENANCE_MODE_ENDS_AT (ISO 8601; naive = UTC)",
+        )
+        parser.add_argument("--message", metavar="TEXT", help="also set MAINTENANCE_MODE_MESSAGE")
+        parser.add_argument(
+            "--write",
+            action="store_true",
+            help="write into the mounted config (MAINTENANCE_MODE_CONFIG_PATH) "
+            "instead of printing commands",
+        )
+        parser.add_argument("--json", action="store_true", help="status as one JSON object")
 
     # --- validation -------------------------------------------------------------------
 
@@ -129,8 +143,10 @@ class Command(BaseCommand):
         """The variables to set, ``MAINTENANCE_MODE`` first, each checked by conf's parser."""
         values = [("MAINTENANCE_MODE", action)]
         moments: dict[str, dt.datetime] = {}
-        for option, name in (("starts_at", "MAINTENANCE_MODE_STARTS_AT"),
-                             ("ends_at", "MAINTENANCE_MODE_ENDS_AT")):
+        for option, name in (
+            ("starts_at", "MAINTENANCE_MODE_STARTS_AT"),
+            ("ends_at", "MAINTENANCE_MODE_ENDS_AT"),
+        ):
             raw = options.get(option)
             if raw is None:
                 continue
@@ -138,13 +154,19 @@ class Command(BaseCommand):
                 moments[option] = parsers.parse_datetime_utc(name, raw)
             except InvalidValue as exc:
                 flag = "--" + option.replace("_", "-")
-                raise CommandError(f"{flag}={raw!r} is not valid: expected {exc.expected}.") \
-                    from None
+                raise CommandError(
+                    f"{flag}={raw!r} is not valid: expected {exc.expected}."
+                ) from None
             values.append((name, _iso(moments[option])))
-        if "starts_at" in moments and "ends_at" in moments and \
-                moments["starts_at"] >= moments["ends_at"]:
-            raise CommandError(f"--starts-at={options['starts_at']!r} is not before "
-                               f"--ends-at={options['ends_at']!r}: the window would be empty.")
+        if (
+            "starts_at" in moments
+            and "ends_at" in moments
+            and moments["starts_at"] >= moments["ends_at"]
+        ):
+            raise CommandError(
+                f"--starts-at={options['starts_at']!r} is not before "
+                f"--ends-at={options['ends_at']!r}: the window would be empty."
+            )
         message = options.get("message")
         if message is not None:
             if parsers.is_empty(message):
@@ -155,18 +177,24 @@ class Command(BaseCommand):
     def _check_names(self, options: dict[str, Any]) -> None:
         app, namespace = options.get("app"), options.get("namespace")
         if app is not None and not platforms.APP_RE.match(app):
-            raise CommandError(f"--app={app!r} is not valid: expected a name of letters, "
-                               "digits and . _ @ : - (starting with a letter or digit).")
+            raise CommandError(
+                f"--app={app!r} is not valid: expected a name of letters, "
+                "digits and . _ @ : - (starting with a letter or digit)."
+            )
         if namespace is not None and not platforms.NAMESPACE_RE.match(namespace):
-            raise CommandError(f"--namespace={namespace!r} is not valid: expected a Kubernetes "
-                               "namespace (lower-case letters, digits and '-', at most 63).")
+            raise CommandError(
+                f"--namespace={namespace!r} is not valid: expected a Kubernetes "
+                "namespace (lower-case letters, digits and '-', at most 63)."
+            )
 
     def _platform(self, option: str | None, runtime: conf.Runtime) -> platforms.Detection:
         if option is not None:
             name = option.strip().lower()
             if name not in platforms.NAMES:
-                raise CommandError(f"--platform={option!r} is not valid: expected 'list' or one "
-                                   f"of {', '.join(platforms.NAMES)}.")
+                raise CommandError(
+                    f"--platform={option!r} is not valid: expected 'list' or one "
+                    f"of {', '.join(platforms.NAMES)}."
+                )
             return platforms.Detection(name, "--platform")
         for problem in runtime.base.problems:
             if problem.name == "MAINTENANCE_MODE_PLATFORM":
@@ -175,8 +203,9 @@ class Command(BaseCommand):
         configured = resolution.config.platform
         if configured:
             origin = resolution.origins["MAINTENANCE_MODE_PLATFORM"]
-            return platforms.Detection(configured, f"MAINTENANCE_MODE_PLATFORM (from the "
-                                                   f"{origin.value})")
+            return platforms.Detection(
+                configured, f"MAINTENANCE_MODE_PLATFORM (from the {origin.value})"
+            )
         return platforms.detect(os.environ, self.detection_root)
 
     # --- the actions ------------------------------------------------------------------
@@ -188,9 +217,11 @@ class Command(BaseCommand):
         if options["write"] and action == "status":
             raise CommandError("--write goes with on or off only.")
         if action == "status":
-            given = [f"--{o.replace('_', '-')}" for o in
-                     ("platform", "app", "namespace", "starts_at", "ends_at", "message")
-                     if options.get(o) is not None]
+            given = [
+                f"--{o.replace('_', '-')}"
+                for o in ("platform", "app", "namespace", "starts_at", "ends_at", "message")
+                if options.get(o) is not None
+            ]
             if given:
                 raise CommandError(f"{given[0]} goes with on or off only.")
             self._status(options["json"])
@@ -207,13 +238,17 @@ class Command(BaseCommand):
         detection = self._platform(options.get("platform"), runtime)
         hints = platforms.context(detection.name, os.environ, self.detection_root)
         plan = platforms.instructions(
-            detection.name, action, values,
+            detection.name,
+            action,
+            values,
             app=options.get("app") or hints.app,
             namespace=options.get("namespace") or hints.namespace,
             environment=hints.environment,
-            config_path=runtime.base.config.config_path)
-        self.stdout.write(f"# Platform: {detection.name} ({detection.reason}). "
-                          f"To turn maintenance {action}:")
+            config_path=runtime.base.config.config_path,
+        )
+        self.stdout.write(
+            f"# Platform: {detection.name} ({detection.reason}). To turn maintenance {action}:"
+        )
         self.stdout.write(plan.render(), ending="")
         if plan.placeholders:
             shown = [f"<{p}> ({PLACEHOLDER_SOURCES.get(p, '--app')})" for p in plan.placeholders]
@@ -230,35 +265,47 @@ class Command(BaseCommand):
         config = runtime.base.config
         path = config.config_path
         if not path:
-            raise CommandError("Nothing to write to: MAINTENANCE_MODE_CONFIG_PATH is not set "
-                               "(set it to a directory, one file per variable, or a dotenv "
-                               "file).")
+            raise CommandError(
+                "Nothing to write to: MAINTENANCE_MODE_CONFIG_PATH is not set "
+                "(set it to a directory, one file per variable, or a dotenv "
+                "file)."
+            )
         if os.path.isdir(path):
             directory = path
         elif os.path.isfile(path):
             directory = os.path.dirname(os.path.abspath(path))
         elif not os.path.lexists(path):
-            raise CommandError(f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: create "
-                               "the directory (or the dotenv file) first.")
+            raise CommandError(
+                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: create "
+                "the directory (or the dotenv file) first."
+            )
         else:
-            raise CommandError(f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is neither a directory "
-                               "nor a regular file: nothing written.")
+            raise CommandError(
+                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is neither a directory "
+                "nor a regular file: nothing written."
+            )
         if not os.access(directory, os.W_OK | os.X_OK):
-            raise CommandError(f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: "
-                               "nothing written.")
+            raise CommandError(
+                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: nothing written."
+            )
         # The switch goes last, so that it flips with its window and message in place.
         written: list[str] = []
         for name, value in [*values[1:], values[0]]:
             try:
                 target = sources.write_value(path, name, value)
             except OSError as exc:
-                hint = (" (a ConfigMap or Secret volume is read-only: change the ConfigMap "
-                        "instead, see `maintenance_mode on --platform kubernetes`)"
-                        if getattr(exc, "errno", None) == 30 else "")
-                done = f"; already written: {', '.join(written)}" if written else \
-                    "; nothing written"
-                raise CommandError(f"Cannot write {name} into {path!r}: "
-                                   f"{exc.strerror or exc}{hint}{done}.") from None
+                hint = (
+                    " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
+                    "instead, see `maintenance_mode on --platform kubernetes`)"
+                    if getattr(exc, "errno", None) == 30
+                    else ""
+                )
+                done = (
+                    f"; already written: {', '.join(written)}" if written else "; nothing written"
+                )
+                raise CommandError(
+                    f"Cannot write {name} into {path!r}: {exc.strerror or exc}{hint}{done}."
+                ) from None
             written.append(name)
             self.stdout.write(f"{name}={value} written to {target}")
         after = _runtime(check_template=False).state()
@@ -266,7 +313,8 @@ class Command(BaseCommand):
         state = "active" if after.is_active(now) else "not active"
         self.stdout.write(
             f"Maintenance is now {state} here ({self._reason(after, now)}); running servers "
-            f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL).")
+            f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
+        )
 
     # --- status -----------------------------------------------------------------------
 
@@ -278,11 +326,15 @@ class Command(BaseCommand):
         if not config.enabled:
             return f"MAINTENANCE_MODE is off, from the {origin}"
         if config.starts_at is not None and now < config.starts_at.timestamp():
-            return f"MAINTENANCE_MODE is on, from the {origin}, but the window starts at " \
-                   f"{_iso(config.starts_at)}"
+            return (
+                f"MAINTENANCE_MODE is on, from the {origin}, but the window starts at "
+                f"{_iso(config.starts_at)}"
+            )
         if config.ends_at is not None and now >= config.ends_at.timestamp():
-            return f"MAINTENANCE_MODE is on, from the {origin}, but the window ended at " \
-                   f"{_iso(config.ends_at)}"
+            return (
+                f"MAINTENANCE_MODE is on, from the {origin}, but the window ended at "
+                f"{_iso(config.ends_at)}"
+            )
         until = f" until {_iso(config.ends_at)}" if config.ends_at else ""
         return f"MAINTENANCE_MODE is on, from the {origin}{until}"
 
@@ -318,8 +370,10 @@ class Command(BaseCommand):
             variables[name] = {"value": value, "origin": resolution.origins[name].value}
         try:
             platform = self._platform(None, runtime)
-            platform_info: dict[str, str | None] = {"name": platform.name,
-                                                    "reason": platform.reason}
+            platform_info: dict[str, str | None] = {
+                "name": platform.name,
+                "reason": platform.reason,
+            }
         except CommandError as exc:
             platform_info = {"name": None, "reason": str(exc)}
         problems = [str(p) for p in resolution.problems]
@@ -342,22 +396,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
             return
         write = self.stdout.write
-        write(f"Maintenance is {'ACTIVE' if report['active'] else 'not active'}: "
-              f"{report['reason']}.")
+        write(
+            f"Maintenance is {'ACTIVE' if report['active'] else 'not active'}: {report['reason']}."
+        )
         window = report["window"]
         if window is None:
             write("Window: none (active whenever MAINTENANCE_MODE is on)")
         else:
-            write(f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
-                  f"({window['when']})")
+            write(
+                f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
+                f"({window['when']})"
+            )
         if report["retry_after"] is not None:
             write(f"Retry-After: {report['retry_after']} s")
         platform = report["platform"]
         write(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
         if report["config_path"]:
             error = report["config_error"]
-            write(f"Mounted config: {report['config_path']}"
-                  + (f" ({error})" if error else ""))
+            write(f"Mounted config: {report['config_path']}" + (f" ({error})" if error else ""))
         else:
             write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
         write("")
@@ -368,8 +424,11 @@ class Command(BaseCommand):
             value = _text_value(item["value"])
             if name == "MAINTENANCE_MODE_RETRY_AFTER" and item["value"] is None:
                 # Unset means derived, not absent: say what the header will carry.
-                value = ("(the seconds left until ENDS_AT)" if report["variables"]
-                         ["MAINTENANCE_MODE_ENDS_AT"]["value"] else f"({conf.DEFAULT_RETRY_AFTER})")
+                value = (
+                    "(the seconds left until ENDS_AT)"
+                    if report["variables"]["MAINTENANCE_MODE_ENDS_AT"]["value"]
+                    else f"({conf.DEFAULT_RETRY_AFTER})"
+                )
             write(f"  {name:<{width}}  {origin:<11}  {value}")
         for problem in report["problems"]:
             write(self.style.ERROR(f"Problem: {problem}"))
