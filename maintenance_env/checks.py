@@ -10,8 +10,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from maintenance_env import conf, sources
-from maintenance_env.conf import VARIABLES, Origin
+from maintenance_env.live import Runtime
+from maintenance_env.variables import PREFIX, SCHEDULE_ORDER_ID, VARIABLES, Origin
 
 __all__ = ["INCUMBENT_SETTINGS", "check_configuration"]
 
@@ -69,10 +69,10 @@ def check_configuration(
 ) -> list[CheckMessage]:
     """Errors for every bad value of the environment or settings; warnings for the rest."""
     messages: list[CheckMessage] = []
-    runtime = conf.Runtime()
+    runtime = Runtime(background=False)
     for problem in runtime.problems:
         hint = _HINTS[VARIABLES[problem.name].kind]
-        if problem.check_id == conf.SCHEDULE_ORDER_ID:
+        if problem.check_id == SCHEDULE_ORDER_ID:
             hint = "Make MAINTENANCE_MODE_STARTS_AT earlier than MAINTENANCE_MODE_ENDS_AT."
         messages.append(Error(str(problem), hint=hint, id=f"maintenance_env.{problem.check_id}"))
 
@@ -143,8 +143,8 @@ def check_configuration(
 
 def _unknown_names() -> list[CheckMessage]:
     """``MAINTENANCE_MODE_*`` names we do not know: most likely typos."""
-    found = {n for n in os.environ if n.startswith(sources.PREFIX)}
-    found |= {n for n in dir(settings) if n.startswith(sources.PREFIX)}
+    found = {n for n in os.environ if n.startswith(PREFIX)}
+    found |= {n for n in dir(settings) if n.startswith(PREFIX)}
     unknown = sorted(found - set(VARIABLES) - set(INCUMBENT_SETTINGS))
     return [
         Warning(
@@ -156,7 +156,7 @@ def _unknown_names() -> list[CheckMessage]:
     ]
 
 
-def _mounted_problems(runtime: conf.Runtime) -> list[CheckMessage]:
+def _mounted_problems(runtime: Runtime) -> list[CheckMessage]:
     """Bad values in the mounted config are not fatal (they are live), but worth a warning."""
     if runtime.mounted is None:
         return []

@@ -13,13 +13,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from maintenance_env import conf
+from maintenance_env import live
 
 __all__ = ["maintenance"]
 
 
 def maintenance(request: HttpRequest) -> dict[str, Any]:
-    state = conf.get_state()
+    state = live.get_state()
     config = state.config
     now = time.time()
     active = state.is_active(now)

@@ -32,10 +32,10 @@ force_maintenance_mode_off = maintenance_exempt
 
 def force_maintenance_mode_on(view: ViewT) -> ViewT:
     """Always answer this view with the maintenance response, whatever the switch says."""
-    from maintenance_env import conf, responses
+    from maintenance_env import live, responses
 
     def respond(request: HttpRequest) -> HttpResponseBase:
-        return responses.maintenance_response(request, conf.get_state())
+        return responses.maintenance_response(request, live.get_state())
 
     if isinstance(view, type):
         # A class-based view: replace dispatch, keeping the class (and its as_view()).

@@ -1,14 +1,12 @@
-"""The maintenance response (HTML page, JSON or redirect) and the bypass link's cookie.
+"""The maintenance response: an HTML page, JSON or a redirect.
 
-The page is rendered once per configuration (cached on ``conf.State``) and never needs
-the database, the session or the request, so a maintenance response costs less than a
-normal page.
+The page is rendered once per configuration (kept on the policy) and never needs the
+database, the session or the request, so a maintenance response costs less than a normal
+page.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import json
 import logging
@@ -16,30 +14,22 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils.http import http_date
 
 from maintenance_env import logs
-from maintenance_env.conf import State
+from maintenance_env.policy import Policy
 
 __all__ = [
-    "BYPASS_COOKIE",
-    "BYPASS_PARAM",
-    "bypass_redirect",
-    "has_bypass_cookie",
+    "NEVER_CACHE",
     "maintenance_response",
     "prefers_json",
-    "wants_bypass",
 ]
 
 logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
 
-BYPASS_PARAM = "maintenance_bypass"
-BYPASS_COOKIE = "maintenance_bypass"
-_BYPASS_QUERY = BYPASS_PARAM + "="
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
 
 
@@ -57,7 +47,7 @@ def prefers_json(request: HttpRequest) -> bool:
 # --- the page ---------------------------------------------------------------------------
 
 
-def page_context(state: State) -> dict[str, Any]:
+def page_context(state: Policy) -> dict[str, Any]:
     config = state.config
     return {
         "message": config.message,
@@ -69,7 +59,7 @@ def page_context(state: State) -> dict[str, Any]:
     }
 
 
-def _fallback_page(state: State) -> str:
+def _fallback_page(state: Policy) -> str:
     message = html.escape(state.config.message)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -80,7 +70,7 @@ def _fallback_page(state: State) -> str:
     )
 
 
-def _render_page(state: State) -> bytes:
+def _render_page(state: Policy) -> bytes:
     text: str
     try:
         text = render_to_string(state.config.template, page_context(state))
@@ -94,7 +84,7 @@ def _render_page(state: State) -> bytes:
     return text.encode(settings.DEFAULT_CHARSET)
 
 
-def _json_body(state: State, retry_after: int | None) -> bytes:
+def _json_body(state: Policy, retry_after: int | None) -> bytes:
     ends_at = state.config.ends_at
     return json.dumps(
         {
@@ -152,7 +142,7 @@ def _finish(
     return response
 
 
-def maintenance_response(request: HttpRequest, state: State) -> HttpResponse:
+def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     """The response for a request that maintenance stops: JSON, redirect or the page."""
     now = time.time()
     config = state.config
@@ -160,14 +150,18 @@ def maintenance_response(request: HttpRequest, state: State) -> HttpResponse:
     response: HttpResponse
     if prefers_json(request):
         if config.retry_after is not None or config.ends_at is None:
-            body = state.cached("json", lambda: _json_body(state, retry_after))
+            body = state.json_body
+            if body is None:
+                body = state.json_body = _json_body(state, retry_after)
         else:
             body = _json_body(state, retry_after)
         response = HttpResponse(body, status=config.status_code, content_type="application/json")
     elif config.redirect_url:
         response = HttpResponseRedirect(config.redirect_url)
     else:
-        page = state.cached("page", lambda: _render_page(state))
+        page = state.pages.get("")
+        if page is None:
+            page = state.pages[""] = _render_page(state)
         response = HttpResponse(
             page,
             status=config.status_code,
@@ -176,67 +170,15 @@ def maintenance_response(request: HttpRequest, state: State) -> HttpResponse:
     return _finish(response, request, retry_after, now)
 
 
-# --- the bypass link and cookie ---------------------------------------------------------
+_MOVED_TO_BYPASS = frozenset(
+    {"BYPASS_COOKIE", "BYPASS_PARAM", "bypass_redirect", "has_bypass_cookie", "wants_bypass"}
+)
 
 
-def _signer(state: State) -> signing.TimestampSigner:
-    def build() -> signing.TimestampSigner:
-        secret = state.config.bypass_secret or ""
-        # The salt depends on the secret, so rotating the secret voids every cookie; the
-        # key stays SECRET_KEY, so knowing the bypass secret does not let one forge cookies.
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        return signing.TimestampSigner(salt=f"maintenance_env.bypass.{digest}")
+def __getattr__(name: str) -> Any:
+    """The bypass link's names, which lived here before :mod:`maintenance_env.bypass`."""
+    if name in _MOVED_TO_BYPASS:
+        from maintenance_env import bypass
 
-    signer: signing.TimestampSigner = state.cached("signer", build)
-    return signer
-
-
-def wants_bypass(request: HttpRequest, state: State) -> bool | None:
-    """``True`` for a correct ``?maintenance_bypass=``, ``False`` for a wrong one, else ``None``."""
-    secret = state.config.bypass_secret
-    if not secret or _BYPASS_QUERY not in request.META.get("QUERY_STRING", ""):
-        return None
-    given = request.GET.get(BYPASS_PARAM)
-    if given is None:
-        return None
-    return hmac.compare_digest(given.encode(), secret.encode())
-
-
-def _same_site_path(path: str) -> str:
-    """``path`` made safe as a relative ``Location``: never ``//host`` or ``/\\host``."""
-    stripped = path.lstrip("/\\")
-    return "/" + stripped
-
-
-def bypass_redirect(request: HttpRequest, state: State) -> HttpResponse:
-    """302 to the same URL without the secret, setting the signed bypass cookie."""
-    query = request.GET.copy()
-    query.pop(BYPASS_PARAM, None)
-    location = _same_site_path(request.path)
-    if query:
-        location += "?" + QueryDict.urlencode(query)
-    response = HttpResponseRedirect(location)
-    response.headers["Cache-Control"] = NEVER_CACHE
-    response.set_cookie(
-        BYPASS_COOKIE,
-        _signer(state).sign("bypass"),
-        max_age=state.config.bypass_cookie_age,
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure(),
-    )
-    return response
-
-
-def has_bypass_cookie(request: HttpRequest, state: State) -> bool:
-    """The request carries a bypass cookie signed under the current secret and not expired."""
-    if not state.config.bypass_secret:
-        return False
-    value = request.COOKIES.get(BYPASS_COOKIE)
-    if not value:
-        return False
-    try:
-        _signer(state).unsign(value, max_age=state.config.bypass_cookie_age)
-    except signing.BadSignature:
-        return False
-    return True
+        return getattr(bypass, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,8 +28,9 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from maintenance_env import conf, responses, sources
+from maintenance_env import conf, policy, responses, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
+from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import ok_view
 from tests.kubelet import ConfigMapVolume
 
@@ -464,7 +465,7 @@ class Clock:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         fake = types.SimpleNamespace(time=lambda: self.now, monotonic=time.monotonic)
-        for module in (conf, responses):
+        for module in (policy, responses):
             monkeypatch.setattr(module, "time", fake)
 
 
@@ -541,7 +542,7 @@ def test_a_swap_in_the_middle_of_a_read_never_mixes_two_payloads(
     volume: ConfigMapVolume, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     volume.update(OLD_PAYLOAD)
-    real_read = sources._read_file
+    real_read = mounted_source._read_file
     reads: list[str] = []
 
     def read_then_swap(path: str) -> str | bytes:
@@ -552,8 +553,8 @@ def test_a_swap_in_the_middle_of_a_read_never_mixes_two_payloads(
         reads.append(path)
         return value
 
-    monkeypatch.setattr(sources, "_read_file", read_then_swap)
-    snapshot = sources.read_mounted(str(volume.root))
+    monkeypatch.setattr(mounted_source, "_read_file", read_then_swap)
+    snapshot = mounted_source.read_mounted(str(volume.root))
     assert snapshot.error is None
     assert dict(snapshot.values) in (OLD_PAYLOAD, NEW_PAYLOAD)
 

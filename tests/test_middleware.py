@@ -14,8 +14,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory, override_settings
 
-from maintenance_env import middleware, responses, sources
+from maintenance_env import bypass, decision, middleware
 from maintenance_env.middleware import MaintenanceModeMiddleware, client_ip
+from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import async_ok_view, ok_view
 from tests.kubelet import ConfigMapVolume
 
@@ -46,8 +47,8 @@ def untouched_request(path: str = "/") -> HttpRequest:
 def test_off_makes_no_query_no_session_or_user_access_no_resolving(
     monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
 ) -> None:
-    monkeypatch.setattr(middleware, "resolve", None)  # calling it would raise TypeError
-    monkeypatch.setattr(middleware, "_decide", None)
+    monkeypatch.setattr(decision, "resolve", None)  # calling it would raise TypeError
+    monkeypatch.setattr(middleware, "decide", None)
     mw = MaintenanceModeMiddleware(ok_view)
     with django_assert_num_queries(0):
         for _ in range(3):
@@ -60,14 +61,14 @@ def test_off_with_mounted_config_reads_no_file(
     volume.update({"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_EXCEPT_URLS": "^/x/"})
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
     mw = MaintenanceModeMiddleware(ok_view)
-    monkeypatch.setattr(sources, "read_mounted", None)
-    monkeypatch.setattr(middleware, "_decide", None)
+    monkeypatch.setattr(mounted_source, "read_mounted", None)
+    monkeypatch.setattr(middleware, "decide", None)
     for _ in range(5):
         assert mw(untouched_request()).status_code == 200
 
 
 def test_outside_the_window_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(middleware, "_decide", None)
+    monkeypatch.setattr(middleware, "decide", None)
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_STARTS_AT="2999-01-01"):
         assert MaintenanceModeMiddleware(ok_view)(untouched_request()).status_code == 200
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_ENDS_AT="2000-01-01"):
@@ -327,7 +328,7 @@ def test_bypass_link_sets_cookie_and_redirects_without_the_secret() -> None:
     response = client.get(f"/some/page/?a=1&maintenance_bypass={SECRET}&b=2")
     assert response.status_code == 302
     assert response["Location"] == "/some/page/?a=1&b=2"
-    cookie = response.cookies[responses.BYPASS_COOKIE]
+    cookie = response.cookies[bypass.BYPASS_COOKIE]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert cookie["max-age"] == 43200
@@ -341,13 +342,13 @@ def test_bypass_link_sets_cookie_and_redirects_without_the_secret() -> None:
 def test_wrong_bypass_secret_gets_maintenance_and_no_cookie() -> None:
     response = Client().get("/?maintenance_bypass=wrong")
     assert response.status_code == 503
-    assert responses.BYPASS_COOKIE not in response.cookies
+    assert bypass.BYPASS_COOKIE not in response.cookies
 
 
 @override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
 def test_bypass_cookie_is_secure_on_https() -> None:
     response = Client().get(f"/?maintenance_bypass={SECRET}", secure=True)
-    assert response.cookies[responses.BYPASS_COOKIE]["secure"]
+    assert response.cookies[bypass.BYPASS_COOKIE]["secure"]
 
 
 def test_rotating_the_secret_voids_old_cookies() -> None:
@@ -423,13 +424,13 @@ def test_a_full_url_to_this_site_is_exempt_on_this_host_only() -> None:
 @override_settings(MAINTENANCE_MODE=True)
 def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = middleware.resolve
+    real = decision.resolve
 
     def counting(path: str, urlconf: str | None = None) -> Any:
         calls.append(path)
         return real(path, urlconf)
 
-    monkeypatch.setattr(middleware, "resolve", counting)
+    monkeypatch.setattr(decision, "resolve", counting)
     client = Client()
     for _ in range(3):
         assert client.get("/exempt/").status_code == 200
@@ -440,11 +441,11 @@ def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> No
 
 @override_settings(MAINTENANCE_MODE=True)
 def test_the_resolve_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(middleware, "EXEMPT_CACHE_SIZE", 4)
+    monkeypatch.setattr(decision, "EXEMPT_CACHE_SIZE", 4)
     mw = MaintenanceModeMiddleware(ok_view)
     for i in range(10):
         assert mw(RequestFactory().get(f"/made-up/{i}/")).status_code == 503
     from maintenance_env import conf
 
-    assert len(conf.get_state().cached("exempt_views", dict)) <= 4
+    assert len(conf.get_state().exempt_views) <= 4
     assert mw(RequestFactory().get("/exempt/")).status_code == 200  # still resolved after a clear

@@ -28,7 +28,7 @@ from django.test import Client, RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf, parsers, responses, sources
+from maintenance_env import bypass, conf, parsers, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 
@@ -266,9 +266,9 @@ raw_queries = st.one_of(
 )
 cookie_headers = st.one_of(
     st.text(max_size=60),
-    st.text(max_size=40).map(lambda value: f"{responses.BYPASS_COOKIE}={value}"),
+    st.text(max_size=40).map(lambda value: f"{bypass.BYPASS_COOKIE}={value}"),
     st.builds(
-        lambda a, b: f"{responses.BYPASS_COOKIE}={a}:{b}",
+        lambda a, b: f"{bypass.BYPASS_COOKIE}={a}:{b}",
         st.text(max_size=10),
         st.text(max_size=30),
     ),
@@ -362,7 +362,7 @@ def test_hostile_requests_never_fail_and_never_sneak_in(
         status = response.status_code
         if status == 302:
             # Only the right secret redirects, and never off the site.
-            assert QueryDict(request.META["QUERY_STRING"]).get(responses.BYPASS_PARAM) == SECRET
+            assert QueryDict(request.META["QUERY_STRING"]).get(bypass.BYPASS_PARAM) == SECRET
             assert response["Location"].startswith("/")
             assert not response["Location"].startswith(("//", "/\\"))
             counts["bypass"] += 1

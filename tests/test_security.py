@@ -30,6 +30,7 @@ from django.core.management.base import SystemCheckError
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
+from maintenance_env import bypass as bypass_module
 from maintenance_env import conf, responses
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
@@ -169,7 +170,7 @@ def bypass(
 
 
 def cookie_of(response: HttpResponse) -> str:
-    return str(response.cookies[responses.BYPASS_COOKIE].value)
+    return str(response.cookies[bypass_module.BYPASS_COOKIE].value)
 
 
 def test_bypass_link_sets_a_hardened_cookie(
@@ -180,14 +181,14 @@ def test_bypass_link_sets_a_hardened_cookie(
     )
     response = bypass(middleware)
     assert response.status_code == 302
-    morsel = response.cookies[responses.BYPASS_COOKIE]
+    morsel = response.cookies[bypass_module.BYPASS_COOKIE]
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Lax"
     assert morsel["max-age"] == 600
     assert not morsel["secure"]
     assert SECRET not in morsel.value
-    assert bypass(middleware, secure=True).cookies[responses.BYPASS_COOKIE]["secure"] is True
-    let_in = make_request(cookies={responses.BYPASS_COOKIE: morsel.value})
+    assert bypass(middleware, secure=True).cookies[bypass_module.BYPASS_COOKIE]["secure"] is True
+    let_in = make_request(cookies={bypass_module.BYPASS_COOKIE: morsel.value})
     assert middleware(let_in).status_code == 200
 
 
@@ -209,7 +210,7 @@ def test_a_wrong_secret_gets_the_normal_response_and_no_cookie(
     middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
     response = bypass(middleware, given)
     assert response.status_code == 503
-    assert responses.BYPASS_COOKIE not in response.cookies
+    assert bypass_module.BYPASS_COOKIE not in response.cookies
 
 
 def forged_cookies() -> Iterator[str]:
@@ -238,9 +239,9 @@ def test_a_forged_cookie_does_not_get_in(
         f"{value}:{timestamp}",
     ]
     for cookie in [*forged_cookies(), *tampered]:
-        request = make_request(cookies={responses.BYPASS_COOKIE: cookie})
+        request = make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})
         assert middleware(request).status_code == 503, cookie
-    genuine_request = make_request(cookies={responses.BYPASS_COOKIE: genuine})
+    genuine_request = make_request(cookies={bypass_module.BYPASS_COOKIE: genuine})
     assert middleware(genuine_request).status_code == 200
 
 
@@ -254,7 +255,7 @@ def test_knowing_the_secret_is_not_enough_to_forge_a_cookie(
     digest = hashlib.sha256(SECRET.encode()).hexdigest()
     for key in (SECRET, "tests-only-not-secret-but-wrong"):
         signer = signing.TimestampSigner(key=key, salt=f"maintenance_env.bypass.{digest}")
-        request = make_request(cookies={responses.BYPASS_COOKIE: signer.sign("bypass")})
+        request = make_request(cookies={bypass_module.BYPASS_COOKIE: signer.sign("bypass")})
         assert middleware(request).status_code == 503
 
 
@@ -267,7 +268,7 @@ def test_a_cookie_is_void_after_the_secret_rotates(
     cookie = cookie_of(bypass(middleware))
 
     def with_cookie() -> int:
-        request = make_request(cookies={responses.BYPASS_COOKIE: cookie})
+        request = make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})
         return middleware(request).status_code
 
     assert with_cookie() == 200
@@ -295,7 +296,7 @@ def test_a_cookie_expires(
         MAINTENANCE_MODE_BYPASS_SECRET=SECRET, MAINTENANCE_MODE_BYPASS_COOKIE_AGE="3600"
     )
     cookie = cookie_of(bypass(middleware))
-    request = lambda: make_request(cookies={responses.BYPASS_COOKIE: cookie})  # noqa: E731
+    request = lambda: make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})  # noqa: E731
     clock.now += 3599
     assert middleware(request()).status_code == 200
     clock.now += 2  # the browser would have dropped it; a replayed copy is refused
@@ -314,7 +315,7 @@ def test_the_secret_is_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(responses.hmac, "compare_digest", spy)
+    monkeypatch.setattr(bypass_module.hmac, "compare_digest", spy)
     middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
     assert bypass(middleware, "wrong").status_code == 503
     assert bypass(middleware, SECRET).status_code == 302

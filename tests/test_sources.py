@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from maintenance_env import sources
 from maintenance_env.sources import MountedConfig, parse_dotenv, read_mounted, write_value
+from maintenance_env.sources import mounted as mounted_source
 from tests.kubelet import ConfigMapVolume
 
 
@@ -211,11 +212,11 @@ def test_an_unsettled_read_keeps_the_state_and_is_retried(
     mounted = MountedConfig(str(volume.root))
     assert mounted.poll() is not None
     volume.update({"MAINTENANCE_MODE": "on"})
-    real = sources._read_directory
-    monkeypatch.setattr(sources, "_read_directory", lambda path: None)  # swapped every time
+    real = mounted_source._read_directory
+    monkeypatch.setattr(mounted_source, "_read_directory", lambda path: None)  # swapped every time
     assert read_mounted(str(volume.root)).settled is False
     assert mounted.poll() is None  # nothing usable: the current state stands
-    monkeypatch.setattr(sources, "_read_directory", real)
+    monkeypatch.setattr(mounted_source, "_read_directory", real)
     settled = mounted.poll()  # the same change, read again at the next poll
     assert settled is not None
     assert settled.values == {"MAINTENANCE_MODE": "on"}

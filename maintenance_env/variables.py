@@ -1,0 +1,259 @@
+"""Every variable of the package, declared once: name, type, parser, default, check id.
+
+:class:`Config` is the frozen, typed result of resolving every variable. Each of its fields
+is declared with :func:`variable`, which records the variable's name and rules in the
+field's metadata; :data:`VARIABLES` is derived from those fields, so adding a variable is
+one line here (and its documentation). Nothing here reads a source or decides precedence:
+see :mod:`maintenance_env.sources` and :mod:`maintenance_env.config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+from maintenance_env import parsers
+from maintenance_env.parsers import InvalidValue, Network
+
+__all__ = [
+    "DEFAULT_HEALTH_PATHS",
+    "DEFAULT_MESSAGE",
+    "DEFAULT_RETRY_AFTER",
+    "DEFAULT_TEMPLATE",
+    "PREFIX",
+    "VARIABLES",
+    "Config",
+    "Origin",
+    "Variable",
+]
+
+#: Every variable's name starts with this; only such names are read from a live source,
+#: which may be shared with other settings of the app (a ConfigMap usually is).
+PREFIX = "MAINTENANCE_MODE"
+
+DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
+DEFAULT_MESSAGE = "This site is down for scheduled maintenance. Please check back soon."
+DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
+DEFAULT_RETRY_AFTER = 3600
+
+
+class Origin(str, Enum):
+    """Where a value came from, in order of precedence (highest first)."""
+
+    OVERRIDE = "override"
+    CACHE = "cache"
+    CONFIG = "config file"
+    ENVIRONMENT = "environment"
+    SETTINGS = "settings"
+    DEFAULT = "default"
+
+    @property
+    def live(self) -> bool:
+        """A source that changes while the process runs: a bad value there keeps the last
+        good one instead of stopping the server."""
+        return self in (Origin.CACHE, Origin.CONFIG)
+
+
+Parser = Callable[[str, object], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One variable: its name, the :class:`Config` attribute, how to parse it, its default.
+
+    ``live`` variables may come from the shared store and the mounted config; the others
+    (where to find those sources, and how often to look) only from the environment or
+    settings. ``secret`` values are never shown (``***`` in logs, ``status`` and errors).
+    """
+
+    name: str
+    attr: str
+    parse: Parser
+    default: Any
+    check_id: str
+    kind: str
+    secret: bool = False
+    live: bool = True
+
+
+T = TypeVar("T")
+_META = "maintenance_env"
+
+
+def variable(
+    name: str,
+    parse: Parser,
+    default: T,
+    check_id: str,
+    kind: str,
+    *,
+    secret: bool = False,
+    live: bool = True,
+) -> T:
+    """A :class:`Config` field for the variable ``name`` (the attribute name is filled in
+    from the field). Typed as the default so that the dataclass stays typed."""
+    declared = Variable(name, "", parse, default, check_id, kind, secret, live)
+    field: T = dataclasses.field(default=default, metadata={_META: declared})
+    return field
+
+
+def _int_between(low: int, high: int | None = None) -> Parser:
+    def parse(name: str, value: object) -> int:
+        return parsers.parse_int(name, value, minimum=low, maximum=high)
+
+    return parse
+
+
+def _status_code(name: str, value: object) -> int:
+    code = parsers.parse_int(name, value, minimum=200, maximum=599)
+    # RFC 9110 §15.3.5, §15.3.6, §15.4.5: these responses carry no content, and servers
+    # (uvicorn among them) fail a response that has a body with one of them.
+    if code in (204, 205, 304):
+        raise InvalidValue(name, value, "a status that carries a body (not 204, 205 or 304)")
+    return code
+
+
+def _platform(name: str, value: object) -> str:
+    # The registry belongs to the management command; it is imported only to validate a
+    # value that was actually set, so the request path never loads it.
+    from maintenance_env.platforms import NAMES
+
+    text = parsers.parse_text(name, value).lower()
+    if text not in NAMES:
+        raise InvalidValue(name, value, "one of " + ", ".join(NAMES))
+    return text
+
+
+def _url(name: str, value: object) -> str:
+    text = parsers.parse_text(name, value)
+    if not (text.startswith("/") or text.startswith(("http://", "https://"))):
+        raise InvalidValue(name, value, "a path starting with '/' or an http(s):// URL")
+    return text
+
+
+def _path(name: str, value: object) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return parsers.parse_text(name, value)
+
+
+#: The schemes of django-environ's ``cache_url`` (``Env.CACHE_SCHEMES``), checked when a
+#: value looks like a URL; anything else must be an alias of ``CACHES``.
+_URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
+
+
+def _cache(name: str, value: object) -> str:
+    text = parsers.parse_text(name, value)
+    if _URL_RE.match(text):
+        import environ
+
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in environ.Env.CACHE_SCHEMES:
+            known = ", ".join(sorted(environ.Env.CACHE_SCHEMES))
+            raise InvalidValue(
+                name, value, f"an alias of CACHES or a cache URL ({known})", secret=True
+            )
+    elif not re.fullmatch(r"[\w.-]+", text):
+        raise InvalidValue(name, value, "an alias of CACHES or a cache URL", secret=True)
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every variable, parsed. Immutable: a change builds a new one.
+
+    Fields are in the documented order of the variables; times are aware UTC datetimes,
+    durations are seconds.
+    """
+
+    enabled: bool = variable("MAINTENANCE_MODE", parsers.parse_bool, False, "E001", "bool")
+    config_path: str | None = variable(
+        "MAINTENANCE_MODE_CONFIG_PATH", _path, None, "E002", "path", live=False
+    )
+    reload_interval: float = variable(
+        "MAINTENANCE_MODE_RELOAD_INTERVAL", parsers.parse_float, 1.0, "E003", "float", live=False
+    )
+    starts_at: dt.datetime | None = variable(
+        "MAINTENANCE_MODE_STARTS_AT", parsers.parse_datetime_utc, None, "E004", "datetime"
+    )
+    ends_at: dt.datetime | None = variable(
+        "MAINTENANCE_MODE_ENDS_AT", parsers.parse_datetime_utc, None, "E005", "datetime"
+    )
+    status_code: int = variable("MAINTENANCE_MODE_STATUS_CODE", _status_code, 503, "E007", "int")
+    retry_after: int | None = variable(
+        "MAINTENANCE_MODE_RETRY_AFTER", _int_between(0), None, "E008", "int"
+    )
+    template: str = variable(
+        "MAINTENANCE_MODE_TEMPLATE", parsers.parse_text, DEFAULT_TEMPLATE, "E009", "template"
+    )
+    message: str = variable(
+        "MAINTENANCE_MODE_MESSAGE", parsers.parse_text, DEFAULT_MESSAGE, "E010", "text"
+    )
+    redirect_url: str | None = variable("MAINTENANCE_MODE_REDIRECT_URL", _url, None, "E011", "url")
+    except_urls: tuple[re.Pattern[str], ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_URLS", parsers.parse_regexes, (), "E012", "regex list"
+    )
+    health_paths: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_HEALTH_PATHS",
+        parsers.parse_paths,
+        DEFAULT_HEALTH_PATHS,
+        "E013",
+        "path list",
+    )
+    except_ips: tuple[Network, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_IPS", parsers.parse_networks, (), "E014", "network list"
+    )
+    trusted_proxies: int = variable(
+        "MAINTENANCE_MODE_TRUSTED_PROXIES", _int_between(0), 0, "E015", "int"
+    )
+    except_staff: bool = variable(
+        "MAINTENANCE_MODE_EXCEPT_STAFF", parsers.parse_bool, False, "E016", "bool"
+    )
+    except_superuser: bool = variable(
+        "MAINTENANCE_MODE_EXCEPT_SUPERUSER", parsers.parse_bool, False, "E017", "bool"
+    )
+    except_authenticated: bool = variable(
+        "MAINTENANCE_MODE_EXCEPT_AUTHENTICATED", parsers.parse_bool, False, "E018", "bool"
+    )
+    bypass_secret: str | None = variable(
+        "MAINTENANCE_MODE_BYPASS_SECRET", parsers.parse_text, None, "E019", "text", secret=True
+    )
+    bypass_cookie_age: int = variable(
+        "MAINTENANCE_MODE_BYPASS_COOKIE_AGE", _int_between(1), 43200, "E020", "int"
+    )
+    platform: str | None = variable(
+        "MAINTENANCE_MODE_PLATFORM", _platform, None, "E021", "platform"
+    )
+    cache: str | None = variable(
+        "MAINTENANCE_MODE_CACHE", _cache, None, "E022", "cache", secret=True, live=False
+    )
+    read_only: bool = variable(
+        "MAINTENANCE_MODE_READ_ONLY", parsers.parse_bool, False, "E023", "bool"
+    )
+    refresh: int | None = variable("MAINTENANCE_MODE_REFRESH", _int_between(1), None, "E024", "int")
+
+    @property
+    def user_exemptions(self) -> bool:
+        """Whether any exemption needs ``request.user``."""
+        return self.except_staff or self.except_superuser or self.except_authenticated
+
+
+def _declared() -> dict[str, Variable]:
+    found: dict[str, Variable] = {}
+    for config_field in dataclasses.fields(Config):
+        declared: Variable = config_field.metadata[_META]
+        found[declared.name] = dataclasses.replace(declared, attr=config_field.name)
+    return found
+
+
+#: Every variable, by name, in the documented order.
+VARIABLES: Mapping[str, Variable] = _declared()
+
+#: Check ids for problems that involve more than one value.
+SCHEDULE_ORDER_ID = "E006"
+TEMPLATE_MISSING_ID = "E009"
