@@ -216,8 +216,9 @@ SWARM = Platform(
     build=_swarm,
     store_route=lambda r: (
         "in one of the service's containers, on a node that runs one",
-        'docker exec "$(docker ps -q -f label=com.docker.swarm.service.name='
-        f'{r.raw_name(r.app, "service")} | head -n 1)" {r.write_command()}',
+        'docker exec "$(docker ps -q -f '
+        + shell(f"label=com.docker.swarm.service.name={r.raw_name(r.app, 'service')}")
+        + f' | head -n 1)" {r.write_command()}',
     ),
     restart_note="a rolling update of the tasks: usually under a minute",
     context=lambda m: Context(app=m.get(SWARM_MARKER)),

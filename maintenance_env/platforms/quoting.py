@@ -175,7 +175,7 @@ def systemd_environment(name: str, value: str) -> str:
 # --- gcloud -----------------------------------------------------------------------------------
 
 #: Delimiters tried in turn when a value holds a comma (`gcloud topic escaping`).
-GCLOUD_DELIMITERS = "@#|;~!+:"
+GCLOUD_DELIMITERS = "@#|;~!+:%*?&/"
 
 
 def gcloud_env_vars(values: Values) -> str:
