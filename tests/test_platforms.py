@@ -525,7 +525,7 @@ def test_detect_new_platforms(
 
 
 def test_registry_is_the_one_source() -> None:
-    assert NAMES == tuple(p.name for p in platforms.PLATFORMS)
+    assert tuple(p.name for p in platforms.PLATFORMS) == NAMES
     assert len(set(NAMES)) == len(NAMES)
     assert NAMES[-1] == "shell"
     for record in platforms.PLATFORMS:
