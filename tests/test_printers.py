@@ -36,6 +36,10 @@ ANY_TEXT = st.text(st.characters(), max_size=40)
 NAME = "MAINTENANCE_MODE_MESSAGE"
 
 
+def one_line(exc: Exception) -> None:
+    assert "\n" not in str(exc).strip()
+
+
 def refused_in_one_line(exc: Unprintable) -> None:
     message = str(exc)
     assert message
@@ -236,7 +240,7 @@ def test_every_platform_prints_or_refuses_in_one_line(name: str, message: str) -
             stderr=StringIO(),
         )
     except CommandError as exc:
-        assert "\n" not in str(exc).strip()
+        one_line(exc)
         assert out.getvalue() == ""
         return
     for line in out.getvalue().splitlines():
