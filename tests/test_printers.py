@@ -9,10 +9,12 @@ written from the reader's documentation and cited), and compared exactly.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 from io import StringIO
+from unittest import mock
 
 import pytest
 import yaml
@@ -33,7 +35,28 @@ PROPERTY = settings(
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
 #: Any text including NUL and unpaired surrogates, which no printer may let through.
 ANY_TEXT = st.text(st.characters(), max_size=40)
+#: Text rich in what breaks printers: line breaks, controls, quotes, backslashes, astral.
+HOSTILE = st.text(
+    st.sampled_from(list("ab =,\n\r\t\x01\x1b\x7f\x85\u2028'\\\"$`%^@é😀")), max_size=20
+)
 NAME = "MAINTENANCE_MODE_MESSAGE"
+
+
+def bash_words(text: str) -> list[str]:
+    """The words bash makes of ``text`` (printed with NUL separators, so any word shows)."""
+    bash = need_tool("bash")
+    result = subprocess.run(
+        [bash, "-c", f"printf '%s\\0' {text}"],
+        capture_output=True,
+        check=True,
+        env={"LC_ALL": "C.UTF-8"},
+    )
+    return result.stdout.decode("utf-8").split("\0")[:-1]
+
+
+def words_of(text: str) -> list[str]:
+    """``shlex.split`` where it can read the text; bash itself for ``$'…'`` words."""
+    return bash_words(text) if "$'" in text else shlex.split(text)
 
 
 def one_line(exc: Exception) -> None:
@@ -50,7 +73,7 @@ def refused_in_one_line(exc: Unprintable) -> None:
 
 
 @PROPERTY
-@given(ANY_TEXT)
+@given(ANY_TEXT | HOSTILE)
 def test_shell_word_reads_back(value: str) -> None:
     try:
         word = quoting.shell(value)
@@ -58,11 +81,14 @@ def test_shell_word_reads_back(value: str) -> None:
         refused_in_one_line(exc)
         assert "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
         return
-    assert shlex.split(word) == [value]
+    # Always one line, with no control character: safe even inside a comment line.
+    assert quoting._line_breaking(word) is None
+    if not word.startswith("$'"):
+        assert shlex.split(word) == [value]
 
 
-@settings(max_examples=60, deadline=None)
-@given(TEXT.filter(lambda v: "\x00" not in v))
+@settings(max_examples=80, deadline=None)
+@given((TEXT | HOSTILE).filter(lambda v: "\x00" not in v))
 def test_shell_word_reads_back_through_bash(value: str) -> None:
     """A real bash runs the printed assignment and prints the value back."""
     bash = need_tool("bash")
@@ -74,13 +100,13 @@ def test_shell_word_reads_back_through_bash(value: str) -> None:
     assert result.stdout.decode("utf-8") == value
 
 
-@PROPERTY
-@given(TEXT)
+@settings(max_examples=80, deadline=None)
+@given(TEXT | HOSTILE)
 def test_pairs_read_back_as_name_value_words(value: str) -> None:
     """``heroku config:set``, ``kubectl set env``, ``az … --settings``: each word is split
     at its first ``=`` by the tool."""
     try:
-        words = shlex.split(quoting.pairs([("MAINTENANCE_MODE", "on"), (NAME, value)]))
+        words = words_of(quoting.pairs([("MAINTENANCE_MODE", "on"), (NAME, value)]))
     except Unprintable as exc:
         refused_in_one_line(exc)
         return
@@ -90,15 +116,15 @@ def test_pairs_read_back_as_name_value_words(value: str) -> None:
     ]
 
 
-@PROPERTY
-@given(TEXT)
+@settings(max_examples=80, deadline=None)
+@given(TEXT | HOSTILE)
 def test_json_reads_back(value: str) -> None:
     try:
         word = quoting.json_text({"data": {NAME: value}})
     except Unprintable as exc:
         refused_in_one_line(exc)
         return
-    (text,) = shlex.split(word)
+    (text,) = words_of(word)
     assert json.loads(text) == {"data": {NAME: value}}
 
 
@@ -114,7 +140,7 @@ def test_dotenv_line_reads_back_with_the_packages_reader(value: str) -> None:
         refused_in_one_line(exc)
         return
     # printed through `printf '%s\n' WORD`: the word is the line.
-    (word,) = shlex.split(quoting.shell(line))
+    (word,) = words_of(quoting.shell(line))
     assert parse_dotenv(word + "\n") == {NAME: value}
 
 
@@ -213,39 +239,44 @@ def test_gcloud_env_vars_read_back(value: str) -> None:
     except Unprintable as exc:
         refused_in_one_line(exc)
         return
-    (flag,) = shlex.split(word)
+    (flag,) = words_of(word)
     assert gcloud_reads(flag) == dict(values)
 
 
 # --- every platform, through the command ----------------------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.sampled_from(platforms.NAMES), TEXT)
-def test_every_platform_prints_or_refuses_in_one_line(name: str, message: str) -> None:
-    """Through ``call_command``: either a plan whose commands split, or one CommandError
-    line, with nothing printed."""
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(platforms.NAMES), TEXT | HOSTILE, st.booleans())
+def test_every_platform_prints_or_refuses_in_one_line(name: str, message: str, store: bool) -> None:
+    """Through ``call_command``: either a plan that bash accepts, every line a comment or a
+    command and no control character anywhere (so no value can end a comment line and run
+    the rest), or one CommandError line with nothing printed."""
+    bash = need_tool("bash")
     out = StringIO()
-    try:
-        call_command(
-            "maintenance_mode",
-            "on",
-            "--platform",
-            name,
-            "--app",
-            "shop",
-            "--message",
-            message or "x",
-            stdout=out,
-            stderr=StringIO(),
-        )
-    except CommandError as exc:
-        one_line(exc)
-        assert out.getvalue() == ""
-        return
-    for line in out.getvalue().splitlines():
-        if line and not line.startswith("#"):
-            assert shlex.split(line)
+    environ = {"MAINTENANCE_MODE_CACHE": "redis://cache:6379/0"} if store else {}
+    with mock.patch.dict(os.environ, environ):
+        try:
+            call_command(
+                "maintenance_mode",
+                "on",
+                "--platform",
+                name,
+                "--app",
+                "shop",
+                "--message",
+                message or "x",
+                stdout=out,
+                stderr=StringIO(),
+            )
+        except CommandError as exc:
+            one_line(exc)
+            assert out.getvalue() == ""
+            return
+    text = out.getvalue()
+    assert quoting._line_breaking(text.replace("\n", "")) is None
+    result = subprocess.run([bash, "-n"], input=text, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_systemd_injection_from_the_issue_is_refused() -> None:

@@ -69,12 +69,27 @@ def _line_breaking(value: str) -> str | None:
 
 
 def shell(value: str) -> str:
-    """One word for a POSIX shell (``bash``, ``sh``), read back exactly by the shell.
+    """One word for bash, read back exactly, and always on one line.
 
-    :raises Unprintable: for NUL or an unpaired surrogate.
+    ``shlex.quote`` where the value holds no control character; otherwise bash's ANSI-C
+    quoting ``$'…'`` (bash(1), QUOTING), with every control character, line separator,
+    ``\\`` and ``'`` escaped byte by byte (``\\xHH`` of its UTF-8), so that a newline in a
+    value can never end a ``#`` comment line of a printed plan and run the rest.
+
+    :raises Unprintable: for NUL (no shell argument can hold one) or an unpaired surrogate.
     """
     check_text(value, "A shell argument")
-    return shlex.quote(value)
+    if _line_breaking(value) is None:
+        return shlex.quote(value)
+    out = []
+    for char in value:
+        if char in "\\'":
+            out.append("\\" + char)
+        elif char in "\u2028\u2029" or unicodedata.category(char) == "Cc":
+            out.extend(f"\\x{byte:02x}" for byte in char.encode("utf-8"))
+        else:
+            out.append(char)
+    return "$'" + "".join(out) + "'"
 
 
 def pairs(values: Values) -> str:
