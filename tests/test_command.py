@@ -31,18 +31,12 @@ def no_platform_markers(
     """Detection sees an empty filesystem and no platform variable of the machine running
     the tests (CI may well run in Docker or under systemd)."""
     markers = {
-        "K_SERVICE",
-        "DYNO",
-        "KUBERNETES_SERVICE_HOST",
-        "FLY_APP_NAME",
-        "RENDER",
-        "RAILWAY_ENVIRONMENT_NAME",
-        "COMPOSE_PROJECT_NAME",
-        "COMPOSE_SERVICE",
-        "INVOCATION_ID",
-        "HEROKU_APP_NAME",
-        "POD_NAMESPACE",
+        marker
+        for record in platforms.PLATFORMS
+        for marker in record.markers
+        if not marker.startswith("/") and not marker.endswith("*")
     }
+    markers |= {"POD_NAMESPACE", "MAINTENANCE_MODE_CACHE", "CLOUDSDK_RUN_REGION"}
     for name in list(os.environ):
         if name in markers or name.startswith("DOKKU_"):
             monkeypatch.delenv(name)
@@ -512,3 +506,91 @@ def test_status_says_what_an_unset_retry_after_means(env: Callable[..., None]) -
     env(MAINTENANCE_MODE_ENDS_AT="2999-01-01T00:00:00Z")
     line = next(x for x in run("status").splitlines() if "MAINTENANCE_MODE_RETRY_AFTER" in x)
     assert line.endswith("(the seconds left until ENDS_AT)")
+
+
+# --- is-active: the shell check -----------------------------------------------------------
+
+
+def test_is_active_exits_0_when_active_and_1_when_not(env: Env, tmp_path: Path) -> None:
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as info:
+        call_command("maintenance_mode", "is-active", stdout=out, stderr=err)
+    assert info.value.code == 1
+    env(MAINTENANCE_MODE="on")
+    call_command("maintenance_mode", "is-active", stdout=out, stderr=err)  # returns: exit 0
+    # The mounted config counts: an off written there wins over the environment.
+    config = tmp_path / "maintenance"
+    config.mkdir()
+    (config / "MAINTENANCE_MODE").write_text("off\n")
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(config))
+    with pytest.raises(SystemExit):
+        call_command("maintenance_mode", "is-active", stdout=out, stderr=err)
+    assert out.getvalue() == err.getvalue() == ""
+
+
+def test_is_active_as_a_process(tmp_path: Path) -> None:
+    config = tmp_path / "maintenance"
+    config.mkdir()
+    (config / "MAINTENANCE_MODE").write_text("on\n")
+    active = manage("is-active", env={"MAINTENANCE_MODE_CONFIG_PATH": str(config)})
+    assert (active.returncode, active.stdout, active.stderr) == (0, "", "")
+    inactive = manage("is-active")
+    assert (inactive.returncode, inactive.stdout, inactive.stderr) == (1, "", "")
+    past = manage(
+        "is-active",
+        env={"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_ENDS_AT": "2020-01-01T00:00:00Z"},
+    )
+    assert past.returncode == 1
+
+
+def test_is_active_takes_no_plan_options() -> None:
+    assert "--message goes with on or off only." in fails("is-active", "--message", "x")
+    assert "--write goes with on or off only." in fails("is-active", "--write")
+
+
+# --- the shared store in the printed plans ------------------------------------------------
+
+
+def test_plans_lead_with_the_store_when_it_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = run("on", "--platform", "heroku", "--app", "shop")
+    assert "# No restart with the shared store: set MAINTENANCE_MODE_CACHE" in out
+    monkeypatch.setenv("MAINTENANCE_MODE_CACHE", "redis://cache.internal:6379/0")
+    out = run("on", "--platform", "heroku", "--app", "shop", "--message", "Back soon")
+    lines = out.splitlines()
+    assert lines[1].startswith("# No restart, through the shared store (MAINTENANCE_MODE_CACHE)")
+    assert (
+        "heroku run --app shop -- python manage.py maintenance_mode on --write --message 'Back soon'"
+        in lines
+    )
+    assert out.index("heroku run") < out.index("heroku config:set")
+    assert "No restart-free route" not in out
+
+
+def test_store_configured_reads_the_environment_then_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from maintenance_env.management.plans import store_configured
+
+    assert not store_configured({})
+    assert store_configured({"MAINTENANCE_MODE_CACHE": "default"})
+    assert not store_configured({"MAINTENANCE_MODE_CACHE": "  "})
+    with override_settings(MAINTENANCE_MODE_CACHE="redis://cache:6379/0"):
+        assert store_configured({})
+        assert not store_configured({"MAINTENANCE_MODE_CACHE": ""})  # the environment wins
+
+
+def test_unprintable_value_is_one_line_and_prints_nothing() -> None:
+    out = StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "maintenance_mode",
+            "on",
+            "--platform",
+            "ecs",
+            "--message",
+            "a\rb",
+            stdout=out,
+            stderr=StringIO(),
+        )
+    assert out.getvalue() == ""
+    assert str(info.value).endswith("Nothing printed for ecs.")

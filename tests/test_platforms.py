@@ -273,9 +273,21 @@ def test_every_platform_says_whether_it_restarts() -> None:
         first_comment = " ".join(plan.steps[0].comments).lower()
         assert any(
             word in first_comment
-            for word in ("restart", "redeploy", "revision", "re-create", "no restart")
+            for word in (
+                "restart",
+                "redeploy",
+                "revision",
+                "re-create",
+                "no restart",
+                "no reload",
+                "new version",
+                "deploys",
+                "replaces",
+                "new containers",
+                "new tasks",
+            )
         ), name
-        assert plan.restarts is (name != "kubernetes")
+        assert plan.restarts is (name not in ("kubernetes", "pythonanywhere"))
 
 
 def test_systemd_escapes_spaces_and_percent_signs() -> None:
@@ -306,7 +318,7 @@ def test_commands_are_valid_shell(name: str, tmp_path: Path) -> None:
         environment="europe-west1",
         config_path="/etc/maintenance",
     )
-    assert plan.placeholders == ()
+    assert set(plan.placeholders) <= {"bucket", "task-id", "resource-group", "domain", "store-url"}
     script = tmp_path / "commands.sh"
     script.write_text(plan.render())
     result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
@@ -315,7 +327,11 @@ def test_commands_are_valid_shell(name: str, tmp_path: Path) -> None:
         assert shlex.split(command)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "shell"])
+#: Platforms whose commands need no name: they run where the app's files are.
+NAMELESS = ("shell", "appengine", "kamal")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in NAMELESS])
 def test_placeholders_are_quoted_literals(name: str, tmp_path: Path) -> None:
     """Without an app name the commands hold ``'<placeholders>'``: quoted, so the shell never
     reads them as redirections, and no platform accepts ``<`` in a name."""
@@ -411,3 +427,341 @@ def test_set_env_command_runs_in_real_kubectl(tmp_path: Path) -> None:
     values = {item["name"]: item.get("value") for item in web["env"]}
     assert values["MAINTENANCE_MODE"] == "on"
     assert values["MAINTENANCE_MODE_MESSAGE"] == "Back at 4, 100% sure"
+
+
+# --- the registry and the 12 platforms added with it ------------------------------------
+
+ECS_URI = "http://169.254.170.2/v4/5fb8fcd5-1c5d-4f57-b5a5-b3e6b8e1f2c9"
+APPRUNNER_ARN = (
+    "arn:aws:apprunner:eu-west-1:123456789012:service/shop/8fe1e10304f84fd2b0df550fe98a71fa"
+)
+
+
+@pytest.mark.parametrize(
+    ("environ", "files", "expected"),
+    [
+        (
+            {"GAE_APPLICATION": "e~shop", "GAE_SERVICE": "default", "GAE_ENV": "standard"},
+            (),
+            "appengine",
+        ),
+        ({"GAE_ENV": "standard"}, (), "appengine"),
+        # Container Apps runs on Kubernetes: the more specific marker wins.
+        (
+            {
+                "CONTAINER_APP_NAME": "shop",
+                "CONTAINER_APP_REVISION": "shop--x1",
+                "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+            },
+            (NAMESPACE_FILE,),
+            "azure-containerapps",
+        ),
+        (
+            {"WEBSITE_SITE_NAME": "shop", "WEBSITE_RESOURCE_GROUP": "shop-rg"},
+            (),
+            "azure-appservice",
+        ),
+        # App Runner runs on Fargate, where ECS's markers are set too: App Runner wins.
+        (
+            {
+                "APPRUNNER_SERVICE_ARN": APPRUNNER_ARN,
+                "ECS_CONTAINER_METADATA_URI_V4": ECS_URI,
+                "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
+            },
+            (),
+            "apprunner",
+        ),
+        (
+            {"ECS_CONTAINER_METADATA_URI_V4": ECS_URI, "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"},
+            (),
+            "ecs",
+        ),
+        ({"ECS_CONTAINER_METADATA_URI": ECS_URI}, (".dockerenv",), "ecs"),
+        ({"AWS_EXECUTION_ENV": "AWS_ECS_EC2"}, (), "ecs"),
+        ({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"}, (), "shell"),
+        ({}, ("opt/elasticbeanstalk/bin/get-config",), "beanstalk"),
+        (
+            {
+                "PLATFORM_APPLICATION_NAME": "app",
+                "PLATFORM_PROJECT": "abcdefgh1234",
+                "PLATFORM_BRANCH": "main",
+            },
+            (),
+            "upsun",
+        ),
+        ({"PLATFORM_PROJECT": "abcdefgh1234"}, (), "shell"),  # one of the two is not enough
+        ({"DIGITALOCEAN_APP_ID": "a1b2c3d4-0000-4000-8000-1234567890ab"}, (), "digitalocean"),
+        (
+            {
+                "PYTHONANYWHERE_DOMAIN": "pythonanywhere.com",
+                "PYTHONANYWHERE_SITE": "www.pythonanywhere.com",
+            },
+            (),
+            "pythonanywhere",
+        ),
+        # Nomad's Docker driver, Kamal and Swarm all run Docker containers: they win over Docker.
+        (
+            {"NOMAD_ALLOC_ID": "5cbf3b0a-0000-4000-8000-000000000001", "NOMAD_JOB_NAME": "shop"},
+            (".dockerenv",),
+            "nomad",
+        ),
+        (
+            {"KAMAL_CONTAINER_NAME": "shop-web-abc123", "KAMAL_VERSION": "abc123"},
+            (".dockerenv",),
+            "kamal",
+        ),
+        ({"KAMAL_VERSION": "abc123"}, (), "kamal"),
+        ({"SWARM_SERVICE_NAME": "shop_web"}, (".dockerenv",), "swarm"),
+        # Cloud Run (Knative) before Kubernetes, as before.
+        ({"K_SERVICE": "shop", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}, (), "cloudrun"),
+    ],
+)
+def test_detect_new_platforms(
+    tmp_path: Path, environ: dict[str, str], files: tuple[str, ...], expected: str
+) -> None:
+    found = detect(environ, fake_root(tmp_path, *files))
+    assert found.name == expected, found
+    assert found.reason
+
+
+def test_registry_is_the_one_source() -> None:
+    assert tuple(p.name for p in platforms.PLATFORMS) == NAMES
+    assert len(set(NAMES)) == len(NAMES)
+    assert NAMES[-1] == "shell"
+    for record in platforms.PLATFORMS:
+        assert platforms.DESCRIPTIONS[record.name] == record.description
+        assert "\n" not in record.description
+        assert record.restart_note, record.name
+    # The existing names keep working, as --platform and MAINTENANCE_MODE_PLATFORM values.
+    old = {
+        "heroku",
+        "kubernetes",
+        "fly",
+        "render",
+        "railway",
+        "cloudrun",
+        "dokku",
+        "docker",
+        "compose",
+        "systemd",
+        "shell",
+    }
+    new = {
+        "ecs",
+        "apprunner",
+        "beanstalk",
+        "azure-appservice",
+        "azure-containerapps",
+        "appengine",
+        "digitalocean",
+        "kamal",
+        "swarm",
+        "nomad",
+        "pythonanywhere",
+        "upsun",
+    }
+    assert set(NAMES) == old | new
+
+
+def test_context_of_the_new_platforms(tmp_path: Path) -> None:
+    root = fake_root(tmp_path)
+    appservice = context(
+        "azure-appservice", {"WEBSITE_SITE_NAME": "shop", "WEBSITE_RESOURCE_GROUP": "rg"}, root
+    )
+    assert (appservice.app, appservice.environment) == ("shop", "rg")
+    assert context("azure-containerapps", {"CONTAINER_APP_NAME": "shop"}, root).app == "shop"
+    assert context("appengine", {"GAE_SERVICE": "default"}, root).app == "default"
+    assert context("apprunner", {"APPRUNNER_SERVICE_ARN": APPRUNNER_ARN}, root).app == APPRUNNER_ARN
+    upsun = context(
+        "upsun",
+        {"PLATFORM_APPLICATION_NAME": "app", "PLATFORM_PROJECT": "p1", "PLATFORM_BRANCH": "main"},
+        root,
+    )
+    assert (upsun.app, upsun.namespace, upsun.environment) == ("app", "p1", "main")
+    nomad = context("nomad", {"NOMAD_JOB_NAME": "shop", "NOMAD_NAMESPACE": "prod"}, root)
+    assert (nomad.app, nomad.namespace) == ("shop", "prod")
+    assert context("swarm", {"SWARM_SERVICE_NAME": "shop_web"}, root).app == "shop_web"
+    assert context("digitalocean", {"DIGITALOCEAN_APP_ID": "a1"}, root).app == "a1"
+
+
+OPTION_SETS = [
+    [("MAINTENANCE_MODE", "on")],
+    [("MAINTENANCE_MODE", "off")],
+    WITH_MESSAGE,
+    [
+        ("MAINTENANCE_MODE", "on"),
+        ("MAINTENANCE_MODE_STARTS_AT", "2026-12-01T02:00:00Z"),
+        ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+        ("MAINTENANCE_MODE_MESSAGE", 'It\'s "down"; $HOME `id` \\ back, 100% @ 4, ^ ~ | # ! + :'),
+    ],
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_script_passes_bash_n_in_every_combination(name: str, tmp_path: Path) -> None:
+    """Every platform, on and off, with and without the options, names, a mounted config and
+    the shared store: ``bash -n`` accepts the printed script, and every command splits."""
+    bash = need_tool("bash")
+    scripts = []
+    for values in OPTION_SETS:
+        action = values[0][1]
+        for names in (
+            {},
+            {"app": "shop", "namespace": "prod", "environment": "prod-1", "config_path": "/etc/m"},
+        ):
+            for store in (False, True):
+                plan = instructions(name, action, values, store=store, **names)
+                assert plan.restarts is (plan.restarts and not store)
+                scripts.append(plan.render())
+                for command in plan.commands:
+                    assert shlex.split(command)
+    script = tmp_path / "all.sh"
+    script.write_text("\n".join(scripts))
+    result = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_store_route_leads_when_configured(name: str) -> None:
+    with_store = instructions(name, "on", WITH_MESSAGE, app="shop", store=True)
+    lead = " ".join(with_store.steps[0].comments)
+    assert lead.startswith("No restart, through the shared store (MAINTENANCE_MODE_CACHE)")
+    assert "MAINTENANCE_MODE_RELOAD_INTERVAL" in lead
+    write = with_store.steps[0].commands[0]
+    assert "maintenance_mode on --write" in write
+    # The --write route carries the other values as options.
+    assert "--ends-at 2026-12-01T04:00:00Z" in write
+    assert "--message" in write
+    assert not with_store.restarts
+    # The restart route follows, as the fallback.
+    without = instructions(name, "on", WITH_MESSAGE, app="shop")
+    assert without.steps[0] == with_store.steps[1]
+    hints = [
+        s for s in without.steps if s.comments[0].startswith("No restart with the shared store")
+    ]
+    record = platforms.get(name)
+    if record.restarts:
+        assert len(hints) == 1
+        assert len(hints[0].comments) == 1  # one comment line
+        assert "set MAINTENANCE_MODE_CACHE to the app's Redis" in hints[0].comments[0]
+    else:
+        assert hints == []
+
+
+def test_store_routes_use_each_platforms_exec() -> None:
+    def lead(name: str, **names: str) -> str:
+        return instructions(name, "on", ON, store=True, **names).steps[0].commands[0]
+
+    assert (
+        lead("heroku", app="shop")
+        == "heroku run --app shop -- python manage.py maintenance_mode on --write"
+    )
+    assert (
+        lead("fly", app="shop")
+        == "fly ssh console --app shop -C 'python manage.py maintenance_mode on --write'"
+    )
+    assert lead("ecs", app="shop", environment="prod") == (
+        "aws ecs execute-command --cluster prod --task '<task-id>' --interactive "
+        "--command 'python manage.py maintenance_mode on --write'"
+    )
+    assert lead("azure-containerapps", app="shop", environment="rg") == (
+        "az containerapp exec --name shop --resource-group rg "
+        "--command 'python manage.py maintenance_mode on --write'"
+    )
+    assert (
+        lead("kamal")
+        == "kamal app exec --reuse --primary 'python manage.py maintenance_mode on --write'"
+    )
+    assert (
+        lead("nomad", app="shop")
+        == "nomad alloc exec -job shop python manage.py maintenance_mode on --write"
+    )
+    assert (
+        lead("docker", app="web1")
+        == "docker exec web1 python manage.py maintenance_mode on --write"
+    )
+    assert lead("railway", app="web").startswith("railway run --service web -- python manage.py")
+    assert lead("render", app="srv-1").startswith(
+        "curl -fsS -X POST https://api.render.com/v1/services/srv-1/jobs "
+    )
+    assert lead("kubernetes", app="shop", namespace="prod") == (
+        "kubectl exec deployment/shop --namespace prod -- python manage.py maintenance_mode on --write"
+    )
+
+
+def test_systemd_app_name_gets_its_unit_suffix() -> None:
+    """``--app web`` is ``web.service``: its drop-ins live in ``web.service.d``, which
+    systemd reads, never in ``web.d``."""
+    commands = instructions("systemd", "on", ON, app="web").commands
+    assert commands[0] == "sudo mkdir -p /etc/systemd/system/web.service.d"
+    assert "/etc/systemd/system/web.service.d/maintenance.conf" in commands[1]
+    assert commands[2].endswith("systemctl restart web.service")
+    assert "web.d" not in " ".join(commands).replace("web.service.d", "")
+    assert (
+        "/etc/systemd/system/web@2.service.d"
+        in instructions("systemd", "on", ON, app="web@2.service").commands[0]
+    )
+
+
+def test_systemd_refuses_a_message_that_would_add_a_directive() -> None:
+    values = [*ON, ("MAINTENANCE_MODE_MESSAGE", "x\nExecStartPre=/bin/touch /tmp/p\nX-End=")]
+    with pytest.raises(platforms.Unprintable) as info:
+        instructions("systemd", "on", values, app="web")
+    assert "\n" not in str(info.value)
+    assert "control character" in str(info.value)
+
+
+def test_new_platform_commands() -> None:
+    def commands(name: str, **names: str) -> list[str]:
+        return instructions(name, "on", WITH_MESSAGE, **names).commands
+
+    assert commands("swarm", app="shop_web") == [
+        "docker service update --env-add MAINTENANCE_MODE=on "
+        "--env-add MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "--env-add 'MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure' shop_web",
+    ]
+    assert commands("azure-appservice", app="shop", environment="rg") == [
+        "az webapp config appsettings set --name shop --resource-group rg --settings "
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'",
+        "python manage.py maintenance_mode on --write --ends-at 2026-12-01T04:00:00Z "
+        "--message 'Back at 4, 100% sure'",
+    ]
+    assert commands("azure-containerapps", app="shop", environment="rg")[0] == (
+        "az containerapp update --name shop --resource-group rg --set-env-vars "
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'"
+    )
+    assert commands("ecs", app="shop", environment="prod") == [
+        "printf '%s\\n' MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "'MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure' | aws s3 cp - "
+        "'s3://<bucket>/shop-maintenance.env'",
+        "aws ecs update-service --cluster prod --service shop --force-new-deployment",
+    ]
+    assert commands("nomad", app="shop")[0] == (
+        "nomad job run -var maintenance_mode=on -var maintenance_mode_ends_at=2026-12-01T04:00:00Z "
+        "-var 'maintenance_mode_message=Back at 4, 100% sure' shop.nomad.hcl"
+    )
+    assert commands("kamal")[0] == (
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' kamal app boot"
+    )
+    assert commands("upsun", app="app", environment="main")[0] == (
+        "upsun variable:create --update --level environment --environment main "
+        "--name env:MAINTENANCE_MODE --value=on --no-interaction"
+    )
+    assert commands("pythonanywhere", app="shop.pythonanywhere.com")[-1] == (
+        "pa webapp reload --domain shop.pythonanywhere.com"
+    )
+    assert commands("appengine") == ["gcloud app deploy app.yaml"]
+    assert commands("digitalocean", app="a1") == [
+        "doctl apps spec get a1 > spec.yaml",
+        "doctl apps update a1 --spec spec.yaml",
+    ]
+
+
+def test_containerapps_refuses_a_secretref_value() -> None:
+    with pytest.raises(platforms.Unprintable, match="secretref"):
+        instructions(
+            "azure-containerapps", "on", [*ON, ("MAINTENANCE_MODE_MESSAGE", "secretref:x")]
+        )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
+import sys
 import time
 from argparse import ArgumentParser
 from collections.abc import Iterator
@@ -21,12 +21,13 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import conf, parsers, platforms, sources
-from maintenance_env.conf import VARIABLES
+from maintenance_env.management import plans, status
+from maintenance_env.management.status import iso
 from maintenance_env.parsers import InvalidValue
 
-ACTIONS = ("on", "off", "status")
-#: What fills each placeholder of the printed commands; any other is a name --app gives.
-PLACEHOLDER_SOURCES = {"region": "or set CLOUDSDK_RUN_REGION"}
+ACTIONS = ("on", "off", "status", "is-active")
+#: The options that go with ``on``/``off`` only.
+PLAN_OPTIONS = ("platform", "app", "namespace", "starts_at", "ends_at", "message")
 
 
 @contextlib.contextmanager
@@ -49,33 +50,6 @@ def _runtime(*, check_template: bool = True) -> conf.Runtime:
         runtime = conf.Runtime(check_template=check_template)
         runtime.state()
     return runtime
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _json_value(value: object) -> Any:
-    """A value of :class:`conf.Config` as JSON: lists stay lists, datetimes become ISO text."""
-    if isinstance(value, dt.datetime):
-        return _iso(value)
-    if isinstance(value, (tuple, list)):
-        return [_json_value(item) for item in value]
-    if hasattr(value, "pattern"):  # a compiled regular expression
-        return value.pattern
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)  # an IP network
-
-
-def _text_value(value: object) -> str:
-    if value is None:
-        return "(unset)"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "(empty)"
-    return str(value)
 
 
 class Command(BaseCommand):
@@ -107,7 +81,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "action",
             choices=ACTIONS,
-            help="on or off: print (or --write) the switch; status: what is in force",
+            help="on or off: print (or --write) the switch; status: what is in force; "
+            "is-active: exit 0 when maintenance is active, 1 when not, printing nothing",
         )
         parser.add_argument(
             "--platform",
@@ -157,7 +132,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{flag}={raw!r} is not valid: expected {exc.expected}."
                 ) from None
-            values.append((name, _iso(moments[option])))
+            values.append((name, iso(moments[option])))
         if (
             "starts_at" in moments
             and "ends_at" in moments
@@ -214,20 +189,19 @@ class Command(BaseCommand):
         action: str = options["action"]
         if options["json"] and action != "status":
             raise CommandError("--json goes with status only.")
-        if options["write"] and action == "status":
+        if options["write"] and action in ("status", "is-active"):
             raise CommandError("--write goes with on or off only.")
-        if action == "status":
-            given = [
-                f"--{o.replace('_', '-')}"
-                for o in ("platform", "app", "namespace", "starts_at", "ends_at", "message")
-                if options.get(o) is not None
-            ]
+        if action in ("status", "is-active"):
+            given = [f"--{o.replace('_', '-')}" for o in PLAN_OPTIONS if options.get(o) is not None]
             if given:
                 raise CommandError(f"{given[0]} goes with on or off only.")
-            self._status(options["json"])
+            if action == "is-active":
+                self._is_active()
+            else:
+                self._status(options["json"])
             return
         if options.get("platform") is not None and options["platform"].strip().lower() == "list":
-            self._list()
+            plans.render_list(platforms.detect(os.environ, self.detection_root), self.stdout.write)
             return
         self._check_names(options)
         values = self._values(action, options)
@@ -237,29 +211,35 @@ class Command(BaseCommand):
             return
         detection = self._platform(options.get("platform"), runtime)
         hints = platforms.context(detection.name, os.environ, self.detection_root)
-        plan = platforms.instructions(
-            detection.name,
-            action,
-            values,
-            app=options.get("app") or hints.app,
-            namespace=options.get("namespace") or hints.namespace,
-            environment=hints.environment,
-            config_path=runtime.base.config.config_path,
-        )
-        self.stdout.write(
-            f"# Platform: {detection.name} ({detection.reason}). To turn maintenance {action}:"
-        )
-        self.stdout.write(plan.render(), ending="")
-        if plan.placeholders:
-            shown = [f"<{p}> ({PLACEHOLDER_SOURCES.get(p, '--app')})" for p in plan.placeholders]
-            self.stdout.write(f"\n# Replace {' and '.join(shown)} first.")
+        try:
+            text = plans.render_plan(
+                detection,
+                action,
+                values,
+                app=options.get("app") or hints.app,
+                namespace=options.get("namespace") or hints.namespace,
+                environment=hints.environment,
+                config_path=runtime.base.config.config_path,
+                store=plans.store_configured(),
+            )
+        except platforms.Unprintable as exc:
+            raise CommandError(f"{exc} Nothing printed for {detection.name}.") from None
+        self.stdout.write(text, ending="")
 
-    def _list(self) -> None:
-        detected = platforms.detect(os.environ, self.detection_root)
-        for name in platforms.NAMES:
-            mark = "*" if name == detected.name else " "
-            self.stdout.write(f"{mark} {name:<11} {platforms.DESCRIPTIONS[name]}")
-        self.stdout.write(f"(* detected here: {detected.reason})")
+    def _is_active(self) -> None:
+        """Exit 0 when maintenance is active here, 1 when not; print nothing (as
+        ``systemctl is-active --quiet``). The value includes the mounted config."""
+        active = _runtime(check_template=False).state().is_active(time.time())
+        if not active:
+            sys.exit(1)
+
+    def _status(self, as_json: bool) -> None:
+        runtime = _runtime()
+        data = status.report(runtime, lambda: self._platform(None, runtime))
+        if as_json:
+            self.stdout.write(status.dumps(data))
+            return
+        status.render(data, self.stdout.write, self.style.ERROR)
 
     def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
         config = runtime.base.config
@@ -312,123 +292,6 @@ class Command(BaseCommand):
         now = time.time()
         state = "active" if after.is_active(now) else "not active"
         self.stdout.write(
-            f"Maintenance is now {state} here ({self._reason(after, now)}); running servers "
+            f"Maintenance is now {state} here ({status.reason(after, now)}); running servers "
             f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
         )
-
-    # --- status -----------------------------------------------------------------------
-
-    @staticmethod
-    def _reason(state: conf.State, now: float) -> str:
-        resolution = state.resolution
-        config = state.config
-        origin = resolution.origins["MAINTENANCE_MODE"].value
-        if not config.enabled:
-            return f"MAINTENANCE_MODE is off, from the {origin}"
-        if config.starts_at is not None and now < config.starts_at.timestamp():
-            return (
-                f"MAINTENANCE_MODE is on, from the {origin}, but the window starts at "
-                f"{_iso(config.starts_at)}"
-            )
-        if config.ends_at is not None and now >= config.ends_at.timestamp():
-            return (
-                f"MAINTENANCE_MODE is on, from the {origin}, but the window ended at "
-                f"{_iso(config.ends_at)}"
-            )
-        until = f" until {_iso(config.ends_at)}" if config.ends_at else ""
-        return f"MAINTENANCE_MODE is on, from the {origin}{until}"
-
-    @staticmethod
-    def _window(state: conf.State, now: float) -> dict[str, Any] | None:
-        """The window in force or still to come; ``None`` when there is none."""
-        config = state.config
-        if config.starts_at is None and config.ends_at is None:
-            return None
-        if config.ends_at is not None and now >= config.ends_at.timestamp():
-            when = "past"
-        elif config.starts_at is not None and now < config.starts_at.timestamp():
-            when = "upcoming"
-        else:
-            when = "current"
-        return {
-            "starts_at": _iso(config.starts_at) if config.starts_at else None,
-            "ends_at": _iso(config.ends_at) if config.ends_at else None,
-            "when": when,
-        }
-
-    def _report(self) -> dict[str, Any]:
-        runtime = _runtime()
-        state = runtime.state()
-        resolution = state.resolution
-        now = time.time()
-        active = state.is_active(now)
-        variables: dict[str, dict[str, Any]] = {}
-        for name, var in VARIABLES.items():
-            value = _json_value(resolution.value(name))
-            if var.secret and value is not None:
-                value = "***"
-            variables[name] = {"value": value, "origin": resolution.origins[name].value}
-        try:
-            platform = self._platform(None, runtime)
-            platform_info: dict[str, str | None] = {
-                "name": platform.name,
-                "reason": platform.reason,
-            }
-        except CommandError as exc:
-            platform_info = {"name": None, "reason": str(exc)}
-        problems = [str(p) for p in resolution.problems]
-        config_path = resolution.config.config_path
-        return {
-            "active": active,
-            "reason": self._reason(state, now),
-            "window": self._window(state, now),
-            "retry_after": state.retry_after(now) if active else None,
-            "platform": platform_info,
-            "config_path": config_path,
-            "config_error": resolution.source_error if config_path else None,
-            "variables": variables,
-            "problems": problems,
-        }
-
-    def _status(self, as_json: bool) -> None:
-        report = self._report()
-        if as_json:
-            self.stdout.write(json.dumps(report, indent=2))
-            return
-        write = self.stdout.write
-        write(
-            f"Maintenance is {'ACTIVE' if report['active'] else 'not active'}: {report['reason']}."
-        )
-        window = report["window"]
-        if window is None:
-            write("Window: none (active whenever MAINTENANCE_MODE is on)")
-        else:
-            write(
-                f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
-                f"({window['when']})"
-            )
-        if report["retry_after"] is not None:
-            write(f"Retry-After: {report['retry_after']} s")
-        platform = report["platform"]
-        write(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
-        if report["config_path"]:
-            error = report["config_error"]
-            write(f"Mounted config: {report['config_path']}" + (f" ({error})" if error else ""))
-        else:
-            write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
-        write("")
-        width = max(len(name) for name in report["variables"])
-        write(f"  {'variable':<{width}}  {'from':<11}  value")
-        for name, item in report["variables"].items():
-            origin = item["origin"]
-            value = _text_value(item["value"])
-            if name == "MAINTENANCE_MODE_RETRY_AFTER" and item["value"] is None:
-                # Unset means derived, not absent: say what the header will carry.
-                value = (
-                    "(the seconds left until ENDS_AT)"
-                    if report["variables"]["MAINTENANCE_MODE_ENDS_AT"]["value"]
-                    else f"({conf.DEFAULT_RETRY_AFTER})"
-                )
-            write(f"  {name:<{width}}  {origin:<11}  {value}")
-        for problem in report["problems"]:
-            write(self.style.ERROR(f"Problem: {problem}"))

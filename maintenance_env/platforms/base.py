@@ -1,0 +1,211 @@
+"""The shapes every platform record shares: what is found, what is asked, what is printed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from maintenance_env.platforms import quoting
+
+__all__ = [
+    "Context",
+    "Detection",
+    "Markers",
+    "Plan",
+    "Platform",
+    "Request",
+    "Step",
+]
+
+SERVICE_ACCOUNT_NAMESPACE = "var/run/secrets/kubernetes.io/serviceaccount/namespace"
+DOCKERENV = ".dockerenv"
+PROC_CGROUP = "proc/self/cgroup"
+
+#: The ``--write`` options that carry each variable, for the commands run inside the app.
+WRITE_OPTIONS = {
+    "MAINTENANCE_MODE_STARTS_AT": "--starts-at",
+    "MAINTENANCE_MODE_ENDS_AT": "--ends-at",
+    "MAINTENANCE_MODE_MESSAGE": "--message",
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The platform found (``name``), and the markers that gave it away (``reason``)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the environment tells about the app on its platform (``None`` when unknown)."""
+
+    app: str | None = None
+    namespace: str | None = None
+    #: Railway's environment, Cloud Run's region, an Azure resource group, an ECS
+    #: cluster, an Upsun environment: the one other name a platform's commands need.
+    environment: str | None = None
+
+
+class Markers:
+    """The environment and filesystem a platform is recognised from (tests pass fakes).
+
+    ``environ`` maps variable names to values; ``root`` is the filesystem root that
+    marker files (``/.dockerenv``, the service-account namespace) are looked for under.
+    An empty or blank variable counts as unset.
+    """
+
+    def __init__(self, environ: Mapping[str, str], root: str) -> None:
+        self.environ = environ
+        self.root = root
+
+    def has(self, name: str) -> bool:
+        return bool(self.environ.get(name, "").strip())
+
+    def get(self, *names: str) -> str | None:
+        """The first of ``names`` that is set, trimmed; ``None`` when none is."""
+        for name in names:
+            value = self.environ.get(name, "").strip()
+            if value:
+                return value
+        return None
+
+    def first(self, *names: str) -> str | None:
+        """The first of ``names`` that is set (its name, for a detection reason)."""
+        return next((name for name in names if self.has(name)), None)
+
+    def prefixed(self, prefix: str) -> list[str]:
+        return sorted(name for name in self.environ if name.startswith(prefix))
+
+    def exists(self, relative: str) -> bool:
+        return os.path.exists(os.path.join(self.root, relative))
+
+    def read(self, relative: str) -> str | None:
+        """A marker file's text, trimmed; ``None`` when missing, unreadable or empty."""
+        try:
+            with open(os.path.join(self.root, relative), encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one plan is built for: the builders' single argument.
+
+    ``action`` is ``on`` or ``off``; ``values`` the variables to set, ``MAINTENANCE_MODE``
+    first; ``app``/``namespace``/``environment`` the names the commands need (a missing one
+    is printed as a quoted ``'<label>'`` placeholder and recorded in ``missing``);
+    ``config_path`` the mounted config this process knows of; ``store`` whether the shared
+    store (``MAINTENANCE_MODE_CACHE``) is configured.
+    """
+
+    action: str
+    values: tuple[tuple[str, str], ...]
+    app: str | None = None
+    namespace: str | None = None
+    environment: str | None = None
+    config_path: str | None = None
+    store: bool = False
+    missing: list[str] = field(default_factory=list, compare=False)
+
+    def name(self, value: str | None, label: str) -> str:
+        """``value`` shell-quoted, or ``'<label>'`` (recorded as missing), which no
+        platform accepts as a name."""
+        if value:
+            return quoting.shell(value)
+        self.missing.append(label)
+        return quoting.shell(f"<{label}>")
+
+    def raw_name(self, value: str | None, label: str) -> str:
+        """``value`` or ``<label>`` unquoted, to be embedded in a longer word."""
+        if value:
+            return value
+        self.missing.append(label)
+        return f"<{label}>"
+
+    def write_argv(self) -> list[str]:
+        """``python manage.py maintenance_mode on --write`` with the options that carry
+        the other values, as argument words."""
+        argv = ["python", "manage.py", "maintenance_mode", self.action, "--write"]
+        for name, value in self.values[1:]:
+            argv += [WRITE_OPTIONS[name], value]
+        return argv
+
+    def write_command(self) -> str:
+        """:meth:`write_argv` as one shell line."""
+        return " ".join(quoting.shell(word) for word in self.write_argv())
+
+
+@dataclass(frozen=True)
+class Step:
+    """Comment lines, then the commands to paste."""
+
+    comments: tuple[str, ...]
+    commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything printed for one platform and action.
+
+    ``restarts`` is False when the first route printed needs no restart.
+    """
+
+    platform: str
+    restarts: bool
+    steps: tuple[Step, ...]
+    placeholders: tuple[str, ...] = field(default=())
+
+    def render(self) -> str:
+        """The steps as shell text: ``#`` comment lines, commands, a blank line between."""
+        blocks = []
+        for step in self.steps:
+            lines = [f"# {line}" if line else "#" for line in step.comments]
+            lines.extend(step.commands)
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + "\n"
+
+    @property
+    def commands(self) -> list[str]:
+        return [command for step in self.steps for command in step.commands]
+
+
+Builder = Callable[[Request], list[Step]]
+Detector = Callable[[Markers], "str | None"]
+ContextReader = Callable[[Markers], Context]
+#: Where and how ``maintenance_mode … --write`` runs once with the store reachable:
+#: (where, in words for a comment; the command).
+ExecRoute = Callable[[Request], tuple[str, str]]
+
+
+def _no_context(markers: Markers) -> Context:
+    return Context()
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One platform: how it is recognised, its facts, and how its commands are built.
+
+    ``detect`` returns the reason (the markers seen) or ``None``; ``markers`` names them
+    for the docs. ``restarts`` says whether setting an environment variable there restarts
+    or redeploys the app, ``restart_note`` what that costs; ``live_route`` names the
+    platform's no-restart route without the shared store (a mounted volume, a ConfigMap),
+    or ``None``. ``store_route`` builds the step that runs ``maintenance_mode … --write``
+    once where the shared store is reachable (the platform's exec route). ``hints`` says
+    what fills each placeholder label other than ``--app``.
+    """
+
+    name: str
+    description: str
+    markers: tuple[str, ...]
+    detect: Detector
+    build: Builder
+    store_route: ExecRoute
+    restarts: bool = True
+    restart_note: str = ""
+    live_route: str | None = None
+    context: ContextReader = _no_context
+    hints: Mapping[str, str] = field(default_factory=dict)
