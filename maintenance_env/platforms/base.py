@@ -181,6 +181,17 @@ ContextReader = Callable[[Markers], Context]
 ExecRoute = Callable[[Request], tuple[str, str]]
 
 
+def any_set(*names: str) -> Detector:
+    """A detector that recognises the platform by the first of ``names`` set in the
+    environment (non-empty), giving "NAME is set" as the reason."""
+
+    def detect(markers: Markers) -> str | None:
+        found = markers.first(*names)
+        return f"{found} is set" if found else None
+
+    return detect
+
+
 def _no_context(markers: Markers) -> Context:
     return Context()
 

@@ -3,7 +3,7 @@ Azure App Service and Container Apps; Google Cloud Run and App Engine."""
 
 from __future__ import annotations
 
-from maintenance_env.platforms.base import Context, Markers, Platform, Request, Step
+from maintenance_env.platforms.base import Context, Markers, Platform, Request, Step, any_set
 from maintenance_env.platforms.quoting import (
     Unprintable,
     dotenv_line,
@@ -237,7 +237,7 @@ AZURE_APPSERVICE = Platform(
     description="Azure App Service: WEBSITE_SITE_NAME",
     markers=("WEBSITE_SITE_NAME", "WEBSITE_RESOURCE_GROUP"),
     # https://learn.microsoft.com/azure/app-service/reference-app-settings#app-environment
-    detect=lambda m: "WEBSITE_SITE_NAME is set" if m.has("WEBSITE_SITE_NAME") else None,
+    detect=any_set("WEBSITE_SITE_NAME"),
     build=_appservice,
     store_route=lambda r: ("in the SSH console (az webapp ssh), or " + LOCAL, r.write_command()),
     restart_note="a restart of every instance: usually under a minute",
@@ -273,7 +273,7 @@ AZURE_CONTAINERAPPS = Platform(
     "it runs on)",
     markers=("CONTAINER_APP_NAME", "CONTAINER_APP_REVISION"),
     # https://learn.microsoft.com/azure/container-apps/environment-variables#built-in-environment-variables
-    detect=lambda m: "CONTAINER_APP_NAME is set" if m.has("CONTAINER_APP_NAME") else None,
+    detect=any_set("CONTAINER_APP_NAME"),
     build=_containerapps,
     store_route=lambda r: (
         "in a running replica",
@@ -319,7 +319,7 @@ CLOUDRUN = Platform(
     description="Google Cloud Run: K_SERVICE (checked before Kubernetes: Knative sets it too)",
     markers=("K_SERVICE",),
     # https://cloud.google.com/run/docs/container-contract#env-vars
-    detect=lambda m: "K_SERVICE is set" if m.has("K_SERVICE") else None,
+    detect=any_set("K_SERVICE"),
     build=_cloudrun,
     store_route=_local_store_route,
     restart_note="a new revision: usually under a minute",
@@ -350,11 +350,7 @@ APPENGINE = Platform(
     description="Google App Engine: GAE_APPLICATION (or GAE_ENV)",
     markers=("GAE_APPLICATION", "GAE_ENV", "GAE_SERVICE"),
     # https://cloud.google.com/appengine/docs/standard/python3/runtime#environment_variables
-    detect=lambda m: (
-        f"{m.first('GAE_APPLICATION', 'GAE_ENV')} is set"
-        if m.first("GAE_APPLICATION", "GAE_ENV")
-        else None
-    ),
+    detect=any_set("GAE_APPLICATION", "GAE_ENV"),
     build=_appengine,
     store_route=_local_store_route,
     restart_note="a new version: usually several minutes",

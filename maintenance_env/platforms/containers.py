@@ -12,6 +12,7 @@ from maintenance_env.platforms.base import (
     Platform,
     Request,
     Step,
+    any_set,
 )
 from maintenance_env.platforms.quoting import (
     json_text,
@@ -131,7 +132,7 @@ NOMAD = Platform(
     description="HashiCorp Nomad: NOMAD_ALLOC_ID",
     markers=("NOMAD_ALLOC_ID", "NOMAD_JOB_NAME"),
     # https://developer.hashicorp.com/nomad/docs/runtime/environment
-    detect=lambda m: "NOMAD_ALLOC_ID is set" if m.has("NOMAD_ALLOC_ID") else None,
+    detect=any_set("NOMAD_ALLOC_ID"),
     build=_nomad,
     store_route=lambda r: (
         "in one allocation of the job",
@@ -172,11 +173,7 @@ KAMAL = Platform(
     # Kamal's `docker run` passes KAMAL_CONTAINER_NAME, KAMAL_VERSION and KAMAL_HOST into
     # every app container (https://kamal-deploy.org/docs/configuration/environment-variables/;
     # kamal's own tests of `kamal app boot` show the flags).
-    detect=lambda m: (
-        f"{m.first('KAMAL_CONTAINER_NAME', 'KAMAL_VERSION')} is set"
-        if m.first("KAMAL_CONTAINER_NAME", "KAMAL_VERSION")
-        else None
-    ),
+    detect=any_set("KAMAL_CONTAINER_NAME", "KAMAL_VERSION"),
     build=_kamal,
     store_route=lambda r: (
         "in a running container",
@@ -212,7 +209,7 @@ SWARM = Platform(
     markers=(SWARM_MARKER,),
     # Swarm sets no variable of its own in a task; a service template passes the name in:
     # https://docs.docker.com/reference/cli/docker/service/create/#create-services-using-templates
-    detect=lambda m: f"{SWARM_MARKER} is set" if m.has(SWARM_MARKER) else None,
+    detect=any_set(SWARM_MARKER),
     build=_swarm,
     store_route=lambda r: (
         "in one of the service's containers, on a node that runs one",
@@ -248,11 +245,7 @@ COMPOSE = Platform(
     description="Docker Compose: COMPOSE_PROJECT_NAME or COMPOSE_SERVICE, which the compose "
     "file passes in (Compose sets no variable of its own)",
     markers=("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE"),
-    detect=lambda m: (
-        f"{m.first('COMPOSE_PROJECT_NAME', 'COMPOSE_SERVICE')} is set"
-        if m.first("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE")
-        else None
-    ),
+    detect=any_set("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE"),
     build=_compose,
     store_route=lambda r: (
         "in the service's container",
@@ -345,7 +338,7 @@ SYSTEMD = Platform(
     description="systemd service: INVOCATION_ID",
     markers=("INVOCATION_ID",),
     # systemd.exec(5), "Environment Variables in Spawned Processes": $INVOCATION_ID.
-    detect=lambda m: "INVOCATION_ID is set" if m.has("INVOCATION_ID") else None,
+    detect=any_set("INVOCATION_ID"),
     build=_systemd,
     store_route=lambda r: ("as the service's user, from the app's directory", r.write_command()),
     restart_note="a restart of the service: seconds, dropping requests in flight",

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import json
 
-from maintenance_env.platforms.base import DOCKERENV, Context, Markers, Platform, Request, Step
+from maintenance_env.platforms.base import (
+    DOCKERENV,
+    Context,
+    Markers,
+    Platform,
+    Request,
+    Step,
+    any_set,
+)
 from maintenance_env.platforms.quoting import check_text, json_text, pairs, shell, yaml_string
 
 __all__ = [
@@ -169,7 +177,7 @@ FLY = Platform(
     description="Fly.io: FLY_APP_NAME",
     markers=("FLY_APP_NAME",),
     # https://fly.io/docs/machines/runtime-environment/#environment-variables
-    detect=lambda m: "FLY_APP_NAME is set" if m.has("FLY_APP_NAME") else None,
+    detect=any_set("FLY_APP_NAME"),
     build=_fly,
     store_route=lambda r: (
         "on any one Machine",
@@ -224,7 +232,7 @@ RENDER = Platform(
     description="Render: RENDER",
     markers=("RENDER",),
     # https://render.com/docs/environment-variables#all-runtimes (RENDER, RENDER_SERVICE_ID)
-    detect=lambda m: "RENDER is set" if m.has("RENDER") else None,
+    detect=any_set("RENDER"),
     build=_render,
     store_route=lambda r: (
         "as a one-off job of the service (Render's Jobs API)",
@@ -259,9 +267,7 @@ RAILWAY = Platform(
     description="Railway: RAILWAY_ENVIRONMENT_NAME",
     markers=("RAILWAY_ENVIRONMENT_NAME",),
     # https://docs.railway.com/reference/variables#railway-provided-variables
-    detect=lambda m: (
-        "RAILWAY_ENVIRONMENT_NAME is set" if m.has("RAILWAY_ENVIRONMENT_NAME") else None
-    ),
+    detect=any_set("RAILWAY_ENVIRONMENT_NAME"),
     build=_railway,
     store_route=lambda r: (
         "with the service's variables (railway run runs it here: the store must be reachable "
@@ -308,7 +314,7 @@ DIGITALOCEAN = Platform(
     # App Platform documents no variable of its own in the running container; its bindable
     # app-wide variable ${APP_ID} is passed in by the app spec:
     # https://docs.digitalocean.com/products/app-platform/how-to/use-environment-variables/
-    detect=lambda m: "DIGITALOCEAN_APP_ID is set" if m.has("DIGITALOCEAN_APP_ID") else None,
+    detect=any_set("DIGITALOCEAN_APP_ID"),
     build=_digitalocean,
     store_route=lambda r: (
         f"in `doctl apps console {r.name(r.app, 'app-id')} <component>` (a shell in the app)",
@@ -355,11 +361,7 @@ PYTHONANYWHERE = Platform(
     # eu.pythonanywhere.com) and PYTHONANYWHERE_SITE in consoles and web apps; its help
     # pages (https://help.pythonanywhere.com/pages/environment-variables-for-web-apps/)
     # do not list them, so this marker is the one in common use, not a documented one.
-    detect=lambda m: (
-        f"{m.first('PYTHONANYWHERE_DOMAIN', 'PYTHONANYWHERE_SITE')} is set"
-        if m.first("PYTHONANYWHERE_DOMAIN", "PYTHONANYWHERE_SITE")
-        else None
-    ),
+    detect=any_set("PYTHONANYWHERE_DOMAIN", "PYTHONANYWHERE_SITE"),
     build=_pythonanywhere,
     store_route=lambda r: ("in a Bash console, from the project", r.write_command()),
     restarts=False,
