@@ -7,26 +7,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint docs demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: need Python 3.10 or newer on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-# The suite, then the linters: main stays ruff-clean and mypy --strict clean.
+# The suite, then the linters and the docs: main stays ruff-clean, mypy --strict clean, and
+# its docs build without a warning.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory docs
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check maintenance_env tests benchmarks example_project noxfile.py
-	$(BIN)/ruff check maintenance_env tests benchmarks example_project noxfile.py
+	$(BIN)/ruff format --check maintenance_env tests benchmarks example_project docs/conf.py noxfile.py
+	$(BIN)/ruff check maintenance_env tests benchmarks example_project docs/conf.py noxfile.py
 	$(BIN)/mypy
+
+# The documentation site (Sphinx, MyST Markdown, furo) from docs/ into build/docs;
+# -W --keep-going: every warning (a broken link, a page outside the toctree) fails the build.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs build/docs
 
 # The Procfile's web: line, run as it is, on loopback (PORT/HOST picked up by gunicorn.conf.py).
 DEMO_PORT ?= 8000
@@ -39,7 +46,7 @@ demo: $(STAMP)
 		$(shell sed -n 's/^web: *//p' Procfile)
 
 # Every benchmark (a few minutes), next to bare Django and django-maintenance-mode (the
-# `bench` extra); the table goes to benchmarks/results.md. wrk is used when installed
+# `bench` extra); the tables go to benchmarks/results.md, the summary to docs/benchmarks.md. wrk is used when installed
 # (Debian: apt-get install wrk), else a small Python client. BENCH_ARGS=--quick for a smoke run.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -47,7 +54,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks --docs $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -6,7 +6,7 @@
 - The dotenv parser never raises.
 - Arbitrary paths, query strings, ``Accept`` headers, ``X-Forwarded-For`` chains and
   cookies never cause a 500, and a request gets past maintenance only when an exemption
-  truly matches (checked against an oracle written from the contract, not the code).
+  truly matches (checked against an oracle written from the docs, not the code).
 
 ``EXAMPLES`` is the number of generated inputs per property (per variable for parsers).
 """
@@ -281,7 +281,7 @@ def latin1(text: str) -> str:
 
 
 def client_address(forwarded: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The contract's client address with one trusted proxy: the last hop, if it is one."""
+    """The documented client address with one trusted proxy: the last hop, if it is one."""
     chain = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     if not chain:
         return None
@@ -303,7 +303,7 @@ def client_address(forwarded: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addr
 
 
 def may_pass(request: WSGIRequest) -> bool:
-    """May this request get past maintenance, by the contract's exemptions?"""
+    """May this request get past maintenance, by the documented exemptions?"""
     path = request.path_info
     address = client_address(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     return bool(
