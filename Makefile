@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test lint docs demo bench clean
 
+# pip >= 25.1 reads the dependency groups of pyproject.toml (--group): hence the upgrade.
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: need Python 3.10 or newer on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,docs]'
+	$(BIN)/python -m pip install --quiet -e . --group test --group lint --group docs
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,11 +47,11 @@ demo: $(STAMP)
 		$(shell sed -n 's/^web: *//p' Procfile)
 
 # Every benchmark (a few minutes), next to bare Django and django-maintenance-mode (the
-# `bench` extra); the tables go to benchmarks/results.md, the summary to docs/benchmarks.md. wrk is used when installed
+# `bench` dependency group); the tables go to benchmarks/results.md, the summary to docs/benchmarks.md. wrk is used when installed
 # (Debian: apt-get install wrk), else a small Python client. BENCH_ARGS=--quick for a smoke run.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]'
+	$(BIN)/python -m pip install --quiet --group bench
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

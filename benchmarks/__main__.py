@@ -406,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     targets: list[str] = []
     if not inprocess.have_dmm():
         lines += [
-            "django-maintenance-mode is not installed (`pip install -e '.[bench]'`): "
+            "django-maintenance-mode is not installed (`pip install --group bench`): "
             "its rows are missing.",
             "",
         ]
@@ -435,7 +435,7 @@ def run(args: argparse.Namespace) -> int:
 
     took = (
         f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
-        f"{', --quick' if args.quick else ''}). It installs the `bench` extra "
+        f"{', --quick' if args.quick else ''}). It installs the `bench` dependency group "
         "(django-maintenance-mode, `dmm` above) and uses `wrk` when installed "
         "(`apt-get install wrk`). How each number is taken: "
         f"[benchmarks/README.md]({REPOSITORY}benchmarks/README.md)."
