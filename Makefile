@@ -7,14 +7,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint docs demo bench clean
+.PHONY: test lint docs dist test-wheel demo bench clean
 
 # pip >= 25.1 reads the dependency groups of pyproject.toml (--group): hence the upgrade.
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: need Python 3.10 or newer on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e . --group test --group lint --group docs
+	$(BIN)/python -m pip install --quiet -e . --group test --group lint --group docs --group release
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -35,6 +35,16 @@ lint: $(STAMP)
 # -W --keep-going: every warning (a broken link, a page outside the toctree) fails the build.
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs build/docs
+
+# The sdist and the wheel in dist/, checked as PyPI will check them.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
+# The suite against the built wheel in a fresh venv, from the sdist's test tree (.ci/test-wheel).
+test-wheel: $(STAMP)
+	bash .ci/test-wheel $(PYTEST_ARGS)
 
 # The Procfile's web: line, run as it is, on loopback (PORT/HOST picked up by gunicorn.conf.py).
 DEMO_PORT ?= 8000
