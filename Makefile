@@ -1,13 +1,14 @@
 # Two commands on a fresh machine with Python 3.10+ and make:
 #   make demo   serve example_project with gunicorn at http://127.0.0.1:8000 (live mounted config)
 #   make test   run the whole suite
+# and, while working on the code, make test-fast (well under a minute).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3.10 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint docs dist test-wheel demo bench clean
+.PHONY: test test-fast lint docs dist test-wheel demo bench clean
 
 # pip >= 25.1 reads the dependency groups of pyproject.toml (--group): hence the upgrade.
 $(STAMP): pyproject.toml
@@ -27,6 +28,12 @@ test: $(STAMP)
 		--cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory docs
+
+# Everything but real servers, the browser, kubectl, redis-server and the load tests, with
+# 100 generated inputs per property test instead of 300; no coverage, no linters.
+FAST := not server and not browser and not kubectl and not redis and not slow
+test-fast: $(STAMP)
+	PROPERTY_EXAMPLES=100 $(BIN)/python -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check maintenance_env tests benchmarks example_project docs/conf.py noxfile.py

@@ -8,7 +8,8 @@
   cookies never cause a 500, and a request gets past maintenance only when an exemption
   truly matches (checked against an oracle written from the docs, not the code).
 
-``EXAMPLES`` is the number of generated inputs per property (per variable for parsers).
+``EXAMPLES`` is the number of generated inputs per property (per variable for parsers):
+300, or ``PROPERTY_EXAMPLES`` from the environment (``make test-fast`` uses fewer).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +34,7 @@ from maintenance_env import conf, parsers, responses, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 
-EXAMPLES = 300
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "300"))
 PROPERTY = settings(
     max_examples=EXAMPLES,
     deadline=None,
