@@ -18,6 +18,8 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "6.1": ("3.12", "3.13"),
 }
 
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
 nox.options.sessions = ["tests"]
 # A matrix cell silently skipped because its Python is missing would look like a pass.
 nox.options.error_on_missing_interpreters = True
@@ -38,7 +40,11 @@ def series_bounds(series: str) -> str:
 )
 def tests(session: nox.Session, django: str) -> None:
     """The test suite under one Django series and one Python."""
-    session.install("-e", ".[test]", series_bounds(django))
+    # The test dependency group (PEP 735), read by nox itself: the session's own pip may be
+    # older than 25.1, the first that knows --group.
+    session.install(
+        "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"), series_bounds(django)
+    )
     # Prove the cell is what its name says before trusting its result.
     output = session.run("python", "-c", "import django; print(django.get_version())", silent=True)
     version = str(output).strip()

@@ -2,7 +2,7 @@
 
 python -m benchmarks            # everything, a few minutes
 python -m benchmarks --quick    # a smoke run, well under a minute
-python -m benchmarks --readme   # also put the tables into README.md
+python -m benchmarks --docs     # also put the summary into docs/benchmarks.md (make bench)
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"
-README = ROOT / "README.md"
+DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
+REPOSITORY = "https://github.com/django-maintenance-env/django-maintenance-env/blob/main/"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 SLACK = 0.050  # the live-reload target: RELOAD_INTERVAL + 50 ms
 
@@ -377,9 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
-        "--readme",
+        "--docs",
         action="store_true",
-        help=f"replace the text between {START} and {END} in README.md",
+        help=f"replace the text between {START} and {END} in docs/benchmarks.md "
+        "(not with --quick: a smoke run's figures are not published)",
     )
     args = parser.parse_args(argv)
 
@@ -404,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     targets: list[str] = []
     if not inprocess.have_dmm():
         lines += [
-            "django-maintenance-mode is not installed (`pip install -e '.[bench]'`): "
+            "django-maintenance-mode is not installed (`pip install --group bench`): "
             "its rows are missing.",
             "",
         ]
@@ -433,10 +435,10 @@ def run(args: argparse.Namespace) -> int:
 
     took = (
         f"Reproduce: `make bench` (this run took {time.monotonic() - started:.0f} s"
-        f"{', --quick' if args.quick else ''}). It installs the `bench` extra "
+        f"{', --quick' if args.quick else ''}). It installs the `bench` dependency group "
         "(django-maintenance-mode, `dmm` above) and uses `wrk` when installed "
         "(`apt-get install wrk`). How each number is taken: "
-        "[benchmarks/README.md](benchmarks/README.md)."
+        f"[benchmarks/README.md]({REPOSITORY}benchmarks/README.md)."
     )
     head = [
         *lines,
@@ -453,12 +455,15 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     args.output.write_text(text)
     print(f"written to {args.output}", file=sys.stderr)
-    if args.readme:
+    if args.docs and args.quick:
+        print("--quick: docs/benchmarks.md left as it is", file=sys.stderr)
+    elif args.docs:
         link = (
             "Every table, with absolute medians and how each number is taken: "
-            "[benchmarks/results.md](benchmarks/results.md)."
+            f"[benchmarks/results.md]({REPOSITORY}benchmarks/results.md)."
         )
-        _update_readme("\n".join([*head, link, "", took]) + "\n")
+        # The page has its own title: the region starts below the "### Benchmarks" heading.
+        _update_docs("\n".join([*head[2:], link, "", took]) + "\n")
     return 0
 
 
@@ -468,14 +473,13 @@ def generator_name(generator: str) -> str:
     return "the threaded Python client in `benchmarks/server.py`"
 
 
-def _update_readme(text: str) -> None:
-    readme = README.read_text()
+def _update_docs(text: str) -> None:
+    page = DOCS_PAGE.read_text()
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(readme):
-        raise SystemExit(f"README.md has no {START} … {END} region")
-    region = f"{START}\n{text.replace('### Benchmarks', '## Benchmarks', 1)}{END}"
-    README.write_text(pattern.sub(lambda _: region, readme, count=1))
-    print("README.md updated", file=sys.stderr)
+    if not pattern.search(page):
+        raise SystemExit(f"docs/benchmarks.md has no {START} … {END} region")
+    DOCS_PAGE.write_text(pattern.sub(lambda _: f"{START}\n{text}{END}", page, count=1))
+    print("docs/benchmarks.md updated", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ class InvalidValue(ValueError):
 
 
 def is_empty(value: object) -> bool:
-    """An empty value counts as unset, at every level (contract, section 2)."""
+    """An empty value counts as unset, at every level (docs/configuration.md)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 

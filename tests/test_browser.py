@@ -116,7 +116,7 @@ def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, through Playwright."""
     executable = shutil.which("chromium")
     require("Debian's chromium (apt-get install chromium)", executable is not None)
-    require("the playwright package (pip install -e '.[test]')", sync_playwright is not None)
+    require("the playwright package (pip install --group test)", sync_playwright is not None)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS

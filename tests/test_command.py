@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -461,36 +462,41 @@ def test_status_runs_as_a_process() -> None:
     assert json.loads(result.stdout)["active"] is True
 
 
-# --- the README shows the command's real output -----------------------------------------
+# --- the docs show the command's real output --------------------------------------------
+
+# The pages that show `maintenance_mode ... --platform NAME` with its output, and the README.
+EXAMPLE_PAGES = ("docs/command.md", "docs/platforms.md", "README.md")
 
 
-def readme_examples() -> list[tuple[str, list[str], str]]:
+def docs_examples() -> list[tuple[str, list[str], str]]:
     """(shell line, its words, the output printed under it) for every ``maintenance_mode``
-    example in the README's platforms section that names its platform."""
-    text = (ROOT / "README.md").read_text()
-    region = text.split("<!-- platforms:start -->", 1)[1].split("<!-- platforms:end -->", 1)[0]
+    example in the docs and the README that names its platform."""
     examples = []
-    for block in region.split("```console\n")[1:]:
-        lines = block.split("\n```", 1)[0].splitlines()
-        starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
-        for n, i in enumerate(starts):
-            words = shlex.split(lines[i][2:])
-            end = starts[n + 1] if n + 1 < len(starts) else len(lines)
-            output = "\n".join(lines[i + 1 : end]).strip("\n")
-            if "maintenance_mode" in words and "--platform" in words and "list" not in words:
-                examples.append((lines[i], words, output))
+    for page in EXAMPLE_PAGES:
+        text = (ROOT / page).read_text()
+        for block in re.split(r"```(?:console|text)\n", text)[1:]:
+            lines = block.split("\n```", 1)[0].splitlines()
+            starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
+            for n, i in enumerate(starts):
+                if "maintenance_mode" not in lines[i] or "--platform" not in lines[i]:
+                    continue
+                words = shlex.split(lines[i][2:])
+                end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+                output = "\n".join(lines[i + 1 : end]).strip("\n")
+                if "--platform" in words and "list" not in words:
+                    examples.append((lines[i], words, output))
     return examples
 
 
-def test_readme_has_an_example_for_every_platform() -> None:
-    shown = {words[words.index("--platform") + 1] for _, words, _ in readme_examples()}
+def test_docs_have_an_example_for_every_platform() -> None:
+    shown = {words[words.index("--platform") + 1] for _, words, _ in docs_examples()}
     assert shown == set(platforms.NAMES)
 
 
 @pytest.mark.parametrize(
-    ("line", "words", "output"), readme_examples(), ids=[e[0][2:60] for e in readme_examples()]
+    ("line", "words", "output"), docs_examples(), ids=[e[0][2:60] for e in docs_examples()]
 )
-def test_readme_example_output_is_real(line: str, words: list[str], output: str, env: Env) -> None:
+def test_docs_example_output_is_real(line: str, words: list[str], output: str, env: Env) -> None:
     assignments = {}
     while "=" in words[0]:
         name, value = words.pop(0).split("=", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
 from maintenance_env import conf, live
-from maintenance_env.conf import Origin, Runtime
+from maintenance_env.conf import VARIABLES, Origin, Runtime
 from maintenance_env.sources import mounted as mounted_source
 from tests.kubelet import ConfigMapVolume
 
+CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 UTC = dt.timezone.utc
 
 
@@ -32,6 +34,13 @@ def test_defaults() -> None:
     assert config.reload_interval == 1.0
     assert set(runtime.state().resolution.origins.values()) == {Origin.DEFAULT}
     assert runtime.state().retry_after() == 3600
+
+
+def test_every_documented_variable_is_known() -> None:
+    # docs/configuration.md has one section per variable, in the order of conf.VARIABLES.
+    names = re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`$", CONFIGURATION.read_text(), re.M)
+    assert names, "no variables found in docs/configuration.md"
+    assert list(VARIABLES) == names
 
 
 def test_environment_beats_settings(env: Callable[..., None]) -> None:

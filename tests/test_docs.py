@@ -1,4 +1,5 @@
-"""The docs say what the code does: every variable and every check id is documented."""
+"""The docs say what the code does: every variable and every check id is documented, and
+the README's links work where it is read (PyPI)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,29 @@ import pytest
 from maintenance_env import checks, conf
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text()
-SECTIONS = dict(re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`\n(.*?)(?=^#)", README, re.M | re.S))
+CONFIGURATION = (DOCS / "configuration.md").read_text()
+SECTIONS = dict(
+    re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`\n(.*?)(?=^#)", CONFIGURATION, re.M | re.S)
+)
 
 
 @pytest.mark.parametrize("name", list(conf.VARIABLES))
 def test_every_variable_has_a_section_with_type_default_and_example(name: str) -> None:
     section = SECTIONS.get(name)
-    assert section is not None, f"README has no '### `{name}`' section"
+    assert section is not None, f"docs/configuration.md has no '### `{name}`' section"
     assert re.search(r"^\*\*[^*]+\*\*( \([^)]*\))?, default ", section, re.M), (
         f"{name}: type, default"
     )
     assert f"{name}=" in section, f"{name}: no example"
 
 
-def test_sections_follow_the_contract_order() -> None:
+def test_sections_follow_the_order_of_the_code() -> None:
     assert list(SECTIONS) == list(conf.VARIABLES)
 
 
-def test_defaults_in_the_readme_match_the_code() -> None:
+def test_defaults_in_the_docs_match_the_code() -> None:
     assert "default `503`" in SECTIONS["MAINTENANCE_MODE_STATUS_CODE"]
     assert "default `43200`" in SECTIONS["MAINTENANCE_MODE_BYPASS_COOKIE_AGE"]
     assert "default `1.0`" in SECTIONS["MAINTENANCE_MODE_RELOAD_INTERVAL"]
@@ -40,11 +45,16 @@ def test_defaults_in_the_readme_match_the_code() -> None:
     assert f"default `{conf.DEFAULT_MESSAGE}`" in SECTIONS["MAINTENANCE_MODE_MESSAGE"]
 
 
+def test_the_readme_table_lists_every_variable_in_order() -> None:
+    names = re.findall(r"^\| \[`(MAINTENANCE_MODE[A-Z_]*)`\]\(", README, re.M)
+    assert names == list(conf.VARIABLES)
+
+
 def test_every_check_id_is_documented() -> None:
-    source = (ROOT / "maintenance_env" / "checks.py").read_text()
+    source = Path(checks.__file__).read_text()  # the module under test, wherever installed
     ids = {v.check_id for v in conf.VARIABLES.values()} | {conf.SCHEDULE_ORDER_ID}
     ids |= set(re.findall(r'id="maintenance_env\.(W\d{3})"', source))
-    documented = set(re.findall(r"`maintenance_env\.([EW]\d{3})`", README))
+    documented = set(re.findall(r"`maintenance_env\.([EW]\d{3})`", CONFIGURATION))
     documented |= {f"E{n:03d}" for n in range(16, 19)}  # the E016-E018 row
     assert ids <= documented
 
@@ -53,6 +63,22 @@ def test_incumbent_settings_table_points_to_real_names() -> None:
     for instead in checks.INCUMBENT_SETTINGS.values():
         for name in re.findall(r"MAINTENANCE_MODE[A-Z_]*", instead):
             assert name in conf.VARIABLES
+
+
+def test_readme_links_are_absolute() -> None:
+    """PyPI shows the README without the repository around it: a relative link is dead there."""
+    targets = re.findall(r"\]\(([^)]+)\)|<(https?://[^>]+)>", README)
+    links = [a or b for a, b in targets]
+    assert links
+    relative = [link for link in links if not link.startswith("https://")]
+    assert relative == []
+
+
+def test_every_docs_page_is_in_the_table_of_contents() -> None:
+    index = (DOCS / "index.md").read_text()
+    pages = {p.stem for p in DOCS.glob("*.md")} - {"index"}
+    listed = set(re.findall(r"^([a-z-]+)$", index.split("{toctree}", 1)[1], re.M))
+    assert pages == listed
 
 
 def test_changelog_starts_with_unreleased() -> None:

@@ -1,4 +1,4 @@
-"""The middleware: near-zero cost when off, and every exemption of contract section 4."""
+"""The middleware: near-zero cost when off, and every exemption of docs/behaviour.md."""
 
 from __future__ import annotations
 
