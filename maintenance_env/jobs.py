@@ -62,6 +62,11 @@ class MaintenanceActive(Exception):
         self.retry_after = retry_after
         super().__init__(f"{name} did not run: maintenance is active")
 
+    def __reduce__(self) -> tuple[type[MaintenanceActive], tuple[str, int | None]]:
+        # Picklable as its arguments, so a result backend (or Celery's eager result) can
+        # hand it back as itself.
+        return type(self), (self.name, self.retry_after)
+
 
 def _celery_task(candidate: object) -> bool:
     """Whether ``candidate`` is a Celery task (looked up only if Celery is imported)."""
