@@ -130,11 +130,6 @@ class Runtime:
             self._poll()
         return self._state
 
-    @property
-    def active(self) -> bool:
-        """The effective state as this runtime last noticed it (no clock read)."""
-        return self._active
-
     def _watching(self, policy: Policy) -> bool:
         """Whether requests must tick: a live source to poll, or a window that may open or
         close (for a policy with neither, ``state()`` stays one attribute check)."""
