@@ -272,6 +272,28 @@ def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
     return tuple(found)
 
 
+#: The last policy's variables: a policy's values never change, and status() is called
+#: per task. (policy, its variables), replaced whole.
+_variables_cache: tuple[Policy | None, Mapping[str, VariableStatus]] = (None, {})
+
+
+def _variables(policy: Policy) -> Mapping[str, VariableStatus]:
+    global _variables_cache
+    cached_policy, variables = _variables_cache
+    if cached_policy is policy:
+        return variables
+    resolution = policy.resolution
+    found = {}
+    for name, var in VARIABLES.items():
+        value = resolution.value(name)
+        if var.secret and value is not None:
+            value = MASK
+        found[name] = VariableStatus(value, resolution.origins[name])
+    variables = MappingProxyType(found)
+    _variables_cache = (policy, variables)
+    return variables
+
+
 def build_status(
     runtime: live.Runtime,
     policy: Policy,
@@ -285,12 +307,6 @@ def build_status(
     resolution = policy.resolution
     config = policy.config
     active = policy.is_active(now)
-    variables = {}
-    for name, var in VARIABLES.items():
-        value = resolution.value(name)
-        if var.secret and value is not None:
-            value = MASK
-        variables[name] = VariableStatus(value, resolution.origins[name])
     return Status(
         active=active,
         read_only=active and config.read_only,
@@ -300,7 +316,7 @@ def build_status(
         platform=_platform(runtime, policy, detection_root),
         config_path=config.config_path,
         config_error=resolution.source_error if config.config_path else None,
-        variables=MappingProxyType(variables),
+        variables=_variables(policy),
         problems=tuple(str(p) for p in resolution.problems),
         sources=_sources(runtime),
         last_change=runtime.last_change,
@@ -314,7 +330,8 @@ def status(*, detection_root: str = "/") -> Status:
 
     Unlike :func:`is_active` it never raises for a bad configuration: the problems are in
     :attr:`Status.problems`. ``detection_root`` is where platform markers are looked for
-    (tests point it at a fake filesystem). Costs some tens of microseconds.
+    (tests point it at a fake filesystem). Costs well under a millisecond (most of it
+    looking for the platform's markers).
     """
     try:
         runtime = live.get_runtime()
