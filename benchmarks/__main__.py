@@ -80,7 +80,7 @@ def _mark(ok: bool) -> str:
 def inprocess_tables(
     results: dict[str, Any], adaptations: list[dict[str, Any]], targets: list[str]
 ) -> list[str]:
-    from benchmarks.inprocess import CONTROL, HOP, PRINTED
+    from benchmarks.inprocess import CONTROL, HOP, PRINTED, READ_ONLY_OFF, READ_ONLY_SAFE
 
     med = {name: r.median for name, r in results.items()}
     bare_wsgi = results["wsgi/bare"]
@@ -116,6 +116,16 @@ def inprocess_tables(
             f"maintenance off, middleware alone ({label}): {share:.2%} of a bare "
             f"request (target ≤ 2%) — {_mark(share <= 0.02)}"
         )
+    for label, what in (
+        (READ_ONLY_OFF, "read-only mode configured, maintenance off"),
+        (READ_ONLY_SAFE, "read-only mode, a GET that passes"),
+    ):
+        if f"alone/{label}" in med:
+            share = overhead_share(f"alone/{label}")
+            targets.append(
+                f"{what}, middleware alone: {share:.2%} of a bare request "
+                f"(target ≤ 2%) — {_mark(share <= 0.02)}"
+            )
     if "alone/dmm off" in med:
         targets.append(
             f"for comparison, django-maintenance-mode off, middleware alone: "

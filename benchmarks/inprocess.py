@@ -28,13 +28,23 @@ from maintenance_env import conf, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.kubelet import ConfigMapVolume
 
-__all__ = ["Configuration", "adaptation_report", "configurations", "measure"]
+__all__ = [
+    "READ_ONLY_OFF",
+    "READ_ONLY_SAFE",
+    "Configuration",
+    "adaptation_report",
+    "configurations",
+    "measure",
+]
 
 OURS_TEMPLATE = "maintenance_env/maintenance.html"
 ASGI_TARGET = 0.03  # seconds per ASGI batch: a request costs milliseconds there
 PRINTED = "ours on, INFO lines printed"
 CONTROL = "bare, 503 from a view"
 HOP = "hop/one sync_to_async call"
+#: Read-only mode configured, maintenance off; and on, with a safe request that passes.
+READ_ONLY_OFF = "ours read-only, off"
+READ_ONLY_SAFE = "ours read-only, GET passes"
 
 
 def have_dmm() -> bool:
@@ -91,7 +101,8 @@ class Configuration:
 
 def configurations(workdir: Path) -> list[Configuration]:
     """bare, ours off / off with a mounted config / on (and with its log line printed),
-    the 503 control, dmm off / on (when installed)."""
+    read-only mode configured but off / on with a GET that passes, the 503 control, dmm
+    off / on (when installed)."""
     volume = ConfigMapVolume(workdir / "configmap", {"MAINTENANCE_MODE": "off"})
     ours = stacks.OURS_MIDDLEWARE
     found = [
@@ -107,6 +118,22 @@ def configurations(workdir: Path) -> list[Configuration]:
         ),
         Configuration(
             "ours on", ours, lambda: set_our_environment({"MAINTENANCE_MODE": "on"}), 503
+        ),
+        Configuration(
+            READ_ONLY_OFF,
+            ours,
+            lambda: set_our_environment(
+                {"MAINTENANCE_MODE": "off", "MAINTENANCE_MODE_READ_ONLY": "on"}
+            ),
+            200,
+        ),
+        Configuration(
+            READ_ONLY_SAFE,
+            ours,
+            lambda: set_our_environment(
+                {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_READ_ONLY": "on"}
+            ),
+            200,
         ),
         # Diagnostic: what the per-response INFO line costs when a handler prints it.
         Configuration(

@@ -28,7 +28,19 @@ from maintenance_env.variables import (
     Variable,
 )
 
-__all__ = ["Layer", "Problem", "Resolution", "base_layers", "resolve", "shown"]
+__all__ = ["UNSET", "Layer", "Problem", "Resolution", "base_layers", "resolve", "shown"]
+
+
+class _Unset:
+    """The type of :data:`UNSET`."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: A value in a layer that means "unset here, whatever the layers below say": how a test
+#: override (``override(starts_at=None)``) clears a variable. Other layers never hold it.
+UNSET = _Unset()
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ Layer = tuple[Origin, Mapping[str, object]]
 def _first(var: Variable, layers: list[Layer]) -> tuple[Origin, object, Any] | Problem:
     for origin, mapping in layers:
         raw = mapping.get(var.name)
+        if raw is UNSET:
+            return origin, None, var.default
         if parsers.is_empty(raw):
             continue
         try:

@@ -1,9 +1,14 @@
-"""``maintenance`` in every template: the state, and any announced window.
+"""``maintenance`` in every template: the state, any announced window, read-only mode.
 
 Add ``"maintenance_env.context_processors.maintenance"`` to the template engine's
-``context_processors`` and write, for example::
+``context_processors`` and include the shipped banner::
+
+    {% include "maintenance_env/banner.html" %}
+
+or write your own, for example::
 
     {% if maintenance.upcoming %}Maintenance on {{ maintenance.starts_at|date }}{% endif %}
+    <button {% if maintenance.read_only %}disabled{% endif %}>Save</button>
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ __all__ = ["maintenance"]
 
 
 def maintenance(request: HttpRequest) -> dict[str, Any]:
+    """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
+    still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
+    methods get through), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
     state = live.get_state()
     config = state.config
     now = time.time()
@@ -29,6 +37,7 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
             "active": active,
             "enabled": config.enabled,
             "upcoming": upcoming,
+            "read_only": active and config.read_only,
             "starts_at": config.starts_at,
             "ends_at": config.ends_at,
             "message": config.message,

@@ -3,6 +3,9 @@
 Cheap checks first (health paths, the redirect target, ``EXCEPT_URLS``, addresses, the
 exempt view, the bypass cookie); ``request.user`` is touched only when a user-based
 exemption is on, and then by the middleware, which knows whether it runs sync or async.
+
+In read-only mode (``MAINTENANCE_MODE_READ_ONLY``) a request with a safe method passes
+right after the bypass link is handled; the others go through the usual exemptions.
 """
 
 from __future__ import annotations
@@ -19,9 +22,19 @@ from maintenance_env import bypass, responses
 from maintenance_env.decorators import EXEMPT_ATTR
 from maintenance_env.policy import Policy, health_key
 
-__all__ = ["EXEMPT_CACHE_SIZE", "Verdict", "client_ip", "decide", "user_passes"]
+__all__ = [
+    "EXEMPT_CACHE_SIZE",
+    "SAFE_METHODS",
+    "Verdict",
+    "client_ip",
+    "decide",
+    "user_passes",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: The methods read-only mode lets through: RFC 9110 section 9.2.1's safe methods.
+SAFE_METHODS = responses.SAFE_METHODS
 
 
 class Verdict(Enum):
@@ -124,6 +137,8 @@ def decide(request: HttpRequest, state: Policy) -> HttpResponse | Verdict:
     config = state.config
     if bypass.wants_bypass(request, state):
         return bypass.bypass_redirect(request, state)
+    if config.read_only and request.method in SAFE_METHODS:
+        return Verdict.PASS  # for everyone alike: nothing to mark private
     path = request.path_info
     if health_key(path) in state.health_paths:
         return Verdict.PASS

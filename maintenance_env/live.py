@@ -8,14 +8,27 @@ into a new :class:`~maintenance_env.policy.Policy`; nothing else ever replaces i
 
 The process-wide runtime is created when the middleware loads (:func:`load_runtime`) and
 forgotten when Django's ``setting_changed`` fires, so ``override_settings`` works in tests.
+
+Above every source sits the test override layer (:func:`push_override`, used by
+:class:`maintenance_env.testing.override`): a process-global stack, applied at once to the
+process's runtime when it changes, and read again by every runtime built while it is in
+force, so it survives ``override_settings`` resetting the runtime.
+
+The process's runtime also notices when the effective state (:meth:`Policy.is_active`)
+changes, with no thread of its own: when a live source or an override changes the policy,
+and, while a schedule is set, on the same once-per-interval tick as the live sources. It
+then sends :data:`maintenance_env.signals.maintenance_changed`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -23,12 +36,22 @@ from django.dispatch import receiver
 
 from maintenance_env.config import Layer, Problem, base_layers, resolve, shown
 from maintenance_env.policy import Policy
+from maintenance_env.signals import Change, maintenance_changed
 from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.mounted import MountedConfig
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import PREFIX, VARIABLES, Origin
 
-__all__ = ["Runtime", "get_runtime", "get_state", "load_runtime", "reset"]
+__all__ = [
+    "Runtime",
+    "get_runtime",
+    "get_state",
+    "load_runtime",
+    "override_layer",
+    "pop_override",
+    "push_override",
+    "reset",
+]
 
 logger = logging.getLogger("maintenance_env")
 
@@ -42,10 +65,11 @@ class Runtime:
     ``background=False`` starts no refresher thread for the store: only :meth:`refresh`
     reads it (a management command, a system check).
 
-    ``state()`` is the hot path: without a live source it returns an attribute; with one
-    it also compares ``time.monotonic()`` to the next poll time. Polling happens under a
-    lock that is only tried, never waited for, so under a threaded server one thread polls
-    while the others go on with the current policy.
+    ``state()`` is the hot path: without a live source or a schedule it returns an
+    attribute; with one it also compares ``time.monotonic()`` to the next tick. A tick
+    (polling the sources, and seeing whether the schedule's window opened or closed)
+    happens under a lock that is only tried, never waited for, so under a threaded server
+    one thread ticks while the others go on with the current policy.
     """
 
     def __init__(
@@ -72,13 +96,28 @@ class Runtime:
             s for s in (self.store, self.mounted) if s is not None
         )
         self.snapshots: dict[Origin, Snapshot] = {}
+        #: ``time.time()`` of the last tick that found each live source readable, and of
+        #: the first tick since then that did not (for ``status()``).
+        self.read_at: dict[Origin, float] = {}
+        self.failing_since: dict[Origin, float] = {}
+        #: The last change of the effective state this runtime saw (``None``: none yet).
+        self.last_change: Change | None = None
         self._lock = threading.Lock()
         self._next_poll = 0.0
         self._logged: frozenset[tuple[object, ...]] = frozenset()
         self._read_once = False  # the first read at start-up is not a "change"
+        self._store_waited = False
+        self._ready = False  # changes are noticed from the end of __init__ on
         self._state = Policy(base)
-        if self.sources and not base.problems:
-            self._poll()
+        self._active = False
+        if not base.problems:
+            if self.sources:
+                self._poll()
+            elif override_layer():
+                self._apply(log=False)
+        self._active = self._state.is_active()
+        self._watch = self._watching(self._state)
+        self._ready = True
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -87,9 +126,32 @@ class Runtime:
 
     def state(self) -> Policy:
         """The current policy, after polling the live sources if the interval is up."""
-        if self.sources and time.monotonic() >= self._next_poll:
+        if self._watch and time.monotonic() >= self._next_poll:
             self._poll()
         return self._state
+
+    def _watching(self, policy: Policy) -> bool:
+        """Whether requests must tick: a live source to poll, or a window that may open or
+        close (for a policy with neither, ``state()`` stays one attribute check)."""
+        return bool(self.sources) or (policy.enabled and policy.windowed)
+
+    def read_store_once(self) -> None:
+        """Read the shared store in this thread, once, if nothing has been read from it yet.
+
+        For code outside requests (a task in a worker that has just started): before its
+        first read the store counts as absent, and a task would run while the fleet is in
+        maintenance. Waits at most the store's socket timeout; never under a running event
+        loop (there the refresher thread's first read, a moment later, has to do).
+        """
+        if self._store_waited or self.store is None:
+            return
+        self._store_waited = True
+        if self.store.last_read is not None or self.store.failing_since is not None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh()
 
     def refresh(self) -> Policy:
         """Read every live source now, the store included, in this thread (a management
@@ -108,9 +170,11 @@ class Runtime:
     def _poll(self) -> None:
         if not self._lock.acquire(blocking=False):
             return
+        change: Change | None = None
         try:
             self._next_poll = time.monotonic() + self.interval
             changed = False
+            now = time.time()
             for source in self.sources:
                 try:
                     snapshot = source.poll()
@@ -120,10 +184,105 @@ class Runtime:
                 if snapshot is not None:
                     self.snapshots[source.origin] = snapshot
                     changed = True
+                self._note_health(source.origin, now)
+            old = self._state
             if changed:
                 self._apply()
+            cause = "schedule"
+            if self._state is not old and old.is_active(now) == self._active:
+                # The old policy would still say the same now: the sources changed it.
+                cause = self._live_cause(old)
+            change = self._settle(cause, now)
         finally:
             self._lock.release()
+        if change is not None:
+            self._announce(change)
+
+    def _note_health(self, origin: Origin, now: float) -> None:
+        snapshot = self.snapshots.get(origin)
+        if snapshot is None or snapshot.kind == "pending":
+            return
+        if snapshot.error is None:
+            self.read_at[origin] = now
+            self.failing_since.pop(origin, None)
+        else:
+            self.failing_since.setdefault(origin, now)
+
+    def _live_cause(self, old: Policy) -> str:
+        """The live source (its origin's value) that decides the switch or the window now,
+        or decided it before the change."""
+        names = ("MAINTENANCE_MODE", "MAINTENANCE_MODE_STARTS_AT", "MAINTENANCE_MODE_ENDS_AT")
+        for resolution in (self._state.resolution, old.resolution):
+            for name in names:
+                origin = resolution.origins[name]
+                if origin.live:
+                    return origin.value
+        return self.sources[0].origin.value if self.sources else "schedule"
+
+    def reapply(self, cause: str = "override") -> None:
+        """Resolve again now, with the current override layer (waits for a tick in progress)."""
+        with self._lock:
+            if self.problems:
+                return
+            self._apply(log=False)
+            change = self._settle(cause, time.time())
+        if change is not None:
+            self._announce(change)
+
+    def _settle(self, cause: str, now: float) -> Change | None:
+        """Record a change of the effective state, if there is one (under the lock)."""
+        policy = self._state
+        self._watch = self._watching(policy)
+        if not self._ready:
+            return None
+        active = policy.is_active(now)
+        if active == self._active:
+            return None
+        change = Change(
+            dt.datetime.fromtimestamp(now, dt.timezone.utc), active, self._active, cause
+        )
+        self._active = active
+        self.last_change = change
+        if cause == "schedule":
+            logger.info(
+                "maintenance_env: the maintenance window %s: maintenance %s",
+                "opened" if active else "closed",
+                "active" if active else "not active",
+            )
+        elif cause == "override":
+            logger.info(
+                "maintenance_env: a test override made maintenance %s",
+                "active" if active else "not active",
+            )
+        # A live source's change was logged as "configuration changed" already.
+        return change
+
+    def _announce(self, change: Change) -> None:
+        """Send ``maintenance_changed`` for the process's runtime (not a private one: a
+        management command's, a check's); receivers' errors are logged, never raised."""
+        if self is not _runtime or not maintenance_changed.has_listeners(Runtime):
+            return
+        try:
+            from maintenance_env.api import build_status
+
+            arguments: dict[str, Any] = {
+                "active": change.active,
+                "previous": change.previous,
+                "status": build_status(self, self._state),
+                "change": change,
+            }
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                maintenance_changed.send_robust(sender=Runtime, **arguments)
+                return
+            # Under an event loop (ASGI) the receivers run in a task on it, so async ones
+            # can be awaited and sync ones go to a thread: the request is not held up.
+            task = loop.create_task(maintenance_changed.asend_robust(sender=Runtime, **arguments))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+        except Exception:
+            logger.exception("maintenance_env: sending maintenance_changed failed")
 
     def _log_source(
         self, source: LiveSource, snapshot: Snapshot, logged: set[tuple[object, ...]]
@@ -165,9 +324,12 @@ class Runtime:
                     )
                     logger.warning("maintenance_env: %s in %s %s; ignored", name, source.label, why)
 
-    def _apply(self) -> None:
+    def _apply(self, *, log: bool = True) -> None:
         logged: set[tuple[object, ...]] = set()
         layers: list[Layer] = []
+        overrides = override_layer()
+        if overrides:
+            layers.append((Origin.OVERRIDE, overrides))
         errors: dict[Origin, str] = {}
         labels = {source.origin: source.label for source in self.sources}
         for source in self.sources:
@@ -201,7 +363,7 @@ class Runtime:
         first, self._read_once = not self._read_once, True
         if resolution.config != previous.config or resolution.origins != previous.origins:
             self._state = Policy(resolution)
-            if first:
+            if first or not log:
                 return
             origins = {o for o in resolution.origins.values() if o.live} | {
                 o for o in previous.origins.values() if o.live
@@ -225,6 +387,49 @@ class Runtime:
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
+#: Signal tasks scheduled on an event loop, kept until done (the loop keeps weak refs).
+_tasks: set[asyncio.Task[Any]] = set()
+
+# --- the test override layer ------------------------------------------------------------
+
+#: (token, values by variable name), oldest first; later entries win, variable by variable.
+_overrides: list[tuple[object, Mapping[str, object]]] = []
+_overrides_lock = threading.Lock()
+
+
+def override_layer() -> dict[str, object]:
+    """The values every override in force sets, by variable name (the newest wins)."""
+    if not _overrides:
+        return {}
+    with _overrides_lock:
+        entries = list(_overrides)
+    merged: dict[str, object] = {}
+    for _token, values in entries:
+        merged.update(values)
+    return merged
+
+
+def push_override(values: Mapping[str, object]) -> object:
+    """Put ``values`` (already validated) on top of every source; returns the token that
+    :func:`pop_override` takes. The process's runtime resolves again at once."""
+    token = object()
+    with _overrides_lock:
+        _overrides.append((token, dict(values)))
+    _reapply()
+    return token
+
+
+def pop_override(token: object) -> None:
+    """Take the override of ``token`` away (in any order; unknown tokens are ignored)."""
+    with _overrides_lock:
+        _overrides[:] = [entry for entry in _overrides if entry[0] is not token]
+    _reapply()
+
+
+def _reapply() -> None:
+    runtime = _runtime
+    if runtime is not None:
+        runtime.reapply("override")
 
 
 def load_runtime() -> Runtime:

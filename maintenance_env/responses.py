@@ -23,6 +23,7 @@ from maintenance_env.policy import Policy
 
 __all__ = [
     "NEVER_CACHE",
+    "SAFE_METHODS",
     "maintenance_response",
     "prefers_json",
 ]
@@ -31,6 +32,8 @@ logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
 
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def prefers_json(request: HttpRequest) -> bool:
@@ -156,7 +159,9 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
         else:
             body = _json_body(state, retry_after)
         response = HttpResponse(body, status=config.status_code, content_type="application/json")
-    elif config.redirect_url:
+    elif config.redirect_url and not (config.read_only and request.method not in SAFE_METHODS):
+        # In read-only mode a refused write is answered, not redirected: a 302 would turn
+        # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(config.redirect_url)
     else:
         page = state.pages.get("")
@@ -167,6 +172,10 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             status=config.status_code,
             content_type=f"text/html; charset={settings.DEFAULT_CHARSET}",
         )
+        if config.refresh is not None:
+            # Reload an open tab after that many seconds (the HTML Living Standard's
+            # "refresh" pragma, sent as a header as every browser honours).
+            response.headers["Refresh"] = str(config.refresh)
     return _finish(response, request, retry_after, now)
 
 

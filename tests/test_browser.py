@@ -433,3 +433,140 @@ def test_screenshot_saved(visit: Visit) -> None:
     scale = DEVICES[visit.device]["device_scale_factor"]
     assert width == viewport["width"] * scale
     assert height >= viewport["height"] * scale
+
+
+# --- the banner include -----------------------------------------------------------------
+
+# An announced window three days ahead, 02:00-04:00 UTC on one day.
+BANNER_DAY = datetime.now(timezone.utc).replace(hour=2, minute=0, second=0, microsecond=0) + (
+    timedelta(days=3)
+)
+BANNER_STATES: dict[str, dict[str, str]] = {
+    "upcoming": {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_STARTS_AT": BANNER_DAY.isoformat(),
+        "MAINTENANCE_MODE_ENDS_AT": (BANNER_DAY + timedelta(hours=2)).isoformat(),
+    },
+    "read-only": {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_READ_ONLY": "on"},
+}
+BANNER_TEXT = {
+    "upcoming": (
+        f"Maintenance on {BANNER_DAY.day} {MONTHS[BANNER_DAY.month - 1][:3]}, 02:00\u201304:00 UTC."
+    ),
+    "read-only": "Read-only mode.",
+}
+
+
+@pytest.fixture(scope="module", params=list(BANNER_STATES))
+def banner_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, servers.Server]]:
+    """The example site, whose pages include ``maintenance_env/banner.html``, with a
+    window announced, or in read-only mode (where its pages still answer GET)."""
+    state = request.param
+    tmp = tmp_path_factory.mktemp(f"banner-{state}")
+    volume = ConfigMapVolume(tmp / "config", BANNER_STATES[state])
+    port = servers.free_port()
+    environ = servers.server_environment(
+        port, {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, tmp
+    )
+    with servers.running(
+        "gunicorn", servers.gunicorn_command(), environ, port, tmp / "gunicorn.log"
+    ) as running:
+        yield state, running
+
+
+@pytest.fixture(scope="module", params=SCHEMES)
+def banner_visit(
+    request: pytest.FixtureRequest,
+    chromium: Browser,
+    banner_server: tuple[str, servers.Server],
+) -> Iterator[Visit]:
+    """The example home page with the banner, once per state and color scheme."""
+    state, server = banner_server
+    scheme = request.param
+    origin = f"http://{servers.HOST}:{server.port}"
+    context = chromium.new_context(color_scheme=scheme, service_workers="block", **DESKTOP)
+    requests: list[str] = []
+    console_errors: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
+    try:
+        response = page.goto(f"{origin}/", wait_until="load")
+        assert response is not None
+        page.wait_for_load_state("networkidle")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SCREENSHOTS / f"banner-{state}-{scheme}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        yield Visit(
+            state,  # the "device" slot names the banner's state here
+            scheme,
+            origin,
+            page,
+            response.status,
+            response.all_headers(),
+            requests,
+            console_errors,
+            shot,
+        )
+    finally:
+        context.close()
+
+
+BANNER_COLORS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('[role=status], [role=status] *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.tagName === 'STYLE') continue;
+    const style = getComputedStyle(el);
+    const backgrounds = [];
+    for (let node = el; node; node = node.parentElement) {
+      const bg = getComputedStyle(node).backgroundColor;
+      backgrounds.push(bg);
+      if (/^rgb\\(/.test(bg)) break;
+    }
+    out.push({tag: el.tagName.toLowerCase(), text: el.textContent.trim().slice(0, 40),
+              color: style.color, backgrounds});
+  }
+  return out;
+}"""
+
+
+def test_banner_page_is_served(banner_visit: Visit) -> None:
+    assert banner_visit.status == 200  # read-only mode lets GET through
+    assert banner_visit.console_errors == []
+    foreign = [u for u in banner_visit.requests if not u.startswith(banner_visit.origin + "/")]
+    assert foreign == []
+
+
+def test_banner_is_a_visible_status_with_its_text(banner_visit: Visit) -> None:
+    status = banner_visit.page.get_by_role("status")
+    assert status.count() == 1
+    assert status.is_visible()
+    text = " ".join(status.inner_text().split())
+    assert BANNER_TEXT[banner_visit.device] in text
+    box = status.bounding_box()
+    assert box is not None
+    assert box["height"] > 20
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= DESKTOP["viewport"]["width"]
+
+
+def test_banner_text_contrast_and_color_scheme(banner_visit: Visit) -> None:
+    samples: list[dict[str, Any]] = banner_visit.evaluate(BANNER_COLORS)
+    assert samples, "no text found in the banner"
+    low = []
+    for sample in samples:
+        background = CANVAS[banner_visit.scheme]
+        for css in reversed(sample["backgrounds"]):
+            background = over(parse_color(css), background)
+        ratio = contrast(over(parse_color(sample["color"]), background), background)
+        if ratio < MIN_CONTRAST:
+            low.append((sample["tag"], sample["text"], round(ratio, 2)))
+        if banner_visit.scheme == "dark":
+            assert luminance(background) < 0.1, sample
+        else:
+            assert luminance(background) > 0.6, sample
+    assert low == []

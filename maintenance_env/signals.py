@@ -1,0 +1,59 @@
+"""``maintenance_changed``: sent once per process when maintenance starts or stops here.
+
+Connect a receiver to notify people, pause queue consumers or count maintenance time::
+
+    from django.dispatch import receiver
+    from maintenance_env.signals import maintenance_changed
+
+    @receiver(maintenance_changed)
+    def on_maintenance(sender, *, active, previous, status, **kwargs):
+        ...
+
+The arguments: ``active`` (bool, the new state), ``previous`` (bool, the state before),
+``status`` (a :class:`maintenance_env.api.Status` as the change left it) and ``change``
+(a :class:`Change`: when, and what caused it). ``sender`` is
+:class:`maintenance_env.live.Runtime`. A receiver that raises is logged (ERROR on the
+``maintenance_env`` logger, with its traceback) and never breaks the request, the task or
+the other receivers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.dispatch import Signal
+
+__all__ = ["CAUSES", "Change", "maintenance_changed"]
+
+#: Sent with ``active``, ``previous``, ``status`` and ``change``; see the module's docs.
+maintenance_changed = Signal()
+
+#: What can cause a change, as :attr:`Change.cause` gives it: a live source (its origin:
+#: ``"cache"`` for the shared store, ``"config file"`` for the mounted config), the
+#: schedule (``STARTS_AT`` or ``ENDS_AT`` passing), or a test override.
+CAUSES = ("cache", "config file", "schedule", "override")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of the effective state in this process.
+
+    ``at`` is when this process noticed it (an aware UTC datetime): for a window opening
+    or closing, at most one ``MAINTENANCE_MODE_RELOAD_INTERVAL`` after the instant itself.
+    ``cause`` is one of :data:`CAUSES`.
+    """
+
+    at: dt.datetime
+    active: bool
+    previous: bool
+    cause: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: ``at`` as ISO 8601 UTC text (``...Z``)."""
+        return {
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "active": self.active,
+            "previous": self.previous,
+            "cause": self.cause,
+        }
