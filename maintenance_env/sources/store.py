@@ -425,11 +425,17 @@ class SharedStore:
 
     # --- writing (``maintenance_mode on|off --write``) -----------------------------------
 
-    def write(self, values: Mapping[str, str | None], *, cache: BaseCache | None = None) -> None:
+    def write(
+        self, values: Mapping[str, str | None], *, cache: BaseCache | None = None
+    ) -> dict[str, str]:
         """Set each variable to its text, with no expiry; ``None`` deletes the key so that
-        lower sources apply again. The store is read first, so that one that cannot be
-        reached fails before anything is sent. Raises :class:`StoreError` when the store
-        cannot be reached or refuses, naming it with its credentials masked."""
+        lower sources apply again. Returns each variable's key as stored (after the cache's
+        ``KEY_PREFIX`` and ``VERSION``). All values go in one ``set_many`` (a transaction
+        with Django's ``RedisCache``), so the fleet reads all of them or none.
+
+        The store is read first, so that one that cannot be reached fails before anything
+        is sent. Raises :class:`StoreError` when the store cannot be reached or refuses,
+        naming it with its credentials masked."""
         try:
             cache = cache or build_cache(self.setting, self._caches)
             self.read_once(cache)
@@ -457,3 +463,4 @@ class SharedStore:
                 f"{self.label} failed while writing ({describe_error(exc)}): the write may "
                 "or may not have been applied; run `maintenance_mode status` to see"
             ) from None
+        return {name: cache.make_key(key(name)) for name in values}
