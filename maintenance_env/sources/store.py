@@ -56,11 +56,21 @@ logger = logging.getLogger("maintenance_env")
 KEY_PREFIX = "maintenance_env:"
 REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
 PYMEMCACHE_BACKEND = "django.core.cache.backends.memcached.PyMemcacheCache"
-#: Backends whose data no other process can see, with why (the check's W008).
-LOCAL_BACKENDS = {
-    "django.core.cache.backends.locmem.LocMemCache": "local memory, private to each process",
-    "django.core.cache.backends.dummy.DummyCache": "a dummy cache that keeps nothing",
-    "django.core.cache.backends.filebased.FileBasedCache": "files on each host's own disk",
+#: Backends that cannot carry a switch across a fleet: what they are, and who a value
+#: written there does not reach (the system check's W008).
+LOCAL_BACKENDS: dict[str, tuple[str, str]] = {
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "local memory, private to each process",
+        "any other process",
+    ),
+    "django.core.cache.backends.dummy.DummyCache": (
+        "a dummy cache that keeps nothing",
+        "any process",
+    ),
+    "django.core.cache.backends.filebased.FileBasedCache": (
+        "files on one host's disk",
+        "the processes of other hosts",
+    ),
 }
 #: Seconds a read or a connection may take before it counts as a failure. Django's
 #: ``RedisCache`` (and pymemcache) have none by default, so a hung server would block the
