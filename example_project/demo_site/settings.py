@@ -101,8 +101,8 @@ if Path(MAINTENANCE_MODE_CONFIG_PATH) == DEFAULT_CONFIG_DIR:
 if env.str("REDIS_URL", default=""):
     CACHES = {"default": env.cache_url("REDIS_URL")}
     if "DYNO" in os.environ and CACHES["default"]["LOCATION"].startswith("rediss://"):
-        # Heroku Key-Value Store requires TLS with a self-signed certificate; Heroku's
-        # Python instructions connect with ssl_cert_reqs=None.
+        # Heroku Key-Value Store requires TLS, with a self-signed certificate that
+        # redis-py refuses unless certificate checking is off.
         CACHES["default"].setdefault("OPTIONS", {}).setdefault("ssl_cert_reqs", None)
     MAINTENANCE_MODE_CACHE = "default"
 
