@@ -40,6 +40,9 @@ __all__ = [
     "Window",
     "build_status",
     "is_active",
+    "iso",
+    "json_value",
+    "reason",
     "status",
 ]
 
@@ -144,8 +147,8 @@ class Status:
             "window": None
             if window is None
             else {
-                "starts_at": _iso(window.starts_at),
-                "ends_at": _iso(window.ends_at),
+                "starts_at": iso(window.starts_at),
+                "ends_at": iso(window.ends_at),
                 "when": window.when,
             },
             "retry_after": self.retry_after,
@@ -163,8 +166,8 @@ class Status:
                     "label": source.label,
                     "ok": source.ok,
                     "error": source.error,
-                    "last_read": _iso(source.last_read),
-                    "stale_since": _iso(source.stale_since),
+                    "last_read": iso(source.last_read),
+                    "stale_since": iso(source.stale_since),
                 }
                 for source in self.sources
             ],
@@ -172,7 +175,8 @@ class Status:
         }
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
+def iso(moment: dt.datetime | None) -> str | None:
+    """A datetime as ISO 8601 text in UTC with ``Z`` (``None`` stays ``None``)."""
     if moment is None:
         return None
     return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
@@ -182,7 +186,7 @@ def json_value(value: object) -> Any:
     """A :class:`~maintenance_env.variables.Config` value as JSON: lists stay lists,
     datetimes become ISO text, patterns their source, networks their text."""
     if isinstance(value, dt.datetime):
-        return _iso(value)
+        return iso(value)
     if isinstance(value, (tuple, list)):
         return [json_value(item) for item in value]
     if hasattr(value, "pattern"):  # a compiled regular expression
@@ -192,7 +196,8 @@ def json_value(value: object) -> Any:
     return str(value)  # an IP network
 
 
-def _reason(policy: Policy, now: float) -> str:
+def reason(policy: Policy, now: float) -> str:
+    """Why maintenance is (not) active at ``now`` (a Unix time, seconds), in one clause."""
     config = policy.config
     origin = policy.resolution.origins["MAINTENANCE_MODE"].value
     if not config.enabled:
@@ -200,14 +205,14 @@ def _reason(policy: Policy, now: float) -> str:
     if config.starts_at is not None and now < config.starts_at.timestamp():
         return (
             f"MAINTENANCE_MODE is on, from the {origin}, but the window starts at "
-            f"{_iso(config.starts_at)}"
+            f"{iso(config.starts_at)}"
         )
     if config.ends_at is not None and now >= config.ends_at.timestamp():
         return (
             f"MAINTENANCE_MODE is on, from the {origin}, but the window ended at "
-            f"{_iso(config.ends_at)}"
+            f"{iso(config.ends_at)}"
         )
-    until = f" until {_iso(config.ends_at)}" if config.ends_at else ""
+    until = f" until {iso(config.ends_at)}" if config.ends_at else ""
     return f"MAINTENANCE_MODE is on, from the {origin}{until}"
 
 
@@ -310,7 +315,7 @@ def build_status(
     return Status(
         active=active,
         read_only=active and config.read_only,
-        reason=_reason(policy, now),
+        reason=reason(policy, now),
         window=_window(policy, now),
         retry_after=policy.retry_after(now) if active else None,
         platform=_platform(runtime, policy, detection_root),

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 
 from maintenance_env import conf
 from tests.kubelet import ConfigMapVolume
+from tests.redis_server import RedisServer, running_redis
+from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -47,6 +49,16 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def volume(tmp_path: Path) -> ConfigMapVolume:
     """An empty config directory, updated the way the kubelet does it."""
     return ConfigMapVolume(tmp_path / "maintenance", {})
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port with a password and no persistence,
+    killed at the end of the test (mark such tests ``redis``). See ``tests/redis_server.py``:
+    ``url``, ``pid``, ``pause()``/``resume()`` (SIGSTOP/SIGCONT), ``kill()``, ``restart()``
+    (same port, empty), ``stop()``, ``flush()``, ``command(...)``."""
+    with running_redis(need_tool("redis-server")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,55 +1,38 @@
-"""``manage.py maintenance_mode on|off|status``: how to flip maintenance, and what is in force.
+"""``manage.py maintenance_mode on|off|status|is-active|unset``: how to flip maintenance,
+and what is in force.
 
 ``on``/``off`` print the exact commands for the platform in use (detected, or named by
 ``--platform`` or ``MAINTENANCE_MODE_PLATFORM``); with ``--write`` they write the value
-into the mounted config instead. ``status`` says whether maintenance is active, why, and
-where each value comes from.
+into the shared store (``MAINTENANCE_MODE_CACHE``) or else the mounted config instead.
+``unset NAME ...`` removes variables from that live source. ``status`` says whether
+maintenance is active, why, and where each value comes from; ``is-active`` answers with
+its exit status alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import os
 import sys
 import time
 from argparse import ArgumentParser
-from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import conf, parsers, platforms, sources
-from maintenance_env.management import plans, status
-from maintenance_env.management.status import iso
+from maintenance_env.api import build_status, reason
+from maintenance_env.management import live_write, plans, status
 from maintenance_env.parsers import InvalidValue
 
-ACTIONS = ("on", "off", "status", "is-active")
+ACTIONS = ("on", "off", "status", "is-active", "unset")
 #: The options that go with ``on``/``off`` only.
 PLAN_OPTIONS = ("platform", "app", "namespace", "starts_at", "ends_at", "message")
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Keep the runtime's INFO lines ("configuration changed") out of the command's output.
-
-    Warnings and errors about the mounted config still show.
-    """
-    logger = logging.getLogger("maintenance_env")
-    level = logger.level
-    logger.setLevel(max(logging.WARNING, level))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _runtime(*, check_template: bool = True) -> conf.Runtime:
-    with _quiet():
-        runtime = conf.Runtime(check_template=check_template)
-        runtime.state()
-    return runtime
+    # Live sources read once, the shared store included; no refresher thread.
+    return live_write.command_runtime(check_template=check_template)
 
 
 class Command(BaseCommand):
@@ -75,6 +58,8 @@ class Command(BaseCommand):
             raise SystemExit(2)
 
         parser.error = error  # type: ignore[method-assign]
+        # `unset --write NAME` as well as `unset NAME --write`: names after an option.
+        parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -82,7 +67,15 @@ class Command(BaseCommand):
             "action",
             choices=ACTIONS,
             help="on or off: print (or --write) the switch; status: what is in force; "
-            "is-active: exit 0 when maintenance is active, 1 when not, printing nothing",
+            "is-active: exit 0 when maintenance is active, 1 when not, printing nothing; "
+            "unset NAME ...: remove variables from the live source",
+        )
+        parser.add_argument(
+            "names",
+            nargs="*",
+            metavar="NAME",
+            help="with unset: the variables to remove from the shared store (or else the "
+            "mounted config), so that the environment and settings apply again",
         )
         parser.add_argument(
             "--platform",
@@ -132,7 +125,12 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{flag}={raw!r} is not valid: expected {exc.expected}."
                 ) from None
-            values.append((name, iso(moments[option])))
+            values.append(
+                (
+                    name,
+                    moments[option].astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+                )
+            )
         if (
             "starts_at" in moments
             and "ends_at" in moments
@@ -191,11 +189,16 @@ class Command(BaseCommand):
             raise CommandError("--json goes with status only.")
         if options["write"] and action in ("status", "is-active"):
             raise CommandError("--write goes with on or off only.")
-        if action in ("status", "is-active"):
+        names = options.get("names") or []
+        if names and action != "unset":
+            raise CommandError(f"{names[0]!r}: variable names go with unset only.")
+        if action in ("status", "is-active", "unset"):
             given = [f"--{o.replace('_', '-')}" for o in PLAN_OPTIONS if options.get(o) is not None]
             if given:
                 raise CommandError(f"{given[0]} goes with on or off only.")
-            if action == "is-active":
+            if action == "unset":
+                live_write.unset(self, _runtime(check_template=False), names, reason)
+            elif action == "is-active":
                 self._is_active()
             else:
                 self._status(options["json"])
@@ -220,7 +223,7 @@ class Command(BaseCommand):
                 namespace=options.get("namespace") or hints.namespace,
                 environment=hints.environment,
                 config_path=runtime.base.config.config_path,
-                store=plans.store_configured(),
+                store=bool(runtime.base.config.cache),
             )
         except platforms.Unprintable as exc:
             raise CommandError(f"{exc} Nothing printed for {detection.name}.") from None
@@ -235,13 +238,15 @@ class Command(BaseCommand):
 
     def _status(self, as_json: bool) -> None:
         runtime = _runtime()
-        data = status.report(runtime, lambda: self._platform(None, runtime))
+        data = build_status(runtime, runtime.state(), detection_root=self.detection_root).as_dict()
         if as_json:
             self.stdout.write(status.dumps(data))
             return
         status.render(data, self.stdout.write, self.style.ERROR)
 
     def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
+        if live_write.write_store(self, runtime, values, reason):
+            return
         config = runtime.base.config
         path = config.config_path
         if not path:
@@ -292,6 +297,6 @@ class Command(BaseCommand):
         now = time.time()
         state = "active" if after.is_active(now) else "not active"
         self.stdout.write(
-            f"Maintenance is now {state} here ({status.reason(after, now)}); running servers "
+            f"Maintenance is now {state} here ({reason(after, now)}); running servers "
             f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
         )
