@@ -14,17 +14,23 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.html import urlize
 from django.utils.http import http_date
+from django.utils.safestring import SafeString, mark_safe
 
 from maintenance_env import logs
 from maintenance_env.policy import Policy
 
 __all__ = [
     "NEVER_CACHE",
+    "for_one_client",
     "maintenance_response",
     "prefers_json",
+    "request_language",
 ]
 
 logger = logging.getLogger("maintenance_env")
@@ -47,22 +53,60 @@ def prefers_json(request: HttpRequest) -> bool:
 # --- the page ---------------------------------------------------------------------------
 
 
-def page_context(state: Policy) -> dict[str, Any]:
+def request_language(request: HttpRequest, state: Policy) -> str:
+    """The language of the page for this request: a code of ``LANGUAGES``, or "" when
+    i18n is off (one page, under ``LANGUAGE_CODE``).
+
+    ``request.LANGUAGE_CODE`` when ``LocaleMiddleware`` ran before and chose one of
+    ``LANGUAGES``; otherwise what Django's ``get_language_from_request(check_path=True)``
+    negotiates (the path's prefix, the language cookie, ``Accept-Language``), which is
+    always a code of ``LANGUAGES`` or the default. Never the thread's active language.
+    """
+    languages = state.languages
+    if languages is None:
+        return ""
+    code = getattr(request, "LANGUAGE_CODE", None)
+    if code in languages:
+        return str(code)
+    try:
+        code = translation.get_language_from_request(request, check_path=True)
+    except Exception:  # a malformed header must not cost the visitor the page
+        return state.default_language
+    return code if code in languages else state.default_language
+
+
+def _message_html(message: str) -> SafeString:
+    """The message, HTML-escaped, with its URLs and e-mail addresses as links (Django's
+    ``urlize``): ``rel="nofollow noopener"`` on each web link."""
+    linked = urlize(message, nofollow=True, autoescape=True)
+    # With autoescape, every quote of the message itself is escaped: this attribute can
+    # only be one urlize wrote.
+    return mark_safe(linked.replace(' rel="nofollow"', ' rel="nofollow noopener"'))
+
+
+def page_context(state: Policy, language: str = "") -> dict[str, Any]:
+    """The page template's context: built without a request, the same for every visitor
+    of one language. ``retry_after_configured``: whether someone set ``RETRY_AFTER`` (else
+    ``retry_after`` is only the default of the header, not a promise)."""
     config = state.config
     return {
         "message": config.message,
+        "message_html": _message_html(config.message),
         "retry_after": state.retry_after(),
+        "retry_after_configured": config.retry_after is not None,
         "starts_at": config.starts_at,
         "ends_at": config.ends_at,
         "status_code": config.status_code,
-        "language_code": settings.LANGUAGE_CODE,
+        "language_code": language or settings.LANGUAGE_CODE,
+        "language_bidi": translation.get_language_bidi(),
     }
 
 
-def _fallback_page(state: Policy) -> str:
+def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
+    lang = html.escape(language or settings.LANGUAGE_CODE)
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
@@ -70,17 +114,23 @@ def _fallback_page(state: Policy) -> str:
     )
 
 
-def _render_page(state: Policy) -> bytes:
+def _render_page(state: Policy, language: str) -> bytes:
+    """The page for one language, rendered under that language and ``TIME_ZONE`` (not
+    whatever an earlier middleware or request left active in this thread)."""
     text: str
-    try:
-        text = render_to_string(state.config.template, page_context(state))
-    except Exception:
-        # A broken user template must not turn maintenance into a 500.
-        logger.exception(
-            "maintenance_env: rendering %s failed; serving a plain page instead",
-            state.config.template,
-        )
-        text = _fallback_page(state)
+    with (
+        translation.override(language or settings.LANGUAGE_CODE),
+        timezone.override(settings.TIME_ZONE),
+    ):
+        try:
+            text = render_to_string(state.config.template, page_context(state, language))
+        except Exception:
+            # A broken user template must not turn maintenance into a 500.
+            logger.exception(
+                "maintenance_env: rendering %s failed; serving a plain page instead",
+                state.config.template,
+            )
+            text = _fallback_page(state, language)
     return text.encode(settings.DEFAULT_CHARSET)
 
 
@@ -142,6 +192,29 @@ def _finish(
     return response
 
 
+def _redirect_location(request: HttpRequest, state: Policy) -> str:
+    """``REDIRECT_URL``; a path is below the ``SCRIPT_NAME`` prefix, like every path rule,
+    so the prefix the request came under is put in front of it."""
+    url = state.config.redirect_url or ""
+    if state.redirect_path is None:
+        return url
+    path, path_info = request.path, request.path_info
+    prefix = path[: len(path) - len(path_info)] if path.endswith(path_info) else ""
+    return prefix.rstrip("/") + url
+
+
+def for_one_client(response: HttpResponseBase, *, by_cookie: bool) -> HttpResponseBase:
+    """Mark a response that maintenance let through for one client only as private, so no
+    shared cache (a CDN, a proxy) serves it to others: ``Cache-Control: private`` (Django's
+    ``patch_cache_control``, which drops ``public``), and ``Vary: Cookie`` when a cookie
+    (the bypass cookie, the session of an exempt user) let it through (``by_cookie``).
+    Streaming responses too: only headers change."""
+    patch_cache_control(response, private=True)
+    if by_cookie:
+        patch_vary_headers(response, ("Cookie",))
+    return response
+
+
 def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     """The response for a request that maintenance stops: JSON, redirect or the page."""
     now = time.time()
@@ -157,11 +230,12 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             body = _json_body(state, retry_after)
         response = HttpResponse(body, status=config.status_code, content_type="application/json")
     elif config.redirect_url:
-        response = HttpResponseRedirect(config.redirect_url)
+        response = HttpResponseRedirect(_redirect_location(request, state))
     else:
-        page = state.pages.get("")
+        language = request_language(request, state)
+        page = state.pages.get(language)
         if page is None:
-            page = state.pages[""] = _render_page(state)
+            page = state.pages[language] = _render_page(state, language)
         response = HttpResponse(
             page,
             status=config.status_code,
