@@ -87,12 +87,16 @@ def _message_html(message: str) -> SafeString:
 def page_context(state: Policy, language: str = "") -> dict[str, Any]:
     """The page template's context: built without a request, the same for every visitor
     of one language. ``retry_after_configured``: whether someone set ``RETRY_AFTER`` (else
-    ``retry_after`` is only the default of the header, not a promise)."""
+    ``retry_after`` is only the default of the header, not a promise);
+    ``retry_after_minutes``: the same rounded to minutes (an int, for plural forms);
+    ``message_html``: the message escaped, its URLs as links."""
     config = state.config
+    retry_after = state.retry_after()
     return {
         "message": config.message,
         "message_html": _message_html(config.message),
-        "retry_after": state.retry_after(),
+        "retry_after": retry_after,
+        "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
         "retry_after_configured": config.retry_after is not None,
         "starts_at": config.starts_at,
         "ends_at": config.ends_at,
