@@ -87,7 +87,7 @@ def test_the_order_of_visitors_does_not_matter(order: tuple[str, ...]) -> None:
         pages = [get_page(lang) for lang in order]
         conf.reset()
         fresh = {lang: get_page(lang) for lang in reversed(order)}
-    for lang, page in zip(order, pages):
+    for lang, page in zip(order, pages, strict=True):
         assert page == fresh[lang]
 
 
@@ -181,10 +181,9 @@ def activate_new_york(get_response: Callable[[HttpRequest], HttpResponse]) -> An
 @pytest.mark.parametrize("first", ["activated", "plain"])
 def test_the_page_is_in_time_zone_whatever_was_active(first: str) -> None:
     middleware = [*STACK[:-1], "tests.test_languages.activate_new_york", OURS]
-    with multilingual(TIME_ZONE="Europe/Berlin"):
-        with override_settings(MIDDLEWARE=middleware if first == "activated" else STACK):
-            conf.reset()
-            page = get_page("en")
+    chosen = middleware if first == "activated" else STACK
+    with multilingual(TIME_ZONE="Europe/Berlin", MIDDLEWARE=chosen):
+        page = get_page("en")
     assert "05:00 CET" in page
     assert "EST" not in page
 
@@ -214,7 +213,7 @@ def test_property_each_visitor_gets_what_a_fresh_process_renders_for_them(
     with multilingual():
         conf.reset()
         seen = [get_page(lang) for lang in visitors]
-        for lang, page in zip(visitors, seen):
+        for lang, page in zip(visitors, seen, strict=True):
             conf.reset()
             assert get_page(lang) == page
 
