@@ -39,6 +39,6 @@ urlpatterns = [
     path("zoned", page),  # resolves without a slash: never passes by the slash rule
     path("signin/", signin, name="signin"),
     path("my-login/", MyLoginView.as_view()),
-    path("my-logout/", LogoutView.as_view()),
+    path("my-logout/", LogoutView.as_view(template_name="custom_maintenance.html")),
     *i18n_patterns(path("hook/", hook), path("page/", page)),
 ]
