@@ -134,15 +134,22 @@ def _is_login_class(view_class: type) -> bool:
     return issubclass(view_class, (LoginView, LogoutView))
 
 
-def _is_admin_login(func: Any) -> bool:
-    """The login or logout view of an ``AdminSite`` (``admin.site`` or one of your own)."""
+def _admin_reach(func: Any) -> Reach:
+    """An ``AdminSite``'s (``admin.site`` or one of your own) login and logout views are
+    login views; its final catch-all view only ever adds a slash or answers 404, like no
+    view at all; every other view of it is a view."""
     if not apps.is_installed("django.contrib.admin"):
-        return False
+        return Reach.VIEW
     from django.contrib.admin.sites import AdminSite
 
-    view = getattr(func, "__wrapped__", func)  # the admin wraps its logout view
-    site = getattr(view, "__self__", None)
-    return isinstance(site, AdminSite) and getattr(view, "__name__", "") in {"login", "logout"}
+    # login is the site's bound method; logout and the catch-all are wrapped around theirs.
+    for view in (func, getattr(func, "__wrapped__", None)):
+        if isinstance(getattr(view, "__self__", None), AdminSite):
+            name = getattr(view, "__name__", "")
+            if name in {"login", "logout"}:
+                return Reach.LOGIN
+            return Reach.NONE if name == "catch_all_view" else Reach.VIEW
+    return Reach.VIEW
 
 
 def _classify(func: Any) -> Reach:
@@ -153,7 +160,7 @@ def _classify(func: Any) -> Reach:
         if getattr(view_class, EXEMPT_ATTR, False):
             return Reach.EXEMPT
         return Reach.LOGIN if _is_login_class(view_class) else Reach.VIEW
-    return Reach.LOGIN if _is_admin_login(func) else Reach.VIEW
+    return _admin_reach(func)
 
 
 def _path_language(path: str) -> str | None:
