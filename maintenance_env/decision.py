@@ -224,9 +224,10 @@ def _redirects_to_passing_path(request: HttpRequest, path: str, state: Policy) -
     urlconf = getattr(request, "urlconf", None)
     slash = not path.endswith("/") and settings.APPEND_SLASH
     candidates = [path + "/"] if slash else []
-    if state.languages is not None and translation.get_language_from_path(path) is None:
+    if state.languages is not None:
+        # Cached by Django, so asked first: finding no language in a path is not cached.
         used, prefixed_default = is_language_prefix_patterns_used(urlconf or settings.ROOT_URLCONF)
-        if used and prefixed_default:
+        if used and prefixed_default and translation.get_language_from_path(path) is None:
             prefixed = f"/{responses.request_language(request, state)}{path}"
             candidates.append(prefixed)
             if slash:

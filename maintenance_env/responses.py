@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -58,9 +59,10 @@ def request_language(request: HttpRequest, state: Policy) -> str:
     i18n is off (one page, under ``LANGUAGE_CODE``).
 
     ``request.LANGUAGE_CODE`` when ``LocaleMiddleware`` ran before and chose one of
-    ``LANGUAGES``; otherwise what Django's ``get_language_from_request(check_path=True)``
-    negotiates (the path's prefix, the language cookie, ``Accept-Language``), which is
-    always a code of ``LANGUAGES`` or the default. Never the thread's active language.
+    ``LANGUAGES``; otherwise what Django's ``get_language_from_request`` negotiates as
+    ``LocaleMiddleware`` would (the path's prefix under ``i18n_patterns``, the language
+    cookie, ``Accept-Language``), which is always a code of ``LANGUAGES`` or the default.
+    Never the thread's active language.
     """
     languages = state.languages
     if languages is None:
@@ -69,7 +71,11 @@ def request_language(request: HttpRequest, state: Policy) -> str:
     if code in languages:
         return str(code)
     try:
-        code = translation.get_language_from_request(request, check_path=True)
+        # The path names a language only under i18n_patterns (LocaleMiddleware asks the
+        # same); looking for one in every path would cost more than the whole response.
+        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+        check_path = is_language_prefix_patterns_used(urlconf)[0]
+        code = translation.get_language_from_request(request, check_path=check_path)
     except Exception:  # a malformed header must not cost the visitor the page
         return state.default_language
     return code if code in languages else state.default_language
