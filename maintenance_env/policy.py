@@ -62,6 +62,7 @@ class Policy:
         "json_body",
         "languages",
         "login_path",
+        "negotiated",
         "pages",
         "redirect_key",
         "redirect_path",
@@ -98,6 +99,8 @@ class Policy:
         #: The rendered page, by language code ("" when i18n is off): bounded by
         #: ``LANGUAGES``, since only a code from it (or the default) is ever a key.
         self.pages: dict[str, bytes] = {}
+        #: The page language of each (language cookie, Accept-Language) pair seen, bounded.
+        self.negotiated: dict[tuple[str | None, str], str] = {}
         #: The JSON body, when it does not count down (no ENDS_AT, or RETRY_AFTER set).
         self.json_body: bytes | None = None
         self.signer: TimestampSigner | None = None

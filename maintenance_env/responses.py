@@ -54,6 +54,10 @@ def prefers_json(request: HttpRequest) -> bool:
 # --- the page ---------------------------------------------------------------------------
 
 
+#: How many (language cookie, Accept-Language) pairs a policy remembers the language of.
+NEGOTIATED_SIZE = 256
+
+
 def request_language(request: HttpRequest, state: Policy) -> str:
     """The language of the page for this request: a code of ``LANGUAGES``, or "" when
     i18n is off (one page, under ``LANGUAGE_CODE``).
@@ -72,13 +76,30 @@ def request_language(request: HttpRequest, state: Policy) -> str:
         return str(code)
     try:
         # The path names a language only under i18n_patterns (LocaleMiddleware asks the
-        # same); looking for one in every path would cost more than the whole response.
+        # same): finding none in a path is a walk over LANGUAGES that Django does not cache.
         urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
-        check_path = is_language_prefix_patterns_used(urlconf)[0]
-        code = translation.get_language_from_request(request, check_path=check_path)
+        if is_language_prefix_patterns_used(urlconf)[0]:
+            code = translation.get_language_from_path(request.path_info)
+            if code in languages:
+                return str(code)
+        # The rest depends on two values only: negotiated once per pair and configuration
+        # (bounded), since it costs as much as a third of the response.
+        key = (
+            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
+            request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
+        )
+        negotiated = state.negotiated
+        code = negotiated.get(key)
+        if code is None:
+            code = translation.get_language_from_request(request)
+            if code not in languages:
+                code = state.default_language
+            if len(negotiated) >= NEGOTIATED_SIZE:
+                negotiated.clear()
+            negotiated[key] = code
+        return str(code)
     except Exception:  # a malformed header must not cost the visitor the page
         return state.default_language
-    return code if code in languages else state.default_language
 
 
 def _message_html(message: str) -> SafeString:

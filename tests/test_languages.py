@@ -227,3 +227,16 @@ def test_pages_are_bounded_by_languages_under_one_configuration() -> None:
             response = client.get("/", HTTP_ACCEPT_LANGUAGE=accept + f", x-{i}")
             assert response.status_code == 503
         assert set(conf.get_state().pages) == {"en", "de", "ar"}
+
+
+def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maintenance_env import responses
+
+    monkeypatch.setattr(responses, "NEGOTIATED_SIZE", 8)
+    with multilingual():
+        client = Client()
+        for i in range(50):
+            lang = ("de", "en", "ar")[i % 3]
+            page = client.get("/", HTTP_ACCEPT_LANGUAGE=f"{lang}, x-{i}").content.decode()
+            assert lang_of(page) == lang  # remembered or not, the same answer
+        assert len(conf.get_state().negotiated) <= 8
