@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import AppConfig
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from maintenance_env.live import Runtime
 from maintenance_env.sources.store import LOCAL_BACKENDS, StoreError, backend_path, cache_params
@@ -95,6 +98,8 @@ def check_configuration(
                     id="maintenance_env.W001",
                 )
             )
+    if config.user_exemptions:
+        messages.extend(_login_url_problems())
     if config.bypass_secret and len(config.bypass_secret) < MIN_SECRET_LENGTH:
         messages.append(
             Warning(
@@ -146,6 +151,53 @@ def check_configuration(
     messages.extend(_mounted_problems(runtime))
     messages.extend(_store_problems(runtime))
     return messages
+
+
+def _resolves(url: str) -> bool | None:
+    """Whether ``url`` is a path of this site with a view; ``None`` for another site's URL."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    try:
+        resolve(parts.path or "/")
+    except Resolver404:
+        return False
+    return True
+
+
+def _admin_login_exists() -> bool:
+    try:
+        reverse("admin:login")
+    except NoReverseMatch:
+        return False
+    return True
+
+
+def _login_url_problems() -> list[CheckMessage]:
+    """While a user-based exemption is on, the login view must be reachable during
+    maintenance (it passes then): warn when ``LOGIN_URL`` names no view of this site.
+    The default ``LOGIN_URL`` is not worth a warning when the admin's login exists."""
+    login_url = settings.LOGIN_URL
+    try:
+        url = str(resolve_url(login_url))
+        found = _resolves(url)
+    except NoReverseMatch:
+        found = False
+    except Exception:  # a broken URLconf: Django's own checks report it
+        return []
+    if found is not False:
+        return []
+    if login_url == global_settings.LOGIN_URL and _admin_login_exists():
+        return []
+    return [
+        Warning(
+            f"A user-based exemption is on, but LOGIN_URL={login_url!r} resolves to no view, "
+            "so during maintenance nobody can log in to become exempt.",
+            hint="Set LOGIN_URL to your login view's path or URL name (its login and logout "
+            "views, and the admin's, pass while maintenance is active).",
+            id="maintenance_env.W010",
+        )
+    ]
 
 
 def _unknown_names() -> list[CheckMessage]:

@@ -512,5 +512,6 @@ def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
         "USE_I18N",
         "SECRET_KEY",
         "ROOT_URLCONF",
+        "LOGIN_URL",
     }:
         reset()

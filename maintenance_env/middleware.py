@@ -15,7 +15,13 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from maintenance_env import live, responses
-from maintenance_env.decision import Verdict, client_ip, decide, user_passes
+from maintenance_env.decision import (
+    Verdict,
+    auser_passes,
+    client_ip,
+    decide,
+    request_user_passes,
+)
 
 __all__ = ["MaintenanceModeMiddleware", "client_ip"]
 
@@ -27,7 +33,9 @@ class MaintenanceModeMiddleware:
     """Answer with the maintenance response while maintenance is active.
 
     Reads the environment and settings when created, raising ``ImproperlyConfigured`` on
-    a bad value, so a server never starts half-configured.
+    a bad value, so a server never starts half-configured. A response let through for
+    one client only (an address, the bypass cookie, an exempt user) is marked private
+    once the view returned it, so no shared cache serves it to other visitors.
     """
 
     sync_capable = True
@@ -47,11 +55,14 @@ class MaintenanceModeMiddleware:
         if state.enabled and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
-                if user_passes(getattr(request, "user", None), state):
-                    return self.get_response(request)
-                return responses.maintenance_response(request, state)
-            if decision is not Verdict.PASS:
+                if not request_user_passes(request, state):
+                    return responses.maintenance_response(request, state)
+                decision = Verdict.PASS_COOKIE  # the session cookie says who it is
+            if not isinstance(decision, Verdict):
                 return decision
+            if decision is not Verdict.PASS:
+                response = cast(GetResponse, self.get_response)(request)
+                return responses.for_one_client(response, by_cookie=decision is Verdict.PASS_COOKIE)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -59,11 +70,12 @@ class MaintenanceModeMiddleware:
         if state.enabled and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
-                auser = getattr(request, "auser", None)
-                user = await auser() if auser is not None else None
-                if user_passes(user, state):
-                    return await cast(AsyncGetResponse, self.get_response)(request)
-                return responses.maintenance_response(request, state)
-            if decision is not Verdict.PASS:
+                if not await auser_passes(request, state):
+                    return responses.maintenance_response(request, state)
+                decision = Verdict.PASS_COOKIE  # the session cookie says who it is
+            if not isinstance(decision, Verdict):
                 return decision
+            if decision is not Verdict.PASS:
+                response = await cast(AsyncGetResponse, self.get_response)(request)
+                return responses.for_one_client(response, by_cookie=decision is Verdict.PASS_COOKIE)
         return await cast(AsyncGetResponse, self.get_response)(request)

@@ -13,12 +13,16 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.utils import translation
+
 from maintenance_env.variables import DEFAULT_RETRY_AFTER
 
 if TYPE_CHECKING:
     from django.core.signing import TimestampSigner
 
     from maintenance_env.config import Resolution
+    from maintenance_env.decision import Reach
 
 __all__ = ["Policy", "health_key"]
 
@@ -27,6 +31,17 @@ def health_key(path: str) -> str:
     """A path with one trailing slash dropped, so "/healthz" and "/healthz/" match but
     "/healthz//" does not; the root stays "/". Used for the setting and the request alike."""
     return path[:-1] if len(path) > 1 and path[-1] == "/" else path
+
+
+def _default_language() -> str:
+    """``LANGUAGE_CODE`` as ``LANGUAGES`` has it (``en-us`` may be served as ``en``)."""
+    code = str(settings.LANGUAGE_CODE)
+    if not settings.USE_I18N:
+        return code
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return code
 
 
 class Policy:
@@ -38,13 +53,18 @@ class Policy:
 
     __slots__ = (
         "config",
+        "default_language",
         "enabled",
         "end_ts",
         "exempt_views",
+        "failures",
         "health_paths",
         "json_body",
+        "languages",
+        "login_path",
+        "negotiated",
         "pages",
-        "redirect_host",
+        "redirect_key",
         "redirect_path",
         "resolution",
         "signer",
@@ -61,18 +81,36 @@ class Policy:
         self.end_ts = config.ends_at.timestamp() if config.ends_at else None
         self.windowed = self.start_ts is not None or self.end_ts is not None
         self.health_paths = frozenset(health_key(p) for p in config.health_paths)
-        # The redirect target must pass, or maintenance would redirect to itself; a full
-        # URL counts only on its own host (https://status.example.com/ is not our "/").
+        # The redirect target must pass, or maintenance would redirect to itself. Only a
+        # path (below any SCRIPT_NAME prefix) is ours: a full URL names another site, and
+        # its path never lets a local path through, whatever Host header a client sends.
         target = urlsplit(config.redirect_url) if config.redirect_url else None
-        self.redirect_path = (target.path or "/") if target else None
-        self.redirect_host = target.netloc.lower() if target and target.netloc else None
-        #: The rendered page, by language code ("" when i18n is off).
+        local = target is not None and not target.scheme and not target.netloc
+        #: The target's path when it is a path on this site, else ``None``.
+        self.redirect_path = (target.path or "/") if target and local else None
+        #: The same, as compared with a request's path: a trailing slash optional.
+        self.redirect_key = health_key(self.redirect_path) if self.redirect_path else None
+        #: The codes of ``LANGUAGES`` when i18n is on (pages are rendered per language),
+        #: ``None`` when it is off (one page, under ``LANGUAGE_CODE``).
+        self.languages = (
+            frozenset(code for code, _name in settings.LANGUAGES) if settings.USE_I18N else None
+        )
+        self.default_language = _default_language()
+        #: The rendered page, by language code ("" when i18n is off): bounded by
+        #: ``LANGUAGES``, since only a code from it (or the default) is ever a key.
         self.pages: dict[str, bytes] = {}
+        #: The page language of each (language cookie, Accept-Language) pair seen, bounded.
+        self.negotiated: dict[tuple[str | None, str], str] = {}
         #: The JSON body, when it does not count down (no ENDS_AT, or RETRY_AFTER set).
         self.json_body: bytes | None = None
         self.signer: TimestampSigner | None = None
-        #: Whether the view of (path, urlconf) is exempt, bounded by the middleware.
-        self.exempt_views: dict[tuple[str, str | None], bool] = {}
+        #: What the view of (path, urlconf) is (exempt, a login view, another view, none),
+        #: bounded by the decision.
+        self.exempt_views: dict[tuple[str, str | None], Reach] = {}
+        #: ``LOGIN_URL`` as a path of this site ("" when it is not one), once looked up.
+        self.login_path: str | None = None
+        #: The kinds of failed exemption checks already logged under this configuration.
+        self.failures: set[str] = set()
 
     def is_active(self, now: float | None = None) -> bool:
         """Maintenance is on and ``now`` (``time.time()``) is inside [STARTS_AT, ENDS_AT)."""

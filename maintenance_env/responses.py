@@ -14,9 +14,14 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.conf.urls.i18n import is_language_prefix_patterns_used
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.html import urlize
 from django.utils.http import http_date
+from django.utils.safestring import SafeString, mark_safe
 
 from maintenance_env import logs
 from maintenance_env.policy import Policy
@@ -24,8 +29,10 @@ from maintenance_env.policy import Policy
 __all__ = [
     "NEVER_CACHE",
     "SAFE_METHODS",
+    "for_one_client",
     "maintenance_response",
     "prefers_json",
+    "request_language",
 ]
 
 logger = logging.getLogger("maintenance_env")
@@ -50,22 +57,90 @@ def prefers_json(request: HttpRequest) -> bool:
 # --- the page ---------------------------------------------------------------------------
 
 
-def page_context(state: Policy) -> dict[str, Any]:
+#: How many (language cookie, Accept-Language) pairs a policy remembers the language of.
+NEGOTIATED_SIZE = 256
+
+
+def request_language(request: HttpRequest, state: Policy) -> str:
+    """The language of the page for this request: a code of ``LANGUAGES``, or "" when
+    i18n is off (one page, under ``LANGUAGE_CODE``).
+
+    ``request.LANGUAGE_CODE`` when ``LocaleMiddleware`` ran before and chose one of
+    ``LANGUAGES``; otherwise what Django's ``get_language_from_request`` negotiates as
+    ``LocaleMiddleware`` would (the path's prefix under ``i18n_patterns``, the language
+    cookie, ``Accept-Language``), which is always a code of ``LANGUAGES`` or the default.
+    Never the thread's active language.
+    """
+    languages = state.languages
+    if languages is None:
+        return ""
+    code = getattr(request, "LANGUAGE_CODE", None)
+    if code in languages:
+        return str(code)
+    try:
+        # The path names a language only under i18n_patterns (LocaleMiddleware asks the
+        # same): finding none in a path is a walk over LANGUAGES that Django does not cache.
+        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+        if is_language_prefix_patterns_used(urlconf)[0]:
+            code = translation.get_language_from_path(request.path_info)
+            if code in languages:
+                return str(code)
+        # The rest depends on two values only: negotiated once per pair and configuration
+        # (bounded), since it costs as much as a third of the response.
+        key = (
+            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
+            request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
+        )
+        negotiated = state.negotiated
+        code = negotiated.get(key)
+        if code is None:
+            code = translation.get_language_from_request(request)
+            if code not in languages:
+                code = state.default_language
+            if len(negotiated) >= NEGOTIATED_SIZE:
+                negotiated.clear()
+            negotiated[key] = code
+        return str(code)
+    except Exception:  # a malformed header must not cost the visitor the page
+        return state.default_language
+
+
+def _message_html(message: str) -> SafeString:
+    """The message, HTML-escaped, with its URLs and e-mail addresses as links (Django's
+    ``urlize``): ``rel="nofollow noopener"`` on each web link."""
+    linked = urlize(message, nofollow=True, autoescape=True)
+    # With autoescape, every quote of the message itself is escaped: this attribute can
+    # only be one urlize wrote.
+    return mark_safe(linked.replace(' rel="nofollow"', ' rel="nofollow noopener"'))
+
+
+def page_context(state: Policy, language: str = "") -> dict[str, Any]:
+    """The page template's context: built without a request, the same for every visitor
+    of one language. ``retry_after_configured``: whether someone set ``RETRY_AFTER`` (else
+    ``retry_after`` is only the default of the header, not a promise);
+    ``retry_after_minutes``: the same rounded to minutes (an int, for plural forms);
+    ``message_html``: the message escaped, its URLs as links."""
     config = state.config
+    retry_after = state.retry_after()
     return {
         "message": config.message,
-        "retry_after": state.retry_after(),
+        "message_html": _message_html(config.message),
+        "retry_after": retry_after,
+        "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
+        "retry_after_configured": config.retry_after is not None,
         "starts_at": config.starts_at,
         "ends_at": config.ends_at,
         "status_code": config.status_code,
-        "language_code": settings.LANGUAGE_CODE,
+        "language_code": language or settings.LANGUAGE_CODE,
+        "language_bidi": translation.get_language_bidi(),
     }
 
 
-def _fallback_page(state: Policy) -> str:
+def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
+    lang = html.escape(language or settings.LANGUAGE_CODE)
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
@@ -73,17 +148,23 @@ def _fallback_page(state: Policy) -> str:
     )
 
 
-def _render_page(state: Policy) -> bytes:
+def _render_page(state: Policy, language: str) -> bytes:
+    """The page for one language, rendered under that language and ``TIME_ZONE`` (not
+    whatever an earlier middleware or request left active in this thread)."""
     text: str
-    try:
-        text = render_to_string(state.config.template, page_context(state))
-    except Exception:
-        # A broken user template must not turn maintenance into a 500.
-        logger.exception(
-            "maintenance_env: rendering %s failed; serving a plain page instead",
-            state.config.template,
-        )
-        text = _fallback_page(state)
+    with (
+        translation.override(language or settings.LANGUAGE_CODE),
+        timezone.override(settings.TIME_ZONE),
+    ):
+        try:
+            text = render_to_string(state.config.template, page_context(state, language))
+        except Exception:
+            # A broken user template must not turn maintenance into a 500.
+            logger.exception(
+                "maintenance_env: rendering %s failed; serving a plain page instead",
+                state.config.template,
+            )
+            text = _fallback_page(state, language)
     return text.encode(settings.DEFAULT_CHARSET)
 
 
@@ -145,6 +226,29 @@ def _finish(
     return response
 
 
+def _redirect_location(request: HttpRequest, state: Policy) -> str:
+    """``REDIRECT_URL``; a path is below the ``SCRIPT_NAME`` prefix, like every path rule,
+    so the prefix the request came under is put in front of it."""
+    url = state.config.redirect_url or ""
+    if state.redirect_path is None:
+        return url
+    path, path_info = request.path, request.path_info
+    prefix = path[: len(path) - len(path_info)] if path.endswith(path_info) else ""
+    return prefix.rstrip("/") + url
+
+
+def for_one_client(response: HttpResponseBase, *, by_cookie: bool) -> HttpResponseBase:
+    """Mark a response that maintenance let through for one client only as private, so no
+    shared cache (a CDN, a proxy) serves it to others: ``Cache-Control: private`` (Django's
+    ``patch_cache_control``, which drops ``public``), and ``Vary: Cookie`` when a cookie
+    (the bypass cookie, the session of an exempt user) let it through (``by_cookie``).
+    Streaming responses too: only headers change."""
+    patch_cache_control(response, private=True)
+    if by_cookie:
+        patch_vary_headers(response, ("Cookie",))
+    return response
+
+
 def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     """The response for a request that maintenance stops: JSON, redirect or the page."""
     now = time.time()
@@ -162,11 +266,12 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     elif config.redirect_url and not (config.read_only and request.method not in SAFE_METHODS):
         # In read-only mode a refused write is answered, not redirected: a 302 would turn
         # it into a GET of another page, and the client would not know it failed.
-        response = HttpResponseRedirect(config.redirect_url)
+        response = HttpResponseRedirect(_redirect_location(request, state))
     else:
-        page = state.pages.get("")
+        language = request_language(request, state)
+        page = state.pages.get(language)
         if page is None:
-            page = state.pages[""] = _render_page(state)
+            page = state.pages[language] = _render_page(state, language)
         response = HttpResponse(
             page,
             status=config.status_code,

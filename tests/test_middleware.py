@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import iscoroutinefunction
@@ -409,16 +410,20 @@ def test_an_external_redirect_target_does_not_exempt_the_local_path() -> None:
     assert response["Location"] == "https://status.example.com/"
 
 
-@override_settings(
-    MAINTENANCE_MODE=True,
-    MAINTENANCE_MODE_REDIRECT_URL="https://www.example.com/down/",
-    ALLOWED_HOSTS=["www.example.com", "testserver"],
-)
-def test_a_full_url_to_this_site_is_exempt_on_this_host_only() -> None:
-    mw = MaintenanceModeMiddleware(ok_view)
-    assert mw(RequestFactory().get("/down/", HTTP_HOST="www.example.com")).status_code == 200
-    assert mw(RequestFactory().get("/down/")).status_code == 302  # another host
-    assert mw(RequestFactory().get("/down/", HTTP_HOST="evil.example")).status_code == 302
+@pytest.mark.parametrize("target", ["https://status.example.com/", "https://www.example.com/down/"])
+@pytest.mark.parametrize("host", ["status.example.com", "www.example.com", "testserver", None])
+def test_a_full_redirect_url_never_exempts_a_local_path(target: str, host: str | None) -> None:
+    """Issue 10: an absolute REDIRECT_URL names another site (or this one by a name the
+    client chooses in Host): its path lets no local path through, whatever the Host."""
+    extra = {"HTTP_HOST": host} if host else {}
+    with override_settings(
+        MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL=target, ALLOWED_HOSTS=["*"]
+    ):
+        mw = MaintenanceModeMiddleware(ok_view)
+        for path in ("/", "/down/", "/down", urlsplit(target).path):
+            response = mw(RequestFactory().get(path, **extra))
+            assert response.status_code == 302, (path, host)
+            assert response["Location"] == target
 
 
 @override_settings(MAINTENANCE_MODE=True)

@@ -27,6 +27,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse, QueryDict
 from django.test import Client, RequestFactory
+from django.urls import is_valid_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -304,14 +305,22 @@ def client_address(forwarded: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addr
     return None
 
 
-def may_pass(request: WSGIRequest) -> bool:
-    """May this request get past maintenance, by the documented exemptions?"""
-    path = request.path_info
-    address = client_address(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+def path_passes(path: str) -> bool:
     return bool(
         (path[:-1] if len(path) > 1 and path.endswith("/") else path) in HEALTH
         or EXCEPT_URL.match(path)
         or path in EXEMPT_VIEWS
+    )
+
+
+def may_pass(request: WSGIRequest) -> bool:
+    """May this request get past maintenance, by the documented exemptions? A path that
+    resolves to no view passes when APPEND_SLASH sends it to one that passes."""
+    path = request.path_info
+    address = client_address(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    return bool(
+        path_passes(path)
+        or (not path.endswith("/") and not is_valid_path(path) and path_passes(path + "/"))
         or (address is not None and address in ALLOWED_NET)
     )
 

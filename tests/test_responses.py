@@ -7,8 +7,10 @@ import logging
 from typing import Any
 
 import django
+import hypothesis
 import pytest
 from django.test import Client, RequestFactory, override_settings
+from hypothesis import strategies as st
 
 from maintenance_env import conf, responses
 from maintenance_env.responses import prefers_json
@@ -186,3 +188,201 @@ def test_maintenance_does_not_email_admins_but_a_plain_503_would(
     assert Client().get("/plain-503/").status_code == 503
     assert len(mailoutbox) == 1
     assert "503" in mailoutbox[0].subject or "Service Unavailable" in mailoutbox[0].subject
+
+
+# --- issue 10: a status that cannot carry a body is a configuration error ------------------
+
+BODYLESS = ["100", "101", "103", "199", "204", "205", "304"]
+
+
+@pytest.mark.parametrize("code", [*BODYLESS, "0", "600", "99"])
+def test_a_bodyless_status_is_refused_in_the_environment(
+    code: str, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from maintenance_env.checks import check_configuration
+    from maintenance_env.middleware import MaintenanceModeMiddleware
+    from tests.conftest import ok_view
+
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_STATUS_CODE=code)
+    (error,) = check_configuration()
+    assert error.id == "maintenance_env.E007"
+    assert f"MAINTENANCE_MODE_STATUS_CODE={code!r}" in error.msg
+    with pytest.raises(ImproperlyConfigured, match="MAINTENANCE_MODE_STATUS_CODE"):
+        MaintenanceModeMiddleware(ok_view)
+
+
+@pytest.mark.parametrize("code", [int(c) for c in BODYLESS])
+def test_a_bodyless_status_is_refused_in_settings(code: int) -> None:
+    from maintenance_env.checks import check_configuration
+
+    with override_settings(MAINTENANCE_MODE_STATUS_CODE=code):
+        assert [m.id for m in check_configuration()] == ["maintenance_env.E007"]
+
+
+@pytest.mark.parametrize("code", ["200", "299", "302", "418", "503", "599"])
+def test_statuses_that_carry_a_body_are_served_with_the_page(code: str, env: Any) -> None:
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_STATUS_CODE=code)
+    response = Client().get("/")
+    assert response.status_code == int(code)
+    assert b"Down for maintenance" in response.content
+
+
+@pytest.mark.parametrize("code", BODYLESS)
+def test_a_bodyless_status_in_the_mounted_config_is_logged_and_the_last_good_kept(
+    code: str, env: Any, volume: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_STATUS_CODE": "502"})
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
+    client = Client()
+    assert client.get("/").status_code == 502
+    with caplog.at_level(logging.ERROR, "maintenance_env"):
+        volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_STATUS_CODE": code})
+        for _ in range(3):
+            response = client.get("/")
+            assert response.status_code == 502
+            assert b"Down for maintenance" in response.content
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert f"MAINTENANCE_MODE_STATUS_CODE={code!r}" in errors[0].getMessage()
+
+
+# --- issue 10: the return time only when someone said it; URLs as links ------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "shown", "hidden"),
+    [
+        ({}, None, "try again"),
+        ({"MAINTENANCE_MODE_RETRY_AFTER": 900}, "Please try again in about 15 minutes.", None),
+        ({"MAINTENANCE_MODE_RETRY_AFTER": 3600}, "Please try again in about 60 minutes.", None),
+        ({"MAINTENANCE_MODE_RETRY_AFTER": 30}, "Please try again in a minute.", None),
+        ({"MAINTENANCE_MODE_RETRY_AFTER": 0}, None, "try again"),
+        ({"MAINTENANCE_MODE_ENDS_AT": "2999-01-01T04:00:00Z"}, "We expect to be back by", "try"),
+    ],
+)
+def test_the_page_says_when_only_what_was_configured(
+    values: dict[str, Any], shown: str | None, hidden: str | None
+) -> None:
+    with override_settings(MAINTENANCE_MODE=True, **values):
+        response = Client().get("/")
+    page = response.content.decode()
+    if shown:
+        assert shown in page
+    if hidden:
+        assert hidden not in page
+    if not values:
+        assert response["Retry-After"] == "3600"  # the header keeps its default
+        assert "Please check back soon." in page
+
+
+def test_urls_in_the_message_become_safe_links() -> None:
+    message = 'Status: https://status.example.com/x?a=1&b=2 <b>bold</b> "quoted" www.example.org.'
+    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE=message):
+        page = Client().get("/").content.decode()
+        body = json.loads(Client().get("/", HTTP_ACCEPT="application/json").content)
+    assert (
+        '<a href="https://status.example.com/x?a=1&amp;b=2" rel="nofollow noopener">'
+        "https://status.example.com/x?a=1&amp;b=2</a>" in page
+    )
+    # Django 6 assumes https:// for a bare www. address, 5.2 http:// (URLIZE_ASSUME_HTTPS).
+    assert 'www.example.org" rel="nofollow noopener">www.example.org</a>.' in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&quot;quoted&quot;" in page
+    assert body["detail"] == message  # JSON has the text as written
+
+
+class _Paragraph:
+    """The text and the tags of the message paragraph of a page."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        start = page.index("<h1")
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+        depth = {"p": 0}
+        outer = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                if tag == "p":
+                    depth["p"] += 1
+                elif depth["p"] == 1 and len(outer.text) >= 0:
+                    outer.tags.append((tag, attrs))
+
+            def handle_endtag(self, tag: str) -> None:
+                if tag == "p":
+                    depth["p"] = 2  # only the first paragraph: the message
+
+            def handle_data(self, data: str) -> None:
+                if depth["p"] == 1:
+                    outer.text.append(data)
+
+        parser = Parser(convert_charrefs=True)
+        parser.feed(page[start:])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        'https://x.example/"><script>alert(1)</script>',
+        "javascript:alert(1) http://a.example/?q=<x>",
+        "mail ops@example.com or see http://a.example/#frag",
+        '<a href=https://evil.example>click</a> rel="nofollow"',
+        "www.example.com/path?x=\"y\" and ' quotes ' & amps",
+        "https://example.com/" + "a" * 300,
+    ],
+)
+def test_links_in_the_message_are_only_what_urlize_writes(message: str) -> None:
+    with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_MESSAGE=message):
+        page = Client().get("/").content.decode()
+    check_message_paragraph(page, message)
+
+
+_fragments = st.sampled_from(
+    [
+        "https://a.example/",
+        "http://b.example/p?q=1&r=2",
+        "www.c.example",
+        "d@e.example",
+        '"',
+        "'",
+        "<",
+        ">",
+        "&",
+        "&amp;",
+        'rel="nofollow"',
+        "<a href=x>",
+        "javascript:",
+        " ",
+        ".",
+        "(",
+        ")",
+    ]
+)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    parts=st.lists(st.one_of(_fragments, st.text(min_size=1, max_size=8)), min_size=1, max_size=8)
+)
+def test_property_the_message_text_is_kept_and_links_are_urlizes(parts: list[str]) -> None:
+    from maintenance_env.responses import _message_html
+
+    message = "".join(parts).strip() or "x"
+    page = f"<h1>t</h1><p>{_message_html(message)}</p>"
+    check_message_paragraph(page, message)
+
+
+def check_message_paragraph(page: str, message: str) -> None:
+    paragraph = _Paragraph(page)
+    assert "".join(paragraph.text) == message  # the text is exactly the message
+    for tag, attrs in paragraph.tags:
+        assert tag == "a"
+        names = dict(attrs)
+        href = names.get("href") or ""
+        assert href.startswith(("http://", "https://", "mailto:")), href
+        if not href.startswith("mailto:"):
+            assert names == {"href": href, "rel": "nofollow noopener"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.urls import path
@@ -80,4 +81,5 @@ urlpatterns = [
     path("plain-503/", plain_503),
     path("status/", home),
     path("maintenance-info/", home),
+    path("accounts/login/", LoginView.as_view(template_name="custom_maintenance.html")),
 ]

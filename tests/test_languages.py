@@ -1,0 +1,242 @@
+"""Issue 9, item 1: the page never depends on an earlier request.
+
+It is rendered once per configuration and language of ``LANGUAGES`` (lazily, bounded by
+them), each under that language and ``TIME_ZONE``, whatever the thread had active, with
+``lang`` matching. The reported order (German first, then English) is a test; so are the
+other ways a language reaches the request (LocaleMiddleware, the cookie, the path, the
+header, none), the time zone an earlier middleware activated, and a property: any
+sequence of visitors gets, each, the page a fresh process would render for them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, override_settings
+from django.utils import timezone, translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from maintenance_env import conf
+
+OURS = "maintenance_env.middleware.MaintenanceModeMiddleware"
+LOCALE = "django.middleware.locale.LocaleMiddleware"
+STACK = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    LOCALE,
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    OURS,
+]
+LANGUAGES = [("en", "English"), ("de", "German"), ("ar", "Arabic")]
+ENDS_AT = "2099-01-01T04:00:00Z"
+
+
+def multilingual(**extra: Any) -> Any:
+    values: dict[str, Any] = {
+        "MAINTENANCE_MODE": True,
+        "MAINTENANCE_MODE_ENDS_AT": ENDS_AT,
+        "USE_I18N": True,
+        "LANGUAGE_CODE": "en",
+        "LANGUAGES": LANGUAGES,
+        "MIDDLEWARE": STACK,
+    }
+    values.update(extra)
+    return override_settings(**values)
+
+
+def lang_of(page: str) -> str:
+    found = re.search(r'<html lang="([^"]*)"', page)
+    assert found, page[:200]
+    return found.group(1)
+
+
+def get_page(accept: str | None = None, path: str = "/", **extra: Any) -> str:
+    if accept is not None:
+        extra["HTTP_ACCEPT_LANGUAGE"] = accept
+    response = Client().get(path, **extra)
+    assert response.status_code == 503
+    return response.content.decode()
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def test_german_then_english_each_get_their_own_page() -> None:
+    """Reported: after a German visitor, the English one got the German date and
+    translations inside <html lang="en">, until the next configuration change."""
+    with multilingual():
+        german = get_page("de")
+        english = get_page("en")
+    assert lang_of(german) == "de"
+    assert "1 Januar 2099" in german
+    assert lang_of(english) == "en"
+    assert "1 January 2099" in english
+    assert "Januar " not in english
+
+
+@pytest.mark.parametrize("order", [("de", "en"), ("en", "de"), ("de", "de", "en", "en", "de")])
+def test_the_order_of_visitors_does_not_matter(order: tuple[str, ...]) -> None:
+    with multilingual():
+        pages = [get_page(lang) for lang in order]
+        conf.reset()
+        fresh = {lang: get_page(lang) for lang in reversed(order)}
+    for lang, page in zip(order, pages, strict=True):
+        assert page == fresh[lang]
+
+
+# --- every way a language reaches the request ---------------------------------------------
+
+
+@pytest.mark.parametrize("locale_first", [True, False])
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ({"HTTP_ACCEPT_LANGUAGE": "de-AT,de;q=0.9"}, "de"),
+        ({"HTTP_ACCEPT_LANGUAGE": "fr, de;q=0.5"}, "de"),
+        ({"HTTP_ACCEPT_LANGUAGE": "fr"}, "en"),  # not in LANGUAGES: the default
+        ({"HTTP_ACCEPT_LANGUAGE": "*"}, "en"),
+        ({"HTTP_ACCEPT_LANGUAGE": "x" * 300}, "en"),
+        ({}, "en"),
+        ({"HTTP_COOKIE": "django_language=de"}, "de"),
+        ({"HTTP_COOKIE": "django_language=xx", "HTTP_ACCEPT_LANGUAGE": "ar"}, "ar"),
+    ],
+)
+def test_the_page_language_is_negotiated_like_django_does(
+    how: dict[str, str], expected: str, locale_first: bool
+) -> None:
+    """With LocaleMiddleware before ours (request.LANGUAGE_CODE), or without it (negotiated
+    the same way, by django.utils.translation.get_language_from_request)."""
+    middleware = STACK if locale_first else [m for m in STACK if m != LOCALE]
+    with multilingual(MIDDLEWARE=middleware):
+        get_page("de" if expected != "de" else "en")  # someone else came first
+        assert lang_of(get_page(**how)) == expected
+
+
+def test_a_language_prefix_in_the_path_decides() -> None:
+    with multilingual(ROOT_URLCONF="tests.urls_more", MIDDLEWARE=[m for m in STACK if m != LOCALE]):
+        assert lang_of(get_page("en", path="/de/page/")) == "de"
+        assert lang_of(get_page("de", path="/en/page/")) == "en"
+
+
+def test_a_right_to_left_language_gets_dir_rtl() -> None:
+    with multilingual():
+        assert 'dir="rtl"' in get_page("ar")
+        assert 'dir="rtl"' not in get_page("en")
+
+
+def test_the_thread_language_left_by_earlier_code_does_not_leak() -> None:
+    with multilingual(MIDDLEWARE=[m for m in STACK if m != LOCALE]):
+        translation.activate("de")
+        try:
+            page = get_page("en")
+        finally:
+            translation.deactivate()
+    assert lang_of(page) == "en"
+    assert "January" in page
+
+
+def test_without_i18n_there_is_one_page_in_language_code() -> None:
+    with multilingual(USE_I18N=False, LANGUAGE_CODE="en-gb"):
+        pages = {get_page(lang) for lang in ("de", "en", "ar", None)}
+        assert len(pages) == 1
+        (page,) = pages
+        assert lang_of(page) == "en-gb"
+        assert set(conf.get_state().pages) == {""}
+
+
+def test_the_json_detail_is_the_same_in_every_language() -> None:
+    """The message is used as written (it is not translated), so JSON needs no per-language body."""
+    with multilingual():
+        bodies = {
+            Client().get("/", HTTP_ACCEPT="application/json", HTTP_ACCEPT_LANGUAGE=lang).content
+            for lang in ("de", "en", "ar")
+        }
+    assert len(bodies) == 1
+    assert json.loads(bodies.pop())["ends_at"] == ENDS_AT
+
+
+# --- the time zone ----------------------------------------------------------------------------
+
+
+def activate_new_york(get_response: Callable[[HttpRequest], HttpResponse]) -> Any:
+    """A middleware that activates the visitor's time zone, as sites do."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        timezone.activate("America/New_York")
+        try:
+            return get_response(request)
+        finally:
+            timezone.deactivate()
+
+    return middleware
+
+
+@pytest.mark.parametrize("first", ["activated", "plain"])
+def test_the_page_is_in_time_zone_whatever_was_active(first: str) -> None:
+    middleware = [*STACK[:-1], "tests.test_languages.activate_new_york", OURS]
+    chosen = middleware if first == "activated" else STACK
+    with multilingual(TIME_ZONE="Europe/Berlin", MIDDLEWARE=chosen):
+        page = get_page("en")
+    assert "05:00 CET" in page
+    assert "EST" not in page
+
+
+# --- bounded, and the property ----------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(accept=st.text(max_size=60), cookie=st.sampled_from(["", "de", "ar", "zz", "en-us"]))
+def test_property_any_header_gives_a_page_of_languages_and_stays_bounded(
+    accept: str, cookie: str
+) -> None:
+    with multilingual():
+        extra = {"HTTP_ACCEPT_LANGUAGE": accept.encode("latin-1", "replace").decode("latin-1")}
+        if cookie:
+            extra["HTTP_COOKIE"] = f"django_language={cookie}"
+        page = Client().get("/", **extra).content.decode()
+        assert lang_of(page) in {"en", "de", "ar"}
+        assert set(conf.get_state().pages) <= {"en", "de", "ar"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(visitors=st.lists(st.sampled_from(["de", "en", "ar", "fr", ""]), min_size=1, max_size=6))
+def test_property_each_visitor_gets_what_a_fresh_process_renders_for_them(
+    visitors: list[str],
+) -> None:
+    with multilingual():
+        conf.reset()
+        seen = [get_page(lang) for lang in visitors]
+        for lang, page in zip(visitors, seen, strict=True):
+            conf.reset()
+            assert get_page(lang) == page
+
+
+def test_pages_are_bounded_by_languages_under_one_configuration() -> None:
+    codes = ["de", "en", "ar", "fr", "de-ch", "en-gb", "zz", "*", "", "ar-eg;q=0.1"]
+    with multilingual():
+        client = Client()  # one handler: one configuration
+        for i in range(300):
+            accept = ", ".join(codes[(i + j) % len(codes)] for j in range(i % 4))
+            response = client.get("/", HTTP_ACCEPT_LANGUAGE=accept + f", x-{i}")
+            assert response.status_code == 503
+        assert set(conf.get_state().pages) == {"en", "de", "ar"}
+
+
+def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maintenance_env import responses
+
+    monkeypatch.setattr(responses, "NEGOTIATED_SIZE", 8)
+    with multilingual():
+        client = Client()
+        for i in range(50):
+            lang = ("de", "en", "ar")[i % 3]
+            page = client.get("/", HTTP_ACCEPT_LANGUAGE=f"{lang}, x-{i}").content.decode()
+            assert lang_of(page) == lang  # remembered or not, the same answer
+        assert len(conf.get_state().negotiated) <= 8
