@@ -99,7 +99,9 @@ class Dotenv:
                 f"{word} {summarise(self.skipped)} could not be parsed as KEY=VALUE "
                 "(an unclosed quote?); skipped"
             )
-        ours = [f"{key} (line {line})" for line, key in self.without_value if key.startswith(prefix)]
+        ours = [
+            f"{key} (line {line})" for line, key in self.without_value if key.startswith(prefix)
+        ]
         if ours:
             notes.append(f"{summarise(ours)} has no '=' and so no value; ignored")
         return tuple(notes)
@@ -154,4 +156,3 @@ def dotenv_quote(value: str) -> str:
     if _BARE_RE.match(value):
         return value
     return '"' + _ESCAPE_RE.sub(lambda m: _ESCAPES[m[0]], value) + '"'
-

@@ -168,14 +168,14 @@ def _current_text(target: str) -> tuple[bytes, str]:
     except FileNotFoundError:
         return b"", ""
     except NotReadable as exc:
-        raise WriteRefused(f"{target} {exc}: nothing written") from None
+        raise WriteRefused(f"{target} cannot be rewritten: {exc}") from None
     bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
     try:
         return bom, data[len(bom) :].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WriteRefused(
             f"{target} is not UTF-8 text (byte {data[len(bom) + exc.start]:#04x} at offset "
-            f"{len(bom) + exc.start}): fix or remove it; nothing written"
+            f"{len(bom) + exc.start}): fix or remove it first"
         ) from None
 
 
@@ -225,13 +225,12 @@ def _write_dotenv(path: str, values: dict[str, str]) -> str:
                 raise WriteRefused(
                     f"{name}={_shown(name, value)} would not read back from {target}: "
                     "the file has a statement python-dotenv cannot parse (an unclosed "
-                    "quote?); fix it first; nothing written"
+                    "quote?); fix it first"
                 )
         data = bom + content.encode("utf-8")
         if len(data) > MAX_FILE_BYTES:
             raise WriteRefused(
-                f"{target} would be larger than {MAX_FILE_BYTES} bytes, the limit for a "
-                "config file; nothing written"
+                f"{target} would be larger than {MAX_FILE_BYTES} bytes, the limit for a config file"
             )
         _replace_atomically(target, data)
     return target
