@@ -15,8 +15,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from maintenance_env import conf, sources
-from maintenance_env.sources import writing
-from maintenance_env.sources import MountedConfig, parse_dotenv, read_mounted, write_value
+from maintenance_env.sources import MountedConfig, parse_dotenv, read_mounted, write_value, writing
 from maintenance_env.sources import mounted as mounted_source
 from tests.kubelet import ConfigMapVolume
 
@@ -389,7 +388,8 @@ def test_a_symlinked_dotenv_file_is_written_through_the_link(tmp_path: Path) -> 
 
     written = write_value(str(chained), "MAINTENANCE_MODE", "on")
     assert written == str(target)
-    assert link.is_symlink() and chained.is_symlink()  # the links are kept
+    assert link.is_symlink()  # the links are kept
+    assert chained.is_symlink()
     assert target.read_text() == "MAINTENANCE_MODE=on\nDEBUG=1\n"  # the shared target says on
     assert sorted(os.listdir(shared)) == ["maintenance.env"]
     assert sorted(os.listdir(app)) == ["maintenance.env"]
