@@ -156,7 +156,9 @@ def _locked(target: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # Gone already, or not ours to remove (a sticky directory): a lock file left behind
+        # is harmless, the next writer takes it.
+        with contextlib.suppress(OSError):
             os.unlink(path)
         os.close(fd)  # releases the lock
 
