@@ -38,6 +38,7 @@ from maintenance_env.config import Layer, Problem, base_layers, resolve, shown
 from maintenance_env.policy import Policy
 from maintenance_env.signals import Change, maintenance_changed
 from maintenance_env.sources.base import LiveSource, Snapshot
+from maintenance_env.sources.dotenv import summarise
 from maintenance_env.sources.mounted import MountedConfig
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import PREFIX, VARIABLES, Origin
@@ -57,6 +58,11 @@ logger = logging.getLogger("maintenance_env")
 
 #: The live variables: the only ones read from the store and the mounted config.
 LIVE_NAMES = tuple(name for name, var in VARIABLES.items() if var.live)
+
+
+def _is_live(name: str) -> bool:
+    var = VARIABLES.get(name)
+    return var is None or var.live  # unknown names never reach here: the sources drop them
 
 
 class Runtime:
@@ -128,6 +134,13 @@ class Runtime:
         self._active = self._state.is_active()
         self._watch = self._watching(self._state)
         self._ready = True
+
+    @property
+    def source_notes(self) -> dict[Origin, tuple[str, ...]]:
+        """What each live source skipped while reading it last (lines of a dotenv file that
+        could not be parsed, unknown ``MAINTENANCE_MODE_*`` names, files that are not
+        regular files), one line each, by origin; only sources with notes. For ``status``."""
+        return {o: s.notes for o, s in self.snapshots.items() if s.notes}
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -333,18 +346,25 @@ class Runtime:
             k[0] == "source" and k[1] is origin for k in self._logged
         ):
             logger.warning("maintenance_env: %s is readable again", source.label)
-        for name in snapshot.values:
-            var = VARIABLES.get(name)
-            if var is None or not var.live:
-                key = ("name", origin, name)
-                logged.add(key)
-                if key not in self._logged:
-                    why = (
-                        "is read only from the environment or settings"
-                        if var
-                        else "is not a known variable"
-                    )
-                    logger.warning("maintenance_env: %s in %s %s; ignored", name, source.label, why)
+        # At most one line per note and one for the names read elsewhere: the log volume of
+        # a change is bounded by the number of kinds of trouble, not by the size of the config.
+        for note in snapshot.notes:
+            key = ("note", origin, note)
+            logged.add(key)
+            if key not in self._logged:
+                logger.warning("maintenance_env: %s: %s", source.label, note)
+        names = sorted(name for name in snapshot.values if not _is_live(name))
+        if names:
+            key = ("names", origin, tuple(names))
+            logged.add(key)
+            if key not in self._logged:
+                logger.warning(
+                    "maintenance_env: %s in %s %s read only from the environment or "
+                    "settings; ignored",
+                    summarise(names),
+                    source.label,
+                    "is" if len(names) == 1 else "are",
+                )
 
     def _apply(self, *, log: bool = True) -> None:
         logged: set[tuple[object, ...]] = set()

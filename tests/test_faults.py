@@ -387,7 +387,10 @@ def test_symlink_loop_for_one_key(volume: ConfigMapVolume, site_at: Callable[...
     statuses, records = site.serve_while(loop)
     # The key cannot be read: it is absent and its default applies; the switch is unharmed.
     assert statuses == {503}
-    assert len(records) <= 1
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # said once, not once per request
+    assert "MAINTENANCE_MODE_STATUS_CODE (a symbolic link loop)" in warnings[0]
+    assert len(records) <= 2  # and "configuration changed"
 
     def repair() -> None:
         os.unlink(volume.root / "MAINTENANCE_MODE_STATUS_CODE")
@@ -443,7 +446,10 @@ def test_key_file_replaced_by_a_directory(
     assert statuses == {503}
     assert b"Back at noon" not in site.get().content  # absent: the default message
     assert conf.get_state().config.message == conf.DEFAULT_MESSAGE
-    assert len(records) <= 1
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "MAINTENANCE_MODE_MESSAGE (it is not a regular file (a directory))" in warnings[0]
+    assert len(records) <= 2  # and "configuration changed"
 
     def repair() -> None:
         (volume.root / "MAINTENANCE_MODE_MESSAGE").rmdir()

@@ -15,21 +15,39 @@ parses values (see :mod:`maintenance_env.parsers`) or decides precedence (see
 from __future__ import annotations
 
 from maintenance_env.sources.base import LiveSource, Snapshot
-from maintenance_env.sources.dotenv import parse_dotenv
-from maintenance_env.sources.mounted import MountedConfig, read_mounted
+from maintenance_env.sources.dotenv import Dotenv, parse_dotenv, read_dotenv
+from maintenance_env.sources.mounted import (
+    MAX_FILE_BYTES,
+    MountedConfig,
+    NotReadable,
+    read_mounted,
+    read_regular_file,
+)
 from maintenance_env.sources.process import environment_values, settings_values
-from maintenance_env.sources.writing import delete_value, write_value
+from maintenance_env.sources.writing import (
+    WriteRefused,
+    delete_value,
+    write_value,
+    write_values,
+)
 from maintenance_env.variables import PREFIX
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "PREFIX",
+    "Dotenv",
     "LiveSource",
     "MountedConfig",
+    "NotReadable",
     "Snapshot",
+    "WriteRefused",
     "delete_value",
     "environment_values",
     "parse_dotenv",
+    "read_dotenv",
     "read_mounted",
+    "read_regular_file",
     "settings_values",
     "write_value",
+    "write_values",
 ]

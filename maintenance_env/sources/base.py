@@ -18,7 +18,8 @@ class Snapshot:
     ``values`` are what resolution should use from this source: each source decides what
     that is while it fails (the mounted config counts as absent; the shared store keeps the
     last values it read). ``error`` says why the source could not be read, for the logs,
-    ``status`` and the checks; ``None`` when it was read.
+    ``status`` and the checks; ``None`` when it was read. ``notes`` say what was read
+    around (skipped), without making the source unreadable.
     """
 
     values: Mapping[str, str | bytes] = field(default_factory=dict)
@@ -27,6 +28,10 @@ class Snapshot:
     #: False when the kubelet kept swapping ``..data`` during every attempt to read one
     #: whole payload: ``values`` may then mix two versions and must not be used.
     settled: bool = True
+    #: What was skipped while reading, one line each, bounded in number and length: lines
+    #: of a dotenv file that could not be parsed, unknown ``MAINTENANCE_MODE_*`` names,
+    #: files that are not regular files. Logged once per change; shown by ``status``.
+    notes: tuple[str, ...] = ()
 
 
 class LiveSource(Protocol):

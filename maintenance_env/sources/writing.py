@@ -1,40 +1,75 @@
-"""Writing the mounted config (``maintenance_mode on --write``, ``unset``): atomic, other
-lines kept."""
+"""Writing the mounted config (``maintenance_mode on --write``, ``unset``): checked,
+serialised, atomic.
+
+- Every value is checked first: it must read back exactly as written (see
+  :func:`maintenance_env.sources.dotenv.unwritable`), or nothing is written.
+- A symlink is followed: the file it points to is replaced (so a link shared by several
+  apps keeps pointing at the new content), by a temporary file in that file's directory
+  renamed over it.
+- The dotenv form is read, changed and renamed under an advisory lock (``fcntl.flock``) on
+  a lock file beside the target, ``.<name>.lock``, so that two writers never lose each
+  other's update. The holder removes the lock file when done.
+- Only regular files are rewritten, and only UTF-8 text; anything else is refused with an
+  error naming the file, before anything is written.
+"""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import re
 import stat
 import tempfile
+import time
+from collections.abc import Iterator, Sequence
 
-from maintenance_env.sources.dotenv import LINE_RE, dotenv_quote
+from maintenance_env.sources.dotenv import (
+    KEY_RE,
+    dotenv_quote,
+    read_dotenv,
+    statements,
+    unwritable,
+)
+from maintenance_env.sources.mounted import MAX_FILE_BYTES, NotReadable, read_regular_file
+from maintenance_env.variables import VARIABLES
 
-__all__ = ["delete_value", "write_value"]
+__all__ = [
+    "LOCK_TIMEOUT",
+    "WriteRefused",
+    "delete_value",
+    "lock_path",
+    "write_value",
+    "write_values",
+]
+
+#: Seconds a writer waits for another writer's lock before giving up (nothing written).
+LOCK_TIMEOUT = 10.0
+_LOCK_PAUSE = 0.02
 
 
-def _replace_atomically(target: str, content: str) -> None:
-    """Write ``content`` to a temporary file beside ``target`` and rename it over it."""
-    directory = os.path.dirname(os.path.abspath(target))
-    mode = 0o644
-    with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=".maintenance-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+class WriteRefused(ValueError):
+    """A value or a file the writer will not touch: the message names the variable or the
+    file and says why, in one line. Nothing was written."""
+
+
+def _shown(name: str, value: str) -> str:
+    var = VARIABLES.get(name)
+    return "'***'" if var is not None and var.secret else repr(value)
+
+
+def _check(name: str, value: str, *, directory: bool) -> None:
+    if not KEY_RE.match(name):
+        raise WriteRefused(f"{name!r} is not a variable name")
+    reason = unwritable(value)
+    if reason is None and directory and value != value.strip():
+        reason = "the directory form trims surrounding whitespace when it reads a file"
+    if reason is not None:
+        raise WriteRefused(f"{name}={_shown(name, value)} cannot be written: {reason}")
 
 
 def _refuse_special(target: str) -> None:
-    """Never rename over a device, socket or directory (``/dev/null`` as root, say)."""
+    """Never rename over a device, socket, FIFO or directory (``/dev/null`` as root, say)."""
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
@@ -47,46 +82,217 @@ def _refuse_special(target: str) -> None:
         )
 
 
-def write_value(path: str, name: str, value: str) -> str:
-    """Set ``name`` to ``value`` in the mounted config at ``path``, atomically.
+def _replace_atomically(target: str, content: bytes) -> None:
+    """Write ``content`` to a temporary file beside ``target`` and rename it over it, keeping
+    the old file's permission bits."""
+    directory = os.path.dirname(target)
+    mode = 0o644
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=".maintenance-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
-    A directory gets (or has replaced) the file ``name``; a dotenv file has the line for
-    ``name`` replaced in place, every other line kept, or a line appended. Returns the file
-    written. Raises ``OSError`` when the path cannot be written.
+
+def lock_path(target: str) -> str:
+    """The lock file of a dotenv ``target`` (a real path): ``.<name>.lock`` beside it."""
+    directory, name = os.path.split(target)
+    return os.path.join(directory, f".{name}.lock")
+
+
+def _lock_once(path: str, deadline: float) -> int | None:
+    """Open ``path`` and take its lock; the descriptor, or ``None`` when the file was
+    removed or replaced by its previous holder meanwhile (then try again)."""
+    import fcntl
+
+    # Read-only is enough for flock; a symlink planted as the lock file is not followed,
+    # and a FIFO there cannot block the open.
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        11, f"another writer has held the lock {path} for {LOCK_TIMEOUT:g} s"
+                    ) from None
+                time.sleep(_LOCK_PAUSE)
+        try:
+            current = os.stat(path, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+@contextlib.contextmanager
+def _locked(target: str) -> Iterator[None]:
+    """Hold the advisory lock of ``target`` (waiting up to :data:`LOCK_TIMEOUT` seconds).
+
+    The lock file is removed by its holder when done, so none is left behind; a writer that
+    was waiting on a removed file sees it is gone and takes the new one. Raises
+    ``TimeoutError`` when another writer holds the lock that long, ``OSError`` when the lock
+    file cannot be created. Without ``fcntl`` (Windows) writes are not serialised.
     """
-    if os.path.isdir(path):
-        target = os.path.join(path, name)
-        _refuse_special(target)
-        _replace_atomically(target, value + "\n")
-        return target
-    _refuse_special(path)
-    lines: list[str] = []
-    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    new_line = f"{name}={dotenv_quote(value)}"
-    replaced = False
-    kept: list[str] = []
-    for line in lines:
-        match = LINE_RE.match(line)
-        if match and match[1] == name and not line.lstrip().startswith("#"):
-            if not replaced:
-                prefix = "export " if line.lstrip().startswith("export") else ""
-                kept.append(prefix + new_line)
-                replaced = True
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = lock_path(target)
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    fd = None
+    while fd is None:
+        fd = _lock_once(path, deadline)
+    try:
+        yield
+    finally:
+        # Gone already, or not ours to remove (a sticky directory): a lock file left behind
+        # is harmless, the next writer takes it.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)  # releases the lock
+
+
+def _current_text(target: str) -> tuple[bytes, str]:
+    """The dotenv file's byte order mark (if any) and text; empty when it does not exist."""
+    try:
+        data = read_regular_file(target)
+    except FileNotFoundError:
+        return b"", ""
+    except NotReadable as exc:
+        raise WriteRefused(f"{target} cannot be rewritten: {exc}") from None
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    try:
+        return bom, data[len(bom) :].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WriteRefused(
+            f"{target} is not UTF-8 text (byte {data[len(bom) + exc.start]:#04x} at offset "
+            f"{len(bom) + exc.start}): fix or remove it first"
+        ) from None
+
+
+_LEADING_RE = re.compile(r"\A\s*")
+_EXPORT_RE = re.compile(r"export[^\S\r\n]+")
+
+
+def _with_values(text: str, values: dict[str, str | None]) -> str:
+    """``text`` with each name's statement replaced in place (the first one; later ones
+    dropped, since the last assignment wins), the others kept byte for byte, and new names
+    appended. A name whose value is ``None`` has every statement dropped."""
+    out: list[str] = []
+    done: set[str] = set()
+    for binding in statements(text):
+        original = binding.original.string
+        name = binding.key
+        if binding.error or name not in values:
+            out.append(original)
+            continue
+        if name in done:
             continue  # a later duplicate would win on reading: drop it
-        kept.append(line)
-    if not replaced:
-        kept.append(new_line)
-    _replace_atomically(path, "\n".join(kept) + "\n")
-    return path
+        done.add(name)
+        value = values[name]
+        if value is None:
+            continue
+        body = _LEADING_RE.sub("", original, count=1)
+        leading = original[: len(original) - len(body)]
+        export = _EXPORT_RE.match(body)
+        ending = body[len(body.rstrip("\r\n")) :]
+        out.append(f"{leading}{export[0] if export else ''}{name}={dotenv_quote(value)}{ending}")
+    content = "".join(out)
+    new = [
+        f"{name}={dotenv_quote(value)}\n"
+        for name, value in values.items()
+        if name not in done and value is not None
+    ]
+    if new and content and not content.endswith(("\n", "\r")):
+        content += "\n"
+    return content + "".join(new)
+
+
+def _write_dotenv(path: str, values: dict[str, str]) -> str:
+    target = os.path.realpath(path)
+    _refuse_special(target)
+    with _locked(target):
+        bom, text = _current_text(target)
+        content = _with_values(text, dict(values))
+        read_back = read_dotenv(content).values
+        for name, value in values.items():
+            if read_back.get(name) != value:
+                # The rest of the file swallows the new line (an unclosed quote before it).
+                raise WriteRefused(
+                    f"{name}={_shown(name, value)} would not read back from {target}: "
+                    "the file has a statement python-dotenv cannot parse (an unclosed "
+                    "quote?); fix it first"
+                )
+        data = bom + content.encode("utf-8")
+        if len(data) > MAX_FILE_BYTES:
+            raise WriteRefused(
+                f"{target} would be larger than {MAX_FILE_BYTES} bytes, the limit for a config file"
+            )
+        _replace_atomically(target, data)
+    return target
+
+
+def write_values(path: str, values: Sequence[tuple[str, str]]) -> list[str]:
+    """Set each ``(name, value)`` in the mounted config at ``path``, atomically.
+
+    A directory gets (or has replaced) the file ``name`` for each, in the given order; a
+    dotenv file has every name's statement replaced in place, every other line kept, or a
+    line appended, in one rename. Symlinks are followed: the file they point to is
+    replaced. Returns the files written, one per value.
+
+    Raises :class:`WriteRefused` (a ``ValueError``), before anything is written, for a
+    value that would not read back exactly or a file that is not UTF-8 text;
+    ``TimeoutError`` when another writer holds the lock for :data:`LOCK_TIMEOUT` seconds;
+    ``OSError`` when the path cannot be written (not a regular file, read-only, missing).
+    """
+    directory = os.path.isdir(path)
+    for name, value in values:
+        _check(name, value, directory=directory)
+    if not directory:
+        target = _write_dotenv(path, dict(values))
+        return [target] * len(values)
+    written: list[str] = []
+    for name, value in values:
+        target = os.path.realpath(os.path.join(path, name))
+        _refuse_special(target)
+        _replace_atomically(target, (value + "\n").encode("utf-8"))
+        written.append(target)
+    return written
+
+
+def write_value(path: str, name: str, value: str) -> str:
+    """Set ``name`` to ``value`` in the mounted config at ``path``: :func:`write_values` for
+    one value. Returns the file written."""
+    return write_values(path, [(name, value)])[0]
 
 
 def delete_value(path: str, name: str) -> str | None:
     """Remove ``name`` from the mounted config at ``path``, so that lower sources apply.
 
-    A directory has the file ``name`` removed; a dotenv file has every line assigning
-    ``name`` removed (atomically, other lines kept). Returns the file changed, or ``None``
-    when ``name`` was not there. Raises ``OSError`` when the path cannot be written.
+    A directory has the file ``name`` removed; a dotenv file has every statement assigning
+    ``name`` removed, under the writers' lock, other lines kept byte for byte, in one
+    rename (a symlink is followed). Returns the file changed, or ``None`` when ``name`` was
+    not there. Raises :class:`WriteRefused` for a file that is not UTF-8 text or whose
+    statements python-dotenv cannot parse, ``OSError`` when the path cannot be written.
     """
     if os.path.isdir(path):
         target = os.path.join(path, name)
@@ -95,19 +301,19 @@ def delete_value(path: str, name: str) -> str | None:
         _refuse_special(target)
         os.unlink(target)
         return target
-    _refuse_special(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
+    target = os.path.realpath(path)
+    if not os.path.lexists(target):
         return None
-    kept = [
-        line
-        for line in lines
-        if line.lstrip().startswith("#")
-        or not ((match := LINE_RE.match(line)) and match[1] == name)
-    ]
-    if len(kept) == len(lines):
-        return None
-    _replace_atomically(path, "\n".join(kept) + "\n" if kept else "")
-    return path
+    _refuse_special(target)
+    with _locked(target):
+        bom, text = _current_text(target)
+        content = _with_values(text, {name: None})
+        if content == text:
+            return None
+        if name in read_dotenv(content).values:
+            raise WriteRefused(
+                f"{name} would still be set in {target}: the file has a statement "
+                "python-dotenv cannot parse (an unclosed quote?); fix it first"
+            )
+        _replace_atomically(target, bom + content.encode("utf-8"))
+    return target

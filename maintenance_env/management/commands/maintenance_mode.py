@@ -278,6 +278,11 @@ class Command(BaseCommand):
         for name, value in [*values[1:], values[0]]:
             try:
                 target = sources.write_value(path, name, value)
+            except sources.WriteRefused as exc:
+                done = (
+                    f"; already written: {', '.join(written)}" if written else "; nothing written"
+                )
+                raise CommandError(f"{exc}{done}.") from None
             except OSError as exc:
                 hint = (
                     " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
