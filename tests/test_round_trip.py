@@ -255,6 +255,33 @@ def test_the_command_refuses_a_message_that_cannot_round_trip(
     assert path.read_bytes() == b"MAINTENANCE_MODE=off\n"
 
 
+@pytest.mark.parametrize("form", ["dotenv", "directory"])
+def test_a_refused_value_after_an_accepted_one_writes_nothing(
+    tmp_path: Path, env: Callable[..., None], form: str
+) -> None:
+    # --starts-at is written before --message: a refused message must not leave it behind.
+    if form == "dotenv":
+        path = tmp_path / "maintenance.env"
+        path.write_bytes(b"MAINTENANCE_MODE=off\n")
+    else:
+        path = tmp_path / "config"
+        path.mkdir()
+        (path / "MAINTENANCE_MODE").write_text("off\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(path))
+    with pytest.raises(CommandError, match="nothing written"):
+        call_command(
+            "maintenance_mode",
+            "on",
+            "--write",
+            "--starts-at",
+            "2099-01-01T00:00:00Z",
+            "--message",
+            "a\x00b",
+        )
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 # --- the directory form -------------------------------------------------------------------
 
 

@@ -273,30 +273,25 @@ class Command(BaseCommand):
             raise CommandError(
                 f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: nothing written."
             )
-        # The switch goes last, so that it flips with its window and message in place.
-        written: list[str] = []
-        for name, value in [*values[1:], values[0]]:
-            try:
-                target = sources.write_value(path, name, value)
-            except sources.WriteRefused as exc:
-                done = (
-                    f"; already written: {', '.join(written)}" if written else "; nothing written"
-                )
-                raise CommandError(f"{exc}{done}.") from None
-            except OSError as exc:
-                hint = (
-                    " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
-                    "instead, see `maintenance_mode on --platform kubernetes`)"
-                    if getattr(exc, "errno", None) == 30
-                    else ""
-                )
-                done = (
-                    f"; already written: {', '.join(written)}" if written else "; nothing written"
-                )
-                raise CommandError(
-                    f"Cannot write {name} into {path!r}: {exc.strerror or exc}{hint}{done}."
-                ) from None
-            written.append(name)
+        # The switch goes last, so that it flips with its window and message in place. Every
+        # value is checked before any is written; a dotenv file is changed in one rename.
+        ordered = [*values[1:], values[0]]
+        try:
+            targets = sources.write_values(path, ordered)
+        except sources.WriteRefused as exc:
+            raise CommandError(f"{exc}; nothing written.") from None
+        except OSError as exc:
+            hint = (
+                " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
+                "instead, see `maintenance_mode on --platform kubernetes`)"
+                if getattr(exc, "errno", None) == 30
+                else ""
+            )
+            raise CommandError(
+                f"Cannot write into {path!r}: {exc.strerror or exc}{hint}; "
+                "`maintenance_mode status` shows what is in force."
+            ) from None
+        for (name, value), target in zip(ordered, targets, strict=True):
             self.stdout.write(f"{name}={value} written to {target}")
         after = _runtime(check_template=False).state()
         now = time.time()
