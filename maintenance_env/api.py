@@ -102,7 +102,9 @@ class SourceHealth:
     ``ok`` is ``None`` before the first read, then whether the last read worked; ``error``
     says why not. ``last_read`` is when it was last read (or, for the mounted config,
     checked) successfully; ``stale_since`` when it started failing: from then on the store's
-    values are the last ones read, and the mounted config counts as absent.
+    values are the last ones read, and the mounted config counts as absent. ``notes`` are
+    what was skipped while reading (lines a dotenv file could not parse, unknown names,
+    files that are not regular files), one line each.
     """
 
     origin: Origin
@@ -111,6 +113,7 @@ class SourceHealth:
     error: str | None
     last_read: dt.datetime | None
     stale_since: dt.datetime | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class Status:
                     "error": source.error,
                     "last_read": iso(source.last_read),
                     "stale_since": iso(source.stale_since),
+                    "notes": list(source.notes),
                 }
                 for source in self.sources
             ],
@@ -272,6 +276,7 @@ def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
                 error,
                 _moment(last_read),
                 _moment(failing_since) if ok is False else None,
+                snapshot.notes if snapshot is not None else (),
             )
         )
     return tuple(found)

@@ -274,3 +274,18 @@ def test_as_dict_is_json(env: Callable[..., None], volume: ConfigMapVolume) -> N
         "when": "current",
     }
     assert data["sources"][0]["last_read"].endswith("Z")
+
+
+def test_skipped_lines_are_shown_by_status(env: Callable[..., None], tmp_path: Path) -> None:
+    path = tmp_path / "maintenance.env"
+    path.write_text(
+        "MAINTENANCE_MODE=on\nMAINTENANCE_MODE_MESSAGE: oops\nMAINTENANCE_MODE_TYPO=1\n"
+    )
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(path))
+    notes = maintenance_env.status().as_dict()["sources"][0]["notes"]
+    assert any("line 2" in note for note in notes), notes
+    assert any("MAINTENANCE_MODE_TYPO" in note for note in notes), notes
+    assert command_status()["sources"][0]["notes"] == notes
+    out = StringIO()
+    call_command("maintenance_mode", "status", stdout=out, stderr=StringIO())
+    assert f"Skipped in the mounted config {path}: {notes[0]}" in out.getvalue()

@@ -65,6 +65,9 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
         write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
     for line in source_lines(data["sources"]):
         write(line)
+    for source in data["sources"]:
+        for note in source["notes"]:
+            write(f"Skipped in {source['label']}: {note}")
     change = data["last_change"]
     if change is not None:
         state = "on" if change["active"] else "off"
