@@ -66,6 +66,10 @@ class Runtime:
             if config.cache
             else None
         )
+        if self.store is not None:
+            # What the refresher publishes is in force on the next request: the refresher
+            # already waits an interval between reads, the request path must not add one.
+            self.store.on_publish = self._expire
         self.mounted = MountedConfig(config.config_path) if config.config_path else None
         #: The live sources, highest precedence first.
         self.sources: tuple[LiveSource, ...] = tuple(
@@ -99,6 +103,11 @@ class Runtime:
             self.store.read_now()
         self._next_poll = 0.0
         return self.state()
+
+    def _expire(self) -> None:
+        """Make the next :meth:`state` poll the live sources (a plain store, no lock: a
+        poll under way sets its next time before reading the sources, so nothing is lost)."""
+        self._next_poll = 0.0
 
     def close(self) -> None:
         """Stop the store's refresher thread (a replaced runtime, or a test's end)."""

@@ -23,7 +23,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
@@ -201,6 +201,9 @@ class SharedStore:
         #: ``time.time()`` of the last successful read, and of the first failure since.
         self.last_read: float | None = None
         self.failing_since: float | None = None
+        #: Called (by the refresher thread) after each new publication, so that the
+        #: runtime picks it up on its next request instead of an interval later.
+        self.on_publish: Callable[[], None] | None = None
 
     # --- the request side ---------------------------------------------------------------
 
@@ -252,6 +255,8 @@ class SharedStore:
         if dict(current.values) == dict(values) and current.error == error:
             return
         self._published = (generation + 1, Snapshot(dict(values), error, "cache"))
+        if self.on_publish is not None:
+            self.on_publish()
 
     def _pause(self, failures: int) -> float:
         """Seconds until the next read: the interval, or sooner while the store has just
