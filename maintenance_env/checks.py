@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from maintenance_env.live import Runtime
+from maintenance_env.sources.store import LOCAL_BACKENDS, StoreError, backend_path, cache_params
 from maintenance_env.variables import PREFIX, SCHEDULE_ORDER_ID, VARIABLES, Origin
 
 __all__ = ["INCUMBENT_SETTINGS", "check_configuration"]
@@ -56,7 +57,12 @@ _HINTS = {
     "platform": "Run 'manage.py maintenance_mode on --platform list' to see the names.",
     "text": "Use plain text.",
     "path": "Use a filesystem path.",
+    "cache": "Name an alias of CACHES, or give a cache URL such as "
+    "redis://:password@host:6379/0 (install django-maintenance-env[redis] for Redis).",
 }
+
+#: Seconds the check waits for the shared store before warning that it cannot be read.
+STORE_CHECK_TIMEOUT = 0.5
 
 
 def _middleware_position(name: str) -> int | None:
@@ -138,6 +144,7 @@ def check_configuration(
         )
     messages.extend(_unknown_names())
     messages.extend(_mounted_problems(runtime))
+    messages.extend(_store_problems(runtime))
     return messages
 
 
@@ -169,6 +176,41 @@ def _mounted_problems(runtime: Runtime) -> list[CheckMessage]:
         )
         for p in resolution.problems
         if p.origin is Origin.CONFIG
+    ]
+
+
+def _store_problems(runtime: Runtime) -> list[CheckMessage]:
+    """A store that is not shared between processes, or that cannot be read right now."""
+    store = runtime.store
+    if store is None:
+        return []
+    try:
+        backend = backend_path(cache_params(store.setting))
+    except StoreError:  # reported as E022 already
+        return []
+    if backend in LOCAL_BACKENDS:
+        what, missed = LOCAL_BACKENDS[backend]
+        return [
+            Warning(
+                f"MAINTENANCE_MODE_CACHE names {store.where}, {what}: it is not a shared "
+                f"store, so a switch written there does not reach {missed}.",
+                hint="Use a cache every process reaches, such as Redis (Django's RedisCache: "
+                "redis://host:6379/0), or the mounted config.",
+                id="maintenance_env.W008",
+            )
+        ]
+    error = store.read_now(timeout=STORE_CHECK_TIMEOUT)
+    if error is None:
+        return []
+    return [
+        Warning(
+            f"{store.label[0].upper()}{store.label[1:]} {error} (within "
+            f"{STORE_CHECK_TIMEOUT:g} s). Servers start anyway: until it is read it counts "
+            "as absent, and the environment and settings decide.",
+            hint="Check the address, the password and the network path to the store "
+            "(MAINTENANCE_MODE_CACHE).",
+            id="maintenance_env.W009",
+        )
     ]
 
 

@@ -62,14 +62,16 @@ class Runtime:
         config = base.config
         self.interval = config.reload_interval
         self.store = (
-            SharedStore(config.cache, LIVE_NAMES, config.reload_interval, background=background)
+            SharedStore(
+                config.cache,
+                LIVE_NAMES,
+                config.reload_interval,
+                background=background,
+                on_change=self._poll_soon,
+            )
             if config.cache
             else None
         )
-        if self.store is not None:
-            # What the refresher publishes is in force on the next request: the refresher
-            # already waits an interval between reads, the request path must not add one.
-            self.store.on_publish = self._expire
         self.mounted = MountedConfig(config.config_path) if config.config_path else None
         #: The live sources, highest precedence first.
         self.sources: tuple[LiveSource, ...] = tuple(
@@ -82,7 +84,11 @@ class Runtime:
         self._read_once = False  # the first read at start-up is not a "change"
         self._state = Policy(base)
         if self.sources and not base.problems:
-            self._poll()
+            # The store's refresher is not started here: this may be a server's master
+            # process, about to fork; each process starts its own on its first request.
+            self._poll(start=False)
+            if self.store is not None:
+                self._next_poll = 0.0  # the first request starts it
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -95,18 +101,19 @@ class Runtime:
             self._poll()
         return self._state
 
-    def refresh(self) -> Policy:
+    def refresh(self, *, timeout: float | None = None) -> Policy:
         """Read every live source now, the store included, in this thread (a management
-        command or a check: it may wait up to the store's socket timeout), and return the
-        policy that results."""
+        command or a check: it may wait up to the store's socket timeout, or ``timeout``
+        seconds when given), and return the policy that results."""
         if self.store is not None:
-            self.store.read_now()
+            self.store.read_now(timeout=timeout)
         self._next_poll = 0.0
         return self.state()
 
-    def _expire(self) -> None:
-        """Make the next :meth:`state` poll the live sources (a plain store, no lock: a
-        poll under way sets its next time before reading the sources, so nothing is lost)."""
+    def _poll_soon(self) -> None:
+        """Called by the store's refresher after it read something new: the next request
+        polls at once instead of at the end of the interval, so a change reaches every
+        process within one interval of the store's, not two."""
         self._next_poll = 0.0
 
     def close(self) -> None:
@@ -114,15 +121,19 @@ class Runtime:
         if self.store is not None:
             self.store.stop()
 
-    def _poll(self) -> None:
+    def _poll(self, *, start: bool = True) -> None:
         if not self._lock.acquire(blocking=False):
             return
         try:
+            # Set before polling: a change the store publishes meanwhile resets it to 0.
             self._next_poll = time.monotonic() + self.interval
             changed = False
             for source in self.sources:
                 try:
-                    snapshot = source.poll()
+                    if source is self.store and not start:
+                        snapshot = self.store.peek()
+                    else:
+                        snapshot = source.poll()
                 except Exception:  # never let a source take the site down
                     logger.exception("maintenance_env: reading %s failed", source.label)
                     continue
@@ -145,10 +156,12 @@ class Runtime:
             if key not in self._logged:
                 if origin is Origin.CACHE:
                     logger.error(
-                        "maintenance_env: %s %s; keeping the values last read from it "
-                        "(MAINTENANCE_MODE_CACHE)",
+                        "maintenance_env: %s %s; %s (MAINTENANCE_MODE_CACHE)",
                         source.label,
                         snapshot.error,
+                        "keeping the values last read from it"
+                        if isinstance(source, SharedStore) and source.last_read is not None
+                        else "it counts as absent until it is read",
                     )
                 else:
                     logger.error(

@@ -142,12 +142,15 @@ def _path(name: str, value: object) -> str:
     return parsers.parse_text(name, value)
 
 
-#: The schemes of django-environ's ``cache_url`` (``Env.CACHE_SCHEMES``), checked when a
-#: value looks like a URL; anything else must be an alias of ``CACHES``.
+#: A value that looks like a URL is a cache URL; anything else must be an alias of CACHES.
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 
 
 def _cache(name: str, value: object) -> str:
+    """An alias of ``CACHES`` or a cache URL in django-environ's ``cache_url`` form (one of
+    its ``Env.CACHE_SCHEMES``), whose backend can be imported. Nothing is connected to."""
+    from maintenance_env.sources import store
+
     text = parsers.parse_text(name, value)
     if _URL_RE.match(text):
         import environ
@@ -160,6 +163,23 @@ def _cache(name: str, value: object) -> str:
             )
     elif not re.fullmatch(r"[\w.-]+", text):
         raise InvalidValue(name, value, "an alias of CACHES or a cache URL", secret=True)
+    try:
+        params = store.cache_params(text)
+    except store.StoreError:
+        from django.conf import settings
+
+        if store.is_url(text):
+            expected = "a cache URL django-environ can read"
+        else:
+            known = ", ".join(sorted(getattr(settings, "CACHES", {}))) or "none"
+            expected = f"an alias of CACHES (there: {known}) or a cache URL"
+        raise InvalidValue(name, value, expected, secret=True) from None
+    try:
+        store.backend_class(params)
+    except store.StoreError as exc:
+        raise InvalidValue(
+            name, value, f"a cache that can be used, but {exc}", secret=True
+        ) from None
     return text
 
 

@@ -92,6 +92,20 @@ if Path(MAINTENANCE_MODE_CONFIG_PATH) == DEFAULT_CONFIG_DIR:
     with contextlib.suppress(OSError):
         os.makedirs(DEFAULT_CONFIG_DIR, exist_ok=True)
 
+# The shared store, for a fleet-wide switch with no restart and no shared volume: when the
+# platform gives a Redis (Heroku Key-Value Store, Render, Railway and most add-ons set
+# REDIS_URL), it becomes the default cache and `manage.py maintenance_mode on --write`
+# writes there; every process of every dyno or container reads it within the reload
+# interval. MAINTENANCE_MODE_CACHE in the environment still wins. Without REDIS_URL
+# (`make demo`), nothing changes: Django's local-memory cache, no store.
+if env.str("REDIS_URL", default=""):
+    CACHES = {"default": env.cache_url("REDIS_URL")}
+    if "DYNO" in os.environ and CACHES["default"]["LOCATION"].startswith("rediss://"):
+        # Heroku Key-Value Store requires TLS, with a self-signed certificate that
+        # redis-py refuses unless certificate checking is off.
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault("ssl_cert_reqs", None)
+    MAINTENANCE_MODE_CACHE = "default"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

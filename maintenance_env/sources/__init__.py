@@ -18,7 +18,7 @@ from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.dotenv import parse_dotenv
 from maintenance_env.sources.mounted import MountedConfig, read_mounted
 from maintenance_env.sources.process import environment_values, settings_values
-from maintenance_env.sources.writing import write_value
+from maintenance_env.sources.writing import delete_value, write_value
 from maintenance_env.variables import PREFIX
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "LiveSource",
     "MountedConfig",
     "Snapshot",
+    "delete_value",
     "environment_values",
     "parse_dotenv",
     "read_mounted",

@@ -9,9 +9,10 @@ value's text, written with no expiry.
 A per-process refresher thread reads every key in one ``get_many`` once per reload interval
 and publishes what it read; the request path only picks up the published snapshot, so no
 request ever waits on the network and an event loop is never blocked. The thread is started
-on the first poll in each process (so a prefork server's workers each start their own after
-the fork). While the store fails, the last values read from it stay in force and the thread
-retries sooner at first, then once per interval; before the first successful read the store
+on the first poll from a request in each process (so a prefork server's workers each start
+their own after the fork, and a master that preloads the app starts none). While the store
+fails, the last values read from it stay in force and the thread retries with a backoff
+that never waits longer than the interval; before the first successful read the store
 counts as absent.
 """
 
@@ -23,6 +24,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -34,11 +36,15 @@ from maintenance_env.variables import Origin
 
 __all__ = [
     "KEY_PREFIX",
+    "LOCAL_BACKENDS",
+    "PYMEMCACHE_BACKEND",
     "REDIS_BACKEND",
     "SOCKET_TIMEOUT",
     "SharedStore",
     "StoreError",
+    "backend_path",
     "build_cache",
+    "cache_params",
     "describe_error",
     "key",
     "mask",
@@ -49,13 +55,34 @@ logger = logging.getLogger("maintenance_env")
 #: Each variable's key in the cache, before the cache's own ``KEY_PREFIX`` and ``VERSION``.
 KEY_PREFIX = "maintenance_env:"
 REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+PYMEMCACHE_BACKEND = "django.core.cache.backends.memcached.PyMemcacheCache"
+#: Backends that cannot carry a switch across a fleet: what they are, and who a value
+#: written there does not reach (the system check's W008).
+LOCAL_BACKENDS: dict[str, tuple[str, str]] = {
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "local memory, private to each process",
+        "any other process",
+    ),
+    "django.core.cache.backends.dummy.DummyCache": (
+        "a dummy cache that keeps nothing",
+        "any process",
+    ),
+    "django.core.cache.backends.filebased.FileBasedCache": (
+        "files on one host's disk",
+        "the processes of other hosts",
+    ),
+}
 #: Seconds a read or a connection may take before it counts as a failure. Django's
-#: ``RedisCache`` has none by default, so a hung server would block the reader forever;
-#: it is added when the cache's ``OPTIONS`` do not set one.
+#: ``RedisCache`` (and pymemcache) have none by default, so a hung server would block the
+#: reader forever; it is added when the cache's ``OPTIONS`` do not set one.
 SOCKET_TIMEOUT = 1.0
 #: The shortest pause between two reads (seconds), whatever the reload interval: with an
 #: interval of 0 the store is read continuously, but never in a busy loop.
 MIN_PAUSE = 0.05
+#: While the store fails, the pause between attempts doubles from the interval up to this
+#: many seconds, or the interval if that is longer: a dead store gets at most one attempt a
+#: second from each process, and a store that comes back is read within that time.
+MAX_RETRY_PAUSE = 1.0
 
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 _CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/?#]*)@", re.I)
@@ -107,8 +134,12 @@ def cache_params(setting: str, caches: Mapping[str, Any] | None = None) -> dict[
         except Exception as exc:
             raise StoreError(
                 f"MAINTENANCE_MODE_CACHE={mask(setting)!r} is not a cache URL "
-                f"django-environ can read ({exc.__class__.__name__})"
+                f"django-environ can read ({mask(str(exc)) or exc.__class__.__name__})"
             ) from None
+        # django-environ maps pymemcache:// to PyLibMCCache (pylibmc); Django's backend
+        # for the pymemcache library is PyMemcacheCache.
+        if setting.lower().startswith("pymemcache://"):
+            params["BACKEND"] = PYMEMCACHE_BACKEND
         return params
     if caches is None:
         from django.conf import settings
@@ -122,38 +153,100 @@ def cache_params(setting: str, caches: Mapping[str, Any] | None = None) -> dict[
     return copy.deepcopy(dict(caches[setting]))
 
 
-def build_cache(setting: str, caches: Mapping[str, Any] | None = None) -> BaseCache:
+def backend_path(params: Mapping[str, Any]) -> str:
+    """The dotted path of a ``CACHES`` entry's backend (Django's default when unset)."""
+    return str(params.get("BACKEND", "django.core.cache.backends.locmem.LocMemCache"))
+
+
+def backend_class(params: Mapping[str, Any]) -> type[BaseCache]:
+    """The backend class of ``params``, imported, along with the client library it needs
+    (``redis`` for Django's ``RedisCache``, which imports it only when first used).
+
+    Raises :class:`StoreError` when the class, or its library, cannot be imported.
+    """
+    backend = backend_path(params)
+    try:
+        found: type[BaseCache] = import_string(backend)
+        if backend == REDIS_BACKEND:
+            import redis  # noqa: F401
+    except ImportError as exc:
+        hint = "; install django-maintenance-env[redis]" if backend == REDIS_BACKEND else ""
+        raise StoreError(f"its backend {backend} cannot be imported ({exc}){hint}") from None
+    return found
+
+
+def build_cache(
+    setting: str, caches: Mapping[str, Any] | None = None, *, timeout: float | None = None
+) -> BaseCache:
     """A private cache instance for ``setting``, as Django's ``CacheHandler`` would build it.
 
     Private: the request path's ``caches[alias]`` are not touched, and the instance belongs
-    to the thread that built it. For Django's ``RedisCache`` a socket timeout of
-    :data:`SOCKET_TIMEOUT` seconds is added unless ``OPTIONS`` set one. Raises
-    :class:`StoreError` when the entry is unknown or its backend cannot be imported.
+    to the thread that built it. For Django's ``RedisCache`` and ``PyMemcacheCache`` a
+    connect and read timeout of :data:`SOCKET_TIMEOUT` seconds is added unless ``OPTIONS``
+    set one; ``timeout`` (seconds) replaces both, set or not (the system check's short
+    probe). Raises :class:`StoreError` when the entry is unknown or its backend cannot be
+    imported.
     """
     params = cache_params(setting, caches)
-    backend = params.pop("BACKEND", "django.core.cache.backends.locmem.LocMemCache")
-    location = params.pop("LOCATION", "")
-    if backend == REDIS_BACKEND:
-        options = params.setdefault("OPTIONS", {})
-        options.setdefault("socket_timeout", SOCKET_TIMEOUT)
-        options.setdefault("socket_connect_timeout", SOCKET_TIMEOUT)
     try:
-        backend_class = import_string(backend)
-    except ImportError as exc:
-        raise StoreError(
-            f"the cache backend {backend!r} of MAINTENANCE_MODE_CACHE={mask(setting)!r} "
-            f"cannot be imported ({exc}); for Redis, install django-maintenance-env[redis]"
-        ) from None
-    cache: BaseCache = backend_class(location, params)
+        cls = backend_class(params)
+    except StoreError as exc:
+        raise StoreError(f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: {exc}") from None
+    backend = backend_path(params)
+    params.pop("BACKEND", None)
+    location = params.pop("LOCATION", "")
+    names = {
+        REDIS_BACKEND: ("socket_timeout", "socket_connect_timeout"),
+        PYMEMCACHE_BACKEND: ("timeout", "connect_timeout"),
+    }.get(backend, ())
+    options = params.setdefault("OPTIONS", {}) if names else {}
+    for name in names:
+        if timeout is not None:
+            options[name] = timeout
+        else:
+            options.setdefault(name, SOCKET_TIMEOUT)
+    # Every backend of Django takes (location, params), though BaseCache only params.
+    factory: Any = cls
+    cache: BaseCache = factory(location, params)
     return cache
 
 
+def describe_setting(setting: str, caches: Mapping[str, Any] | None = None) -> str:
+    """How logs and ``status`` name the store, credentials masked: the URL, or the alias
+    with its location (``CACHES['default'] at redis://:***@cache:6379/0``)."""
+    if is_url(setting):
+        return mask(setting)
+    try:
+        location = cache_params(setting, caches).get("LOCATION") or ""
+    except StoreError:
+        location = ""
+    if isinstance(location, (list, tuple)):
+        location = ",".join(str(item) for item in location)
+    where = f" at {mask(str(location))}" if location else ""
+    return f"CACHES[{setting!r}]{where}"
+
+
 def describe_error(exc: BaseException) -> str:
-    """One line for a failure of the store, without credentials."""
+    """One line for a failure of the store, without credentials: the exception's class
+    and the first line of its message."""
     text = mask(str(exc)).strip().splitlines()
     detail = text[0] if text else ""
     name = exc.__class__.__name__
     return f"{name}: {detail}" if detail else name
+
+
+#: Every store of this process, so that a fork gives each one fresh locks (a lock held by
+#: another thread at the moment of the fork would stay held forever in the child).
+_STORES: weakref.WeakSet[SharedStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._reinit_locks()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _text(value: object) -> object:
@@ -169,7 +262,11 @@ class SharedStore:
     """The shared store as a live source, read by a refresher thread of this process.
 
     :meth:`poll` never touches the network: it returns what the refresher last published,
-    once per change. ``names`` are the variables to read (the live ones).
+    once per change, and starts the refresher the first time it is called in a process.
+    ``names`` are the variables to read (the live ones); ``interval`` is the reload interval
+    in seconds. ``background=False`` never starts the refresher: only :meth:`read_now`
+    reads (a management command, a system check). ``on_change`` is called from the
+    refresher after it published something new (the runtime uses it to poll at once).
     """
 
     origin = Origin.CACHE
@@ -182,17 +279,18 @@ class SharedStore:
         *,
         caches: Mapping[str, Any] | None = None,
         background: bool = True,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.setting = setting
-        #: Whether :meth:`poll` starts the refresher thread; without it only
-        #: :meth:`read_now` reads (a management command, a system check).
         self.background = background
-        self.label = f"the shared store {mask(setting)}"
+        self.on_change = on_change
+        #: How logs and ``status`` name the store, credentials masked.
+        self.where = describe_setting(setting, caches)
+        self.label = f"the shared store {self.where}"
         self.interval = interval
         self._names = tuple(names)
         self._caches = caches
-        self._guard = threading.Lock()
-        self._wake = threading.Event()
+        self._reinit_locks()
         self._pid: int | None = None
         self._stopped = False
         # (generation, snapshot), replaced whole so that readers never see a mix.
@@ -201,16 +299,27 @@ class SharedStore:
         #: ``time.time()`` of the last successful read, and of the first failure since.
         self.last_read: float | None = None
         self.failing_since: float | None = None
-        #: Called (by the refresher thread) after each new publication, so that the
-        #: runtime picks it up on its next request instead of an interval later.
-        self.on_publish: Callable[[], None] | None = None
+        _STORES.add(self)
+
+    def _reinit_locks(self) -> None:
+        self._guard = threading.Lock()
+        self._publishing = threading.Lock()
+        self._wake = threading.Event()
 
     # --- the request side ---------------------------------------------------------------
 
     def poll(self) -> Snapshot | None:
-        """The snapshot last published by the refresher if it is new, else ``None``."""
+        """The snapshot last published by the refresher if it is new, else ``None``.
+
+        Never waits on the network; the first call in a process starts its refresher.
+        """
         if self.background and self._pid != os.getpid():
             self._start()
+        return self.peek()
+
+    def peek(self) -> Snapshot | None:
+        """Like :meth:`poll`, without starting the refresher (a runtime being built, maybe
+        in a server's master process before it forks)."""
         generation, snapshot = self._published
         if generation == self._seen:
             return None
@@ -219,8 +328,16 @@ class SharedStore:
 
     @property
     def snapshot(self) -> Snapshot:
-        """What the refresher last published (values in force and the current error)."""
+        """What was last published (values in force and the current error)."""
         return self._published[1]
+
+    @property
+    def reachable(self) -> bool | None:
+        """Whether the last read succeeded; ``None`` before the first attempt."""
+        snapshot = self.snapshot
+        if snapshot.kind == "pending":
+            return None
+        return snapshot.error is None
 
     def stop(self) -> None:
         """Stop this process's refresher (tests; a new runtime replaces this one)."""
@@ -238,7 +355,7 @@ class SharedStore:
             )
             thread.start()
 
-    # --- the refresher thread -------------------------------------------------------------
+    # --- reading --------------------------------------------------------------------------
 
     def read_once(self, cache: BaseCache) -> dict[str, object]:
         """Every variable present in the store, read in one ``get_many`` (may raise)."""
@@ -250,72 +367,110 @@ class SharedStore:
                 values[name] = _text(value)
         return values
 
-    def _publish(self, values: Mapping[str, Any], error: str | None) -> None:
-        generation, current = self._published
-        if dict(current.values) == dict(values) and current.error == error:
-            return
-        self._published = (generation + 1, Snapshot(dict(values), error, "cache"))
-        if self.on_publish is not None:
-            self.on_publish()
+    def _publish(self, values: Mapping[str, Any], error: str | None) -> bool:
+        with self._publishing:
+            generation, current = self._published
+            if (
+                current.kind != "pending"
+                and dict(current.values) == dict(values)
+                and current.error == error
+            ):
+                return False
+            self._published = (generation + 1, Snapshot(dict(values), error, "cache"))
+            return True
 
     def _pause(self, failures: int) -> float:
-        """Seconds until the next read: the interval, or sooner while the store has just
-        started failing (1/8, 1/4, 1/2 of it), so a short blip heals fast and a long outage
-        costs one attempt per interval."""
-        interval = max(self.interval, MIN_PAUSE)
+        """Seconds until the next read: the interval (at least :data:`MIN_PAUSE`); while
+        the store fails, doubling from that up to :data:`MAX_RETRY_PAUSE` or the interval,
+        whichever is longer, so that a dead store is not hammered and a store that is back
+        is read again within that time."""
+        pause = max(self.interval, MIN_PAUSE)
         if failures:
-            interval = interval / 2 ** max(0, 4 - failures)
-        return max(interval, MIN_PAUSE)
+            ceiling = max(self.interval, MAX_RETRY_PAUSE)
+            pause = min(pause * 2 ** min(failures - 1, 32), ceiling)
+        return pause
 
-    def _read(self, cache: BaseCache | None) -> tuple[BaseCache | None, str | None]:
+    def _read(
+        self, cache: BaseCache | None, *, timeout: float | None = None
+    ) -> tuple[BaseCache | None, str | None]:
         """One read, published; returns the cache to reuse and the error, if any."""
+        error: str | None = None
         try:
             if cache is None:
-                cache = build_cache(self.setting, self._caches)
+                cache = build_cache(self.setting, self._caches, timeout=timeout)
             values = self.read_once(cache)
         except Exception as exc:
             if self.failing_since is None:
                 self.failing_since = time.time()
-            error = str(exc) if isinstance(exc, StoreError) else describe_error(exc)
+            reason = str(exc) if isinstance(exc, StoreError) else describe_error(exc)
+            error = f"cannot be read: {reason}"
             # Before the first good read the store counts as absent; after it, the last
             # values read stay in force.
-            self._publish(self.snapshot.values, error)
-            return cache, error
-        self.last_read = time.time()
-        self.failing_since = None
-        self._publish(values, None)
-        return cache, None
+            changed = self._publish(self.snapshot.values, error)
+        else:
+            self.last_read = time.time()
+            self.failing_since = None
+            changed = self._publish(values, None)
+        if changed and self.on_change is not None:
+            self.on_change()
+        return cache, error
 
-    def read_now(self) -> str | None:
-        """Read the store once now, in this thread (it may wait up to the socket timeout),
-        and publish the result for the next :meth:`poll`. Returns the error, or ``None``."""
-        return self._read(None)[1]
+    def read_now(self, *, timeout: float | None = None) -> str | None:
+        """Read the store once now, in this thread, and publish the result for the next
+        :meth:`poll`. It may wait up to the socket timeout (``timeout`` seconds when given,
+        else the cache's own or :data:`SOCKET_TIMEOUT`). Returns the error, or ``None``."""
+        return self._read(None, timeout=timeout)[1]
 
     def _run(self, pid: int) -> None:
         cache: BaseCache | None = None
         failures = 0
         while not self._stopped and os.getpid() == pid:
-            cache, error = self._read(cache)
+            try:
+                cache, error = self._read(cache)
+            except Exception:  # on_change failed: never let the refresher die
+                logger.exception("maintenance_env: reading %s failed", self.label)
+                error = "failed"
             failures = failures + 1 if error else 0
             self._wake.wait(self._pause(failures))
 
     # --- writing (``maintenance_mode on|off --write``) -----------------------------------
 
-    def write(self, values: Mapping[str, str | None], *, cache: BaseCache | None = None) -> None:
+    def write(
+        self, values: Mapping[str, str | None], *, cache: BaseCache | None = None
+    ) -> dict[str, str]:
         """Set each variable to its text, with no expiry; ``None`` deletes the key so that
-        lower sources apply again. Raises :class:`StoreError` when the store cannot be
-        reached or refuses, before or while writing."""
+        lower sources apply again. Returns each variable's key as stored (after the cache's
+        ``KEY_PREFIX`` and ``VERSION``). All values go in one ``set_many`` (a transaction
+        with Django's ``RedisCache``), so the fleet reads all of them or none.
+
+        The store is read first, so that one that cannot be reached fails before anything
+        is sent. Raises :class:`StoreError` when the store cannot be reached or refuses,
+        naming it with its credentials masked."""
         try:
             cache = cache or build_cache(self.setting, self._caches)
+            self.read_once(cache)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"{self.label} cannot be reached ({describe_error(exc)}): nothing written"
+            ) from None
+        try:
             to_set = {key(n): v for n, v in values.items() if v is not None}
             to_delete = [key(n) for n, v in values.items() if v is None]
             if to_set:
                 failed = cache.set_many(to_set, timeout=None)
                 if failed:
-                    raise StoreError(f"the store did not keep {', '.join(sorted(failed))}")
+                    raise StoreError(
+                        f"{self.label} did not keep {', '.join(sorted(failed))}: write again"
+                    )
             if to_delete:
                 cache.delete_many(to_delete)
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"{self.label} cannot be written: {describe_error(exc)}") from None
+            raise StoreError(
+                f"{self.label} failed while writing ({describe_error(exc)}): the write may "
+                "or may not have been applied; run `maintenance_mode status` to see"
+            ) from None
+        return {name: cache.make_key(key(name)) for name in values}

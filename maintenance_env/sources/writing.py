@@ -1,4 +1,5 @@
-"""Writing the mounted config (``maintenance_mode on --write``): atomic, other lines kept."""
+"""Writing the mounted config (``maintenance_mode on --write``, ``unset``): atomic, other
+lines kept."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import tempfile
 
 from maintenance_env.sources.dotenv import LINE_RE, dotenv_quote
 
-__all__ = ["write_value"]
+__all__ = ["delete_value", "write_value"]
 
 
 def _replace_atomically(target: str, content: str) -> None:
@@ -77,4 +78,36 @@ def write_value(path: str, name: str, value: str) -> str:
     if not replaced:
         kept.append(new_line)
     _replace_atomically(path, "\n".join(kept) + "\n")
+    return path
+
+
+def delete_value(path: str, name: str) -> str | None:
+    """Remove ``name`` from the mounted config at ``path``, so that lower sources apply.
+
+    A directory has the file ``name`` removed; a dotenv file has every line assigning
+    ``name`` removed (atomically, other lines kept). Returns the file changed, or ``None``
+    when ``name`` was not there. Raises ``OSError`` when the path cannot be written.
+    """
+    if os.path.isdir(path):
+        target = os.path.join(path, name)
+        if not os.path.lexists(target):
+            return None
+        _refuse_special(target)
+        os.unlink(target)
+        return target
+    _refuse_special(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return None
+    kept = [
+        line
+        for line in lines
+        if line.lstrip().startswith("#")
+        or not ((match := LINE_RE.match(line)) and match[1] == name)
+    ]
+    if len(kept) == len(lines):
+        return None
+    _replace_atomically(path, "\n".join(kept) + "\n" if kept else "")
     return path

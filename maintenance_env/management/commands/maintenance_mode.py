@@ -1,54 +1,37 @@
-"""``manage.py maintenance_mode on|off|status``: how to flip maintenance, and what is in force.
+"""``manage.py maintenance_mode on|off|status|unset``: how to flip maintenance, and what is
+in force.
 
 ``on``/``off`` print the exact commands for the platform in use (detected, or named by
 ``--platform`` or ``MAINTENANCE_MODE_PLATFORM``); with ``--write`` they write the value
-into the mounted config instead. ``status`` says whether maintenance is active, why, and
-where each value comes from.
+into the shared store (``MAINTENANCE_MODE_CACHE``) or else the mounted config instead.
+``unset NAME ...`` removes variables from that live source. ``status`` says whether
+maintenance is active, why, and where each value comes from.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import logging
 import os
 import time
 from argparse import ArgumentParser
-from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import conf, parsers, platforms, sources
 from maintenance_env.conf import VARIABLES
+from maintenance_env.management import live_write
 from maintenance_env.parsers import InvalidValue
 
-ACTIONS = ("on", "off", "status")
+ACTIONS = ("on", "off", "status", "unset")
 #: What fills each placeholder of the printed commands; any other is a name --app gives.
 PLACEHOLDER_SOURCES = {"region": "or set CLOUDSDK_RUN_REGION"}
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Keep the runtime's INFO lines ("configuration changed") out of the command's output.
-
-    Warnings and errors about the mounted config still show.
-    """
-    logger = logging.getLogger("maintenance_env")
-    level = logger.level
-    logger.setLevel(max(logging.WARNING, level))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _runtime(*, check_template: bool = True) -> conf.Runtime:
-    with _quiet():
-        runtime = conf.Runtime(check_template=check_template)
-        runtime.state()
-    return runtime
+    # Live sources read once, the shared store included; no refresher thread.
+    return live_write.command_runtime(check_template=check_template)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -101,13 +84,23 @@ class Command(BaseCommand):
             raise SystemExit(2)
 
         parser.error = error  # type: ignore[method-assign]
+        # `unset --write NAME` as well as `unset NAME --write`: names after an option.
+        parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "action",
             choices=ACTIONS,
-            help="on or off: print (or --write) the switch; status: what is in force",
+            help="on or off: print (or --write) the switch; status: what is in force; "
+            "unset NAME ...: remove variables from the live source",
+        )
+        parser.add_argument(
+            "names",
+            nargs="*",
+            metavar="NAME",
+            help="with unset: the variables to remove from the shared store (or else the "
+            "mounted config), so that the environment and settings apply again",
         )
         parser.add_argument(
             "--platform",
@@ -132,8 +125,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--write",
             action="store_true",
-            help="write into the mounted config (MAINTENANCE_MODE_CONFIG_PATH) "
-            "instead of printing commands",
+            help="write into the shared store (MAINTENANCE_MODE_CACHE) or else the mounted "
+            "config (MAINTENANCE_MODE_CONFIG_PATH) instead of printing commands",
         )
         parser.add_argument("--json", action="store_true", help="status as one JSON object")
 
@@ -216,6 +209,19 @@ class Command(BaseCommand):
             raise CommandError("--json goes with status only.")
         if options["write"] and action == "status":
             raise CommandError("--write goes with on or off only.")
+        names = options.get("names") or []
+        if names and action != "unset":
+            raise CommandError(f"{names[0]!r}: variable names go with unset only.")
+        if action == "unset":
+            given = [
+                f"--{o.replace('_', '-')}"
+                for o in ("platform", "app", "namespace", "starts_at", "ends_at", "message")
+                if options.get(o) is not None
+            ]
+            if given:
+                raise CommandError(f"{given[0]} goes with on or off only.")
+            live_write.unset(self, _runtime(check_template=False), names, self._reason)
+            return
         if action == "status":
             given = [
                 f"--{o.replace('_', '-')}"
@@ -253,6 +259,9 @@ class Command(BaseCommand):
         if plan.placeholders:
             shown = [f"<{p}> ({PLACEHOLDER_SOURCES.get(p, '--app')})" for p in plan.placeholders]
             self.stdout.write(f"\n# Replace {' and '.join(shown)} first.")
+        hint = live_write.no_restart_hint(runtime, action)
+        if hint:
+            self.stdout.write(hint)
 
     def _list(self) -> None:
         detected = platforms.detect(os.environ, self.detection_root)
@@ -262,6 +271,8 @@ class Command(BaseCommand):
         self.stdout.write(f"(* detected here: {detected.reason})")
 
     def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
+        if live_write.write_store(self, runtime, values, self._reason):
+            return
         config = runtime.base.config
         path = config.config_path
         if not path:
@@ -386,6 +397,7 @@ class Command(BaseCommand):
             "platform": platform_info,
             "config_path": config_path,
             "config_error": resolution.source_error if config_path else None,
+            "store": live_write.store_report(runtime),
             "variables": variables,
             "problems": problems,
         }
@@ -416,6 +428,8 @@ class Command(BaseCommand):
             write(f"Mounted config: {report['config_path']}" + (f" ({error})" if error else ""))
         else:
             write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
+        for line in live_write.store_lines(report["store"]):
+            write(line)
         write("")
         width = max(len(name) for name in report["variables"])
         write(f"  {'variable':<{width}}  {'from':<11}  value")

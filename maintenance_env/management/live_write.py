@@ -1,0 +1,238 @@
+"""The management command's dealings with the live sources: writing the shared store,
+removing variables from a live source, and what ``status`` says about the store.
+
+Kept apart from the command's argument handling so that each piece stays small:
+``maintenance_mode on|off --write`` calls :func:`write_store` (the shared store when
+``MAINTENANCE_MODE_CACHE`` is set; otherwise the command writes the mounted config),
+``maintenance_mode unset NAME ...`` calls :func:`unset`, and ``status`` adds
+:func:`store_report` to its report. A command never starts the store's refresher thread:
+it reads the store once, in its own thread (:func:`command_runtime`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from maintenance_env.live import Runtime
+from maintenance_env.policy import Policy
+from maintenance_env.sources import delete_value
+from maintenance_env.sources.store import MIN_PAUSE, SharedStore, StoreError
+from maintenance_env.variables import VARIABLES
+
+__all__ = [
+    "command_runtime",
+    "live_names",
+    "no_restart_hint",
+    "store_lines",
+    "store_report",
+    "unset",
+    "write_store",
+]
+
+Reason = Callable[[Policy, float], str]
+
+
+@contextlib.contextmanager
+def _logging_above(level: int) -> Iterator[None]:
+    """Only records above ``level`` from the runtime while a command reads."""
+    logger = logging.getLogger("maintenance_env")
+    saved = logger.level
+    logger.setLevel(max(level + 1, saved))
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
+def command_runtime(*, check_template: bool = True) -> Runtime:
+    """The configuration as a command sees it: every live source read once, now, in this
+    thread (the store may take up to its socket timeout), and no refresher thread.
+
+    The runtime's INFO lines ("configuration changed") are kept out of the command's
+    output, warnings and errors about the mounted config still show; what is wrong with
+    the store is not logged, the command says it in its own words (one clear line).
+    """
+    with _logging_above(logging.INFO):
+        runtime = Runtime(check_template=check_template, background=False)
+        runtime.state()
+    if runtime.store is not None:
+        with _logging_above(logging.CRITICAL):
+            runtime.refresh()
+    return runtime
+
+
+def live_names() -> list[str]:
+    """The variables a live source may hold, in the documented order."""
+    return [name for name, var in VARIABLES.items() if var.live]
+
+
+def _seen_within(interval: float) -> str:
+    return (
+        f"every process sees it within MAINTENANCE_MODE_RELOAD_INTERVAL "
+        f"({max(interval, MIN_PAUSE):g} s)"
+    )
+
+
+def _now_line(reason: Reason, interval: float) -> str:
+    policy = command_runtime(check_template=False).state()
+    now = time.time()
+    state = "active" if policy.is_active(now) else "not active"
+    return f"Maintenance is now {state} ({reason(policy, now)}); {_seen_within(interval)}."
+
+
+def _store(runtime: Runtime) -> SharedStore | None:
+    config = runtime.base.config
+    if not config.cache:
+        return None
+    return SharedStore(config.cache, live_names(), config.reload_interval, background=False)
+
+
+def write_store(
+    command: BaseCommand, runtime: Runtime, values: Sequence[tuple[str, str]], reason: Reason
+) -> bool:
+    """``on|off --write`` into the shared store, when ``MAINTENANCE_MODE_CACHE`` is set.
+
+    Every value is written in one go with no expiry, and each line printed says where
+    (credentials masked). Returns ``False``, writing nothing, when no store is set (the
+    command then writes the mounted config). Raises ``CommandError`` (one line, nothing
+    written) when the store cannot be reached.
+    """
+    store = _store(runtime)
+    if store is None:
+        return False
+    try:
+        keys = store.write(dict(values))
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    for name, value in values:
+        command.stdout.write(
+            f"{name}={value} written to {store.label} (key {keys[name]!r}, no expiry)"
+        )
+    command.stdout.write(_now_line(reason, runtime.base.config.reload_interval))
+    return True
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    if not names:
+        raise CommandError(
+            "unset needs the variables to remove, e.g. `maintenance_mode unset MAINTENANCE_MODE`."
+        )
+    chosen: list[str] = []
+    for raw in names:
+        name = raw.strip().upper()
+        var = VARIABLES.get(name)
+        if var is None or not var.live:
+            why = "is read only from the environment or settings" if var else "is not a variable"
+            raise CommandError(
+                f"{raw!r} {why}: expected one of {', '.join(live_names())}; nothing removed."
+            )
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
+
+
+def unset(command: BaseCommand, runtime: Runtime, names: Sequence[str], reason: Reason) -> None:
+    """Remove ``names`` from the live source (the shared store when set, else the mounted
+    config), so that the environment, settings and defaults apply to them again.
+
+    Raises ``CommandError`` (one line) for an unknown name, when there is no live source,
+    or when it cannot be written.
+    """
+    chosen = _check_names(names)
+    config = runtime.base.config
+    store = _store(runtime)
+    if store is not None:
+        error = store.read_now()
+        if error is not None:
+            raise CommandError(f"{store.label} {error}: nothing removed")
+        present = set(store.snapshot.values)
+        try:
+            keys = store.write(dict.fromkeys(chosen))
+        except StoreError as exc:
+            raise CommandError(str(exc)) from None
+        for name in chosen:
+            done = "removed from" if name in present else "was not in"
+            command.stdout.write(f"{name} {done} {store.label} (key {keys[name]!r})")
+    elif config.config_path:
+        path = config.config_path
+        if not os.path.exists(path):
+            raise CommandError(
+                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: nothing to remove."
+            )
+        removed: list[str] = []
+        for name in chosen:
+            try:
+                target = delete_value(path, name)
+            except OSError as exc:
+                done = f"; already removed: {', '.join(removed)}" if removed else ""
+                raise CommandError(
+                    f"Cannot remove {name} from {path!r}: {exc.strerror or exc}{done}."
+                ) from None
+            if target is None:
+                command.stdout.write(f"{name} was not in the mounted config {path}")
+            else:
+                removed.append(name)
+                command.stdout.write(f"{name} removed from {target}")
+    else:
+        raise CommandError(
+            "Nothing to remove from: neither MAINTENANCE_MODE_CACHE nor "
+            "MAINTENANCE_MODE_CONFIG_PATH is set (a variable of the environment or settings "
+            "is removed where it is set)."
+        )
+    command.stdout.write(_now_line(reason, config.reload_interval))
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    when = dt.datetime.fromtimestamp(moment, dt.timezone.utc).replace(microsecond=0)
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def store_report(runtime: Runtime) -> dict[str, Any] | None:
+    """What ``status`` says about the shared store (``None`` when none is set): where it
+    is (credentials masked), whether this command could read it, the error if not, and
+    since when the values from it are stale."""
+    store = runtime.store
+    if store is None:
+        return None
+    return {
+        "where": store.where,
+        "reachable": store.reachable,
+        "error": store.snapshot.error,
+        "last_read": _iso(store.last_read),
+        "stale_since": _iso(store.failing_since),
+    }
+
+
+def store_lines(report: dict[str, Any] | None) -> list[str]:
+    """The ``status`` text lines for :func:`store_report`'s result."""
+    if report is None:
+        return ["Shared store: none (MAINTENANCE_MODE_CACHE is not set)"]
+    if report["reachable"]:
+        return [f"Shared store: {report['where']} (reachable)"]
+    return [
+        f"Shared store: {report['where']} (UNREACHABLE: {report['error']}; stale since "
+        f"{report['stale_since']}: running processes keep the values they last read from "
+        "it, and one that starts now counts it as absent)"
+    ]
+
+
+def no_restart_hint(runtime: Runtime, action: str) -> str | None:
+    """The comment line that points to the fleet-wide, no-restart route when a store is
+    set: printed after a platform's commands."""
+    store = _store(runtime)
+    if store is None:
+        return None
+    return (
+        f"# No restart, fleet-wide: `manage.py maintenance_mode {action} --write` writes "
+        f"{store.label}; {_seen_within(runtime.base.config.reload_interval)}."
+    )

@@ -1,0 +1,275 @@
+"""``manage.py maintenance_mode`` with a shared store: ``--write``, ``unset``, ``status``,
+against a real redis-server (and ``unset`` on the mounted config, which needs none)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import redis
+from django.core.management import CommandError, call_command
+
+from maintenance_env.live import LIVE_NAMES
+from maintenance_env.management.commands.maintenance_mode import Command
+from maintenance_env.sources.store import SharedStore
+from tests.kubelet import ConfigMapVolume
+from tests.redis_server import RedisServer
+
+Env = Callable[..., None]
+
+
+@pytest.fixture(autouse=True)
+def no_platform_markers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Detection sees an empty filesystem and no platform variable of this machine."""
+    for name in ("K_SERVICE", "DYNO", "KUBERNETES_SERVICE_HOST", "FLY_APP_NAME", "RENDER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Command, "detection_root", str(tmp_path_factory.mktemp("fs-root")))
+
+
+def run(*args: str) -> str:
+    out, err = StringIO(), StringIO()
+    call_command("maintenance_mode", *args, stdout=out, stderr=err)
+    return out.getvalue() + err.getvalue()
+
+
+def fails(*args: str) -> str:
+    with pytest.raises(CommandError) as info:
+        run(*args)
+    message = str(info.value)
+    assert "\n" not in message.strip()
+    return message
+
+
+def stored(server: RedisServer) -> dict[str, object]:
+    """What the store holds, read as the runtime reads it."""
+    store = SharedStore(server.url, LIVE_NAMES, 1.0, background=False)
+    assert store.read_now() is None
+    return dict(store.snapshot.values)
+
+
+def masked(server: RedisServer) -> str:
+    return f"redis://:***@127.0.0.1:{server.port}/0"
+
+
+# --- on|off --write ---------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_write_goes_to_the_store_and_says_where(
+    redis_server: RedisServer, env: Env, volume: ConfigMapVolume
+) -> None:
+    volume.update({"MAINTENANCE_MODE": "off"})
+    env(
+        MAINTENANCE_MODE_CACHE=redis_server.url,
+        MAINTENANCE_MODE_CONFIG_PATH=str(volume.root),
+        MAINTENANCE_MODE_RELOAD_INTERVAL="2",
+    )
+    out = run("on", "--write", "--message", "Back at 4", "--ends-at", "2099-01-01T00:00:00Z")
+    assert stored(redis_server) == {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_ENDS_AT": "2099-01-01T00:00:00Z",
+        "MAINTENANCE_MODE_MESSAGE": "Back at 4",
+    }
+    assert (volume.root / "MAINTENANCE_MODE").read_text() == "off"  # the store, not the volume
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"MAINTENANCE_MODE=on written to the shared store {masked(redis_server)} "
+        "(key ':1:maintenance_env:MAINTENANCE_MODE', no expiry)"
+    )
+    assert len(lines) == 4
+    assert lines[3] == (
+        "Maintenance is now active (MAINTENANCE_MODE is on, from the cache until "
+        "2099-01-01T00:00:00Z); every process sees it within "
+        "MAINTENANCE_MODE_RELOAD_INTERVAL (2 s)."
+    )
+    assert redis_server.password not in out
+    assert redis.Redis.from_url(redis_server.url).ttl(":1:maintenance_env:MAINTENANCE_MODE") == -1
+
+    out = run("off", "--write")
+    assert stored(redis_server)["MAINTENANCE_MODE"] == "off"  # written, not deleted
+    assert "Maintenance is now not active (MAINTENANCE_MODE is off, from the cache)" in out
+
+
+@pytest.mark.redis
+def test_off_in_the_store_beats_on_in_the_environment(redis_server: RedisServer, env: Env) -> None:
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CACHE=redis_server.url)
+    run("off", "--write")
+    report = json.loads(run("status", "--json"))
+    assert report["active"] is False
+    assert report["variables"]["MAINTENANCE_MODE"] == {"value": False, "origin": "cache"}
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("fault", ["killed", "wrong password", "hung"])
+def test_write_to_an_unreachable_store_fails_in_one_line_writing_nothing(
+    redis_server: RedisServer, env: Env, fault: str
+) -> None:
+    setting = redis_server.url
+    if fault == "killed":
+        redis_server.kill()
+    elif fault == "wrong password":
+        setting = redis_server.url_for(password="not-the-password-42")
+    else:
+        redis_server.pause()
+    env(MAINTENANCE_MODE_CACHE=setting)
+    try:
+        message = fails("on", "--write", "--message", "never")
+    finally:
+        if fault == "hung":
+            redis_server.resume()
+    assert message.startswith(f"the shared store {masked(redis_server)} cannot be reached (")
+    assert message.endswith("): nothing written")
+    assert redis_server.password not in message
+    assert "not-the-password-42" not in message
+    if fault == "killed":
+        redis_server.restart()
+    assert stored(redis_server) == {}  # nothing was sent, even to a store that was only slow
+
+
+# --- unset ---------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_unset_removes_keys_so_lower_sources_apply_again(
+    redis_server: RedisServer, env: Env
+) -> None:
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CACHE=redis_server.url)
+    run("off", "--write", "--message", "gone soon")
+    assert "MAINTENANCE_MODE is off, from the cache" in run("status")
+    out = run("unset", "MAINTENANCE_MODE", "maintenance_mode_message", "MAINTENANCE_MODE_ENDS_AT")
+    assert stored(redis_server) == {}
+    assert out.splitlines() == [
+        f"MAINTENANCE_MODE removed from the shared store {masked(redis_server)} "
+        "(key ':1:maintenance_env:MAINTENANCE_MODE')",
+        f"MAINTENANCE_MODE_MESSAGE removed from the shared store {masked(redis_server)} "
+        "(key ':1:maintenance_env:MAINTENANCE_MODE_MESSAGE')",
+        f"MAINTENANCE_MODE_ENDS_AT was not in the shared store {masked(redis_server)} "
+        "(key ':1:maintenance_env:MAINTENANCE_MODE_ENDS_AT')",
+        "Maintenance is now active (MAINTENANCE_MODE is on, from the environment); every "
+        "process sees it within MAINTENANCE_MODE_RELOAD_INTERVAL (1 s).",
+    ]
+
+
+@pytest.mark.redis
+def test_unset_on_an_unreachable_store_fails_in_one_line(
+    redis_server: RedisServer, env: Env
+) -> None:
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    redis_server.kill()
+    message = fails("unset", "MAINTENANCE_MODE")
+    assert message.startswith(f"the shared store {masked(redis_server)} cannot be read: ")
+    assert message.endswith("nothing removed")
+
+
+def test_unset_refuses_unknown_and_non_live_names_and_no_names(env: Env, tmp_path: Path) -> None:
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
+    assert "'MAINTENANCE_MODE_TYPO' is not a variable" in fails("unset", "MAINTENANCE_MODE_TYPO")
+    assert "is read only from the environment or settings" in fails(
+        "unset", "MAINTENANCE_MODE_CACHE"
+    )
+    assert "unset needs the variables to remove" in fails("unset")
+    assert "go with unset only" in fails("on", "MAINTENANCE_MODE")
+    assert "--message goes with on or off only" in fails("unset", "--message", "x", "X")
+    assert "neither MAINTENANCE_MODE_CACHE" not in run("unset", "--write", "MAINTENANCE_MODE")
+
+
+def test_unset_from_a_mounted_directory_and_a_dotenv_file(
+    env: Env, volume: ConfigMapVolume, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "MAINTENANCE_MODE").write_text("on\n")
+    (plain / "MAINTENANCE_MODE_MESSAGE").write_text("kept\n")
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(plain))
+    out = run("unset", "MAINTENANCE_MODE")
+    assert sorted(p.name for p in plain.iterdir()) == ["MAINTENANCE_MODE_MESSAGE"]
+    assert out.splitlines()[0] == f"MAINTENANCE_MODE removed from {plain}/MAINTENANCE_MODE"
+    assert "Maintenance is now not active (MAINTENANCE_MODE is off, from the default)" in out
+    assert run("unset", "MAINTENANCE_MODE").startswith(
+        f"MAINTENANCE_MODE was not in the mounted config {plain}\n"
+    )
+
+    dotenv = tmp_path / "maintenance.env"
+    dotenv.write_text(
+        "# switches\nexport MAINTENANCE_MODE=on\nOTHER=1\nMAINTENANCE_MODE=on\n# MAINTENANCE_MODE=x\n"
+    )
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(dotenv))
+    run("unset", "MAINTENANCE_MODE")
+    assert dotenv.read_text() == "# switches\nOTHER=1\n# MAINTENANCE_MODE=x\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unset_from_a_read_only_directory_fails_in_one_line(env: Env, tmp_path: Path) -> None:
+    config = tmp_path / "ro"
+    config.mkdir()
+    (config / "MAINTENANCE_MODE").write_text("on")
+    config.chmod(0o555)
+    try:
+        env(MAINTENANCE_MODE_CONFIG_PATH=str(config))
+        assert "Cannot remove MAINTENANCE_MODE from" in fails("unset", "MAINTENANCE_MODE")
+    finally:
+        config.chmod(0o755)
+
+
+def test_unset_without_a_live_source_fails(env: Env) -> None:
+    assert "neither MAINTENANCE_MODE_CACHE nor MAINTENANCE_MODE_CONFIG_PATH" in fails(
+        "unset", "MAINTENANCE_MODE"
+    )
+
+
+# --- status, and the printed commands -----------------------------------------------------
+
+
+@pytest.mark.redis
+def test_status_names_the_store_as_origin_and_says_when_it_cannot_be_read(
+    redis_server: RedisServer, env: Env
+) -> None:
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    run("on", "--write")
+    out = run("status")
+    assert f"Shared store: {masked(redis_server)} (reachable)" in out
+    assert "  MAINTENANCE_MODE" in out
+    row = next(line for line in out.splitlines() if line.startswith("  MAINTENANCE_MODE "))
+    assert row.split()[1:] == ["cache", "on"]
+    report = json.loads(run("status", "--json"))
+    assert report["store"]["where"] == masked(redis_server)
+    assert report["store"]["reachable"] is True
+    assert report["store"]["stale_since"] is None
+    assert report["variables"]["MAINTENANCE_MODE"]["origin"] == "cache"
+    assert report["variables"]["MAINTENANCE_MODE_CACHE"]["value"] == "***"
+
+    redis_server.kill()
+    out = run("status")
+    line = next(line for line in out.splitlines() if line.startswith("Shared store:"))
+    assert line.startswith(f"Shared store: {masked(redis_server)} (UNREACHABLE: cannot be read: ")
+    assert "stale since 20" in line
+    # This command starts during the outage: the store counts as absent for it.
+    assert "MAINTENANCE_MODE is off, from the default" in out
+    report = json.loads(run("status", "--json"))
+    assert report["store"]["reachable"] is False
+    assert report["store"]["stale_since"].endswith("Z")
+    assert "ConnectionError" in report["store"]["error"]
+    assert redis_server.password not in out + json.dumps(report)
+
+
+def test_status_without_a_store(env: Env) -> None:
+    assert "Shared store: none (MAINTENANCE_MODE_CACHE is not set)" in run("status")
+    assert json.loads(run("status", "--json"))["store"] is None
+
+
+@pytest.mark.redis
+def test_printed_commands_point_to_the_store_route(redis_server: RedisServer, env: Env) -> None:
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    out = run("on", "--platform", "heroku")
+    assert out.splitlines()[-1] == (
+        "# No restart, fleet-wide: `manage.py maintenance_mode on --write` writes the shared "
+        f"store {masked(redis_server)}; every process sees it within "
+        "MAINTENANCE_MODE_RELOAD_INTERVAL (1 s)."
+    )
+    assert redis_server.password not in out
