@@ -117,9 +117,11 @@ def _store(url: str) -> tuple[dict[str, str], Writer]:
     store = SharedStore(url, ["MAINTENANCE_MODE"], 1.0, background=False)
     cache = build_cache(url)  # built once: the write itself is timed, not a connection set-up
     store.write({"MAINTENANCE_MODE": "off"}, cache=cache)
-    return {"MAINTENANCE_MODE_CACHE": url}, lambda value: store.write(
-        {"MAINTENANCE_MODE": value}, cache=cache
-    )
+
+    def write(value: str) -> None:
+        store.write({"MAINTENANCE_MODE": value}, cache=cache)
+
+    return {"MAINTENANCE_MODE_CACHE": url}, write
 
 
 def measure(

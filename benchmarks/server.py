@@ -415,8 +415,10 @@ def measure(
                         raise RuntimeError(f"{server.setup.name}: unexpected statuses under load")
             if redis is not None:
                 hung = [s for s in servers if s.setup.name in HUNG]
+                # At most 3 rounds: each holds the server stopped for a while.
+                hung_rounds = min(rounds, 3)
                 results.update(
-                    _measure_hung(hung, redis, rounds, duration, connections, run, client_cpus)
+                    _measure_hung(hung, redis, hung_rounds, duration, connections, run, client_cpus)
                 )
         finally:
             for server in servers:
