@@ -345,7 +345,7 @@ def reload_table(results: list[Any], targets: list[str]) -> list[str]:
 def server_table(
     results: dict[str, Any], generator: str, rounds: int, duration: float, connections: int
 ) -> list[str]:
-    from benchmarks.server import HUNG_SUFFIX
+    from benchmarks.server import HEALTHY_SUFFIX, HUNG_SUFFIX
 
     bare = results["bare"].median("rps")
     lines = [
@@ -361,7 +361,7 @@ def server_table(
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
-        if name.endswith(HUNG_SUFFIX):
+        if name.endswith((HUNG_SUFFIX, HEALTHY_SUFFIX)):
             continue  # in the table of the hung store
         lines.append(
             f"| {name} | {r.median('rps'):,.0f} | {r.median('rps') / bare:.2f}x | "
@@ -373,14 +373,19 @@ def server_table(
 
 def hung_table(results: dict[str, Any], targets: list[str]) -> list[str]:
     """Requests/s of the store setups with the redis-server healthy and stopped."""
-    from benchmarks.server import HANG_FIRST, HUNG, HUNG_SUFFIX
+    from benchmarks.server import HANG_FIRST, HEALTHY_SUFFIX, HUNG, HUNG_SUFFIX
 
-    pairs = [(n, n + HUNG_SUFFIX) for n in HUNG if n in results and n + HUNG_SUFFIX in results]
+    pairs = [
+        (n + HEALTHY_SUFFIX, n + HUNG_SUFFIX)
+        for n in HUNG
+        if n + HEALTHY_SUFFIX in results and n + HUNG_SUFFIX in results
+    ]
     if not pairs:
         return []
     lines = [
         "",
-        "The same servers loaded again while the redis-server is stopped (`SIGSTOP`: "
+        "The same servers loaded again, in rounds of their own: a run with the "
+        "redis-server healthy, then one while it is stopped (`SIGSTOP`: "
         "connections accepted by the kernel, never answered, as with a hung server or "
         f"dropped packets), from {HANG_FIRST:g} s after it stopped, so that every read of it "
         "already fails. Ours keeps serving what it last read; django-maintenance-mode's "
@@ -394,12 +399,13 @@ def hung_table(results: dict[str, Any], targets: list[str]) -> list[str]:
         base = results[healthy].median("rps")
         for name, state in ((healthy, "healthy"), (hung, "hung")):
             r = results[name]
+            label = healthy.removesuffix(HEALTHY_SUFFIX)
             # No answer at all: no latency to show.
             p50, p99 = (
                 (_ms(r.median("p50")), _ms(r.median("p99"))) if r.median("rps") else ("—", "—")
             )
             lines.append(
-                f"| {healthy} | {state} | {r.median('rps'):,.0f} | "
+                f"| {label} | {state} | {r.median('rps'):,.0f} | "
                 f"{r.median('rps') / base:.2f}x | {p50} | {p99} | {r.errors} |"
             )
     ours_healthy, ours_hung = results[pairs[0][0]], results[pairs[0][1]]
@@ -411,7 +417,7 @@ def hung_table(results: dict[str, Any], targets: list[str]) -> list[str]:
     )
     for healthy, hung in pairs[1:]:
         targets.append(
-            f"for comparison, {healthy} while the store is hung: "
+            f"for comparison, {healthy.removesuffix(HEALTHY_SUFFIX)} while the store is hung: "
             f"{results[hung].median('rps') / results[healthy].median('rps'):.2f}x, "
             f"{results[hung].errors} errors"
         )

@@ -85,6 +85,8 @@ SETUPS = (
 #: it last read; django-maintenance-mode's cache backend waits on the server per request.
 HUNG = (STORE_OFF, DMM_CACHE_OFF)
 HUNG_SUFFIX = ", store hung"
+#: The same servers measured in the same phase with the store healthy, side by side.
+HEALTHY_SUFFIX = ", store healthy"
 #: Seconds the server is stopped before a hung run starts: longer than the store's socket
 #: timeout (1 s), so that every worker's reads already fail (the steady hung state).
 HANG_FIRST = 1.5
@@ -435,11 +437,19 @@ def _measure_hung(
     run: Callable[..., dict[str, float]],
     client_cpus: set[int] | None,
 ) -> dict[str, LoadResult]:
-    """Each server in ``servers`` loaded again while the redis-server is stopped (SIGSTOP:
-    connections accepted by the kernel, never answered), ``rounds`` times; the server is
-    resumed between rounds and at the end, whatever happens."""
-    results = {s.setup.name + HUNG_SUFFIX: LoadResult(s.setup.name + HUNG_SUFFIX) for s in servers}
+    """Each server in ``servers`` loaded with the redis-server healthy, then again while it
+    is stopped (SIGSTOP: connections accepted by the kernel, never answered), ``rounds``
+    times, side by side; the server is resumed between rounds and at the end, whatever
+    happens."""
+    results = {
+        s.setup.name + suffix: LoadResult(s.setup.name + suffix)
+        for s in servers
+        for suffix in (HEALTHY_SUFFIX, HUNG_SUFFIX)
+    }
     for _ in range(rounds):
+        for server in servers:
+            found = run(server.port, duration, connections, client_cpus)
+            _record(results[server.setup.name + HEALTHY_SUFFIX], found)
         redis.pause()
         try:
             time.sleep(HANG_FIRST)

@@ -309,6 +309,7 @@ def test_a_server_keeps_answering_while_the_store_is_hung(
     hung = results[inprocess.STORE_OFF + server.HUNG_SUFFIX]
     assert hung.rps[0] > 0
     assert hung.errors == 0
+    assert results[inprocess.STORE_OFF + server.HEALTHY_SUFFIX].rps[0] > 0
     assert not redis_server.paused
 
 
@@ -326,11 +327,12 @@ def test_store_tables_and_targets() -> None:
     def load(name: str, rps: float, errors: int = 0) -> server.LoadResult:
         return server.LoadResult(name, [rps], [0.001], [0.002], [0.003], errors)
 
-    suffix = server.HUNG_SUFFIX
+    suffix, healthy = server.HUNG_SUFFIX, server.HEALTHY_SUFFIX
     results = {
-        inprocess.STORE_OFF: load(inprocess.STORE_OFF, 1000),
+        inprocess.STORE_OFF: load(inprocess.STORE_OFF, 500),  # the main rounds: not compared
+        inprocess.STORE_OFF + healthy: load(inprocess.STORE_OFF + healthy, 1000),
         inprocess.STORE_OFF + suffix: load(inprocess.STORE_OFF + suffix, 990),
-        inprocess.DMM_CACHE_OFF: load(inprocess.DMM_CACHE_OFF, 800),
+        inprocess.DMM_CACHE_OFF + healthy: load(inprocess.DMM_CACHE_OFF + healthy, 800),
         inprocess.DMM_CACHE_OFF + suffix: load(inprocess.DMM_CACHE_OFF + suffix, 0, 4),
     }
     targets = []
