@@ -213,8 +213,14 @@ def test_interleave_calibrates_the_batch_size() -> None:
 
 
 @pytest.fixture
-def restore_environ() -> Iterator[None]:
-    """The benchmark switches configurations through ``os.environ`` itself: put it back."""
+def restore_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The benchmark switches configurations through ``os.environ`` itself: put it back.
+
+    And no django-maintenance-mode cases: importing it (``have_dmm``) writes its defaults
+    into ``settings`` (``MAINTENANCE_MODE_TEMPLATE = "503.html"``…) for the rest of the
+    session, in a ``.venv`` where ``make bench`` installed it.
+    """
+    monkeypatch.setattr(inprocess, "have_dmm", lambda: False)
     saved = dict(os.environ)
     yield
     os.environ.clear()
@@ -264,11 +270,7 @@ def test_one_read_of_the_store(redis_server: RedisServer) -> None:
 @pytest.mark.redis
 @pytest.mark.slow
 @pytest.mark.usefixtures("restore_environ", "no_database_closing")
-def test_every_in_process_case_with_the_store_once(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # django-maintenance-mode's cases need its app and templates (benchmarks/settings.py).
-    monkeypatch.setattr(inprocess, "have_dmm", lambda: False)
+def test_every_in_process_case_with_the_store_once(redis_server: RedisServer) -> None:
     with override_settings(ROOT_URLCONF="benchmarks.urls"):  # the 503 control's view
         results = inprocess.measure(rounds=1, target=0.0005, redis_url=redis_server.url)
         rows = {row["name"]: row for row in inprocess.adaptation_report(2, redis_server.url)}
