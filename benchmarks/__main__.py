@@ -8,6 +8,7 @@ python -m benchmarks --docs     # also put the summary into docs/benchmarks.md (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,18 @@ def _mark(ok: bool) -> str:
 def inprocess_tables(
     results: dict[str, Any], adaptations: list[dict[str, Any]], targets: list[str]
 ) -> list[str]:
-    from benchmarks.inprocess import CONTROL, HOP, PRINTED, READ_ONLY_OFF, READ_ONLY_SAFE
+    from benchmarks.inprocess import (
+        CONTROL,
+        DMM_CACHE_OFF,
+        DMM_CACHE_ON,
+        HOP,
+        PRINTED,
+        READ_ONLY_OFF,
+        READ_ONLY_SAFE,
+        STORE_OFF,
+        STORE_ON,
+        STORE_READ,
+    )
 
     med = {name: r.median for name, r in results.items()}
     bare_wsgi = results["wsgi/bare"]
@@ -126,10 +139,23 @@ def inprocess_tables(
                 f"{what}, middleware alone: {share:.2%} of a bare request "
                 f"(target ≤ 2%) — {_mark(share <= 0.02)}"
             )
+    if f"alone/{STORE_OFF}" in med:
+        share = overhead_share(f"alone/{STORE_OFF}")
+        targets.append(
+            f"maintenance off, middleware alone with the shared store configured "
+            f"({STORE_OFF}): {share:.2%} of a bare request (target ≤ 2%) — "
+            f"{_mark(share <= 0.02)}"
+        )
     if "alone/dmm off" in med:
         targets.append(
             f"for comparison, django-maintenance-mode off, middleware alone: "
             f"{overhead_share('alone/dmm off'):.1%} of a bare request"
+        )
+    if f"alone/{DMM_CACHE_OFF}" in med:
+        targets.append(
+            f"for comparison, django-maintenance-mode off with its CacheBackend on the same "
+            f"Redis, middleware alone: {overhead_share(f'alone/{DMM_CACHE_OFF}'):.1%} of a "
+            "bare request"
         )
     poll = results.get("poll/mounted config, no change")
     if poll is not None:
@@ -139,6 +165,16 @@ def inprocess_tables(
             "directory and each file), paid once per `MAINTENANCE_MODE_RELOAD_INTERVAL` "
             f"per process: {_us(poll.median)}, {poll.ratio(bare_wsgi):.2f}x one bare "
             "WSGI request.",
+        ]
+    store_read = results.get(STORE_READ)
+    if store_read is not None:
+        lines += [
+            "",
+            "One read of the shared store by a process's refresher thread (one `get_many` "
+            "of every live variable from the redis-server on loopback), paid once per "
+            "`MAINTENANCE_MODE_RELOAD_INTERVAL` per process, off the request path: "
+            f"{_us(store_read.median)}, {store_read.ratio(bare_wsgi):.2f}x one bare WSGI "
+            "request.",
         ]
 
     bare_asgi = results["asgi/bare"]
@@ -165,6 +201,18 @@ def inprocess_tables(
             f"{asgi.ratio(bare_asgi):.2f}x |"
         )
     for proto, bare in (("wsgi", bare_wsgi), ("asgi", bare_asgi)):
+        store_on = results.get(f"{proto}/{STORE_ON}")
+        if proto == "wsgi" and store_on is not None:
+            ratio = store_on.ratio(bare)
+            targets.append(
+                f"maintenance on from the shared store, WSGI: a maintenance response costs "
+                f"{ratio:.2f}x a bare 200 request (target ≤ 1.00x) — {_mark(ratio <= 1.0)}"
+            )
+            if f"wsgi/{DMM_CACHE_ON}" in med:
+                targets.append(
+                    "for comparison, django-maintenance-mode on with its CacheBackend, WSGI: "
+                    f"{results[f'wsgi/{DMM_CACHE_ON}'].ratio(bare):.2f}x"
+                )
         ours_on = results[f"{proto}/ours on"]
         ratio = ours_on.ratio(bare)
         control = results.get(f"{proto}/{CONTROL}")
@@ -250,6 +298,35 @@ def inprocess_tables(
     return lines
 
 
+def store_reload_table(results: list[Any], targets: list[str]) -> list[str]:
+    """Part 3 again, with the shared store as the source: a table of its own, after the
+    mounted config's."""
+    lines = [
+        "",
+        "The same processes with `MAINTENANCE_MODE_CACHE` on the benchmark's redis-server "
+        "instead, and `MAINTENANCE_MODE` written to it at a random moment as "
+        "`maintenance_mode on|off --write` does (`set_many`, no expiry). Each process's "
+        "refresher thread reads the store once per interval; what it read is in force "
+        "from the next request on. Delay: from just before the write until every process "
+        "served the new status.",
+        "",
+        "| RELOAD_INTERVAL | processes x writes | all switched, median | all switched, worst | target |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        ok = r.worst <= r.interval + SLACK
+        lines.append(
+            f"| {r.interval:g} s | {r.processes} x {len(r.swaps)} | "
+            f"{_ms(r.median)} | {_ms(r.worst)} | ≤ {_ms(r.interval + SLACK)}: "
+            f"{_mark(ok)} |"
+        )
+        targets.append(
+            f"shared store flip, interval {r.interval:g} s: worst {_ms(r.worst)} "
+            f"(target ≤ {_ms(r.interval + SLACK)}) — {_mark(ok)}"
+        )
+    return lines
+
+
 def reload_table(results: list[Any], targets: list[str]) -> list[str]:
     lines = [
         "#### 3. Live reload",
@@ -281,6 +358,8 @@ def reload_table(results: list[Any], targets: list[str]) -> list[str]:
 def server_table(
     results: dict[str, Any], generator: str, rounds: int, duration: float, connections: int
 ) -> list[str]:
+    from benchmarks.server import HEALTHY_SUFFIX, HUNG_SUFFIX
+
     bare = results["bare"].median("rps")
     lines = [
         "#### 4. A real server",
@@ -295,6 +374,8 @@ def server_table(
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
+        if name.endswith((HUNG_SUFFIX, HEALTHY_SUFFIX)):
+            continue  # in the table of the hung store
         lines.append(
             f"| {name} | {r.median('rps'):,.0f} | {r.median('rps') / bare:.2f}x | "
             f"{_ms(r.median('p50'))} | {_ms(r.median('p90'))} | "
@@ -303,7 +384,75 @@ def server_table(
     return lines
 
 
-COLUMNS = ("bare", "ours off", "ours off, mounted", "ours on", "dmm off", "dmm on")
+def hung_table(results: dict[str, Any], targets: list[str]) -> list[str]:
+    """Requests/s of the store setups with the redis-server healthy and stopped."""
+    from benchmarks.server import HANG_FIRST, HEALTHY_SUFFIX, HUNG, HUNG_SUFFIX
+
+    pairs = [
+        (n + HEALTHY_SUFFIX, n + HUNG_SUFFIX)
+        for n in HUNG
+        if n + HEALTHY_SUFFIX in results and n + HUNG_SUFFIX in results
+    ]
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "The same servers loaded again, in rounds of their own: a run with the "
+        "redis-server healthy, then one while it is stopped (`SIGSTOP`: "
+        "connections accepted by the kernel, never answered, as with a hung server or "
+        f"dropped packets), from {HANG_FIRST:g} s after it stopped, so that every read of it "
+        "already fails. Ours keeps serving what it last read; django-maintenance-mode's "
+        "`CacheBackend` asks the cache on every request, and Django's `RedisCache` has no "
+        "socket timeout by default.",
+        "",
+        "| configuration | store | requests/s | vs healthy | p50 | p99 | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for healthy, hung in pairs:
+        base = results[healthy].median("rps")
+        for name, state in ((healthy, "healthy"), (hung, "hung")):
+            r = results[name]
+            label = healthy.removesuffix(HEALTHY_SUFFIX)
+            # No answer at all: no latency to show.
+            p50, p99 = (
+                (_ms(r.median("p50")), _ms(r.median("p99"))) if r.median("rps") else ("—", "—")
+            )
+            lines.append(
+                f"| {label} | {state} | {r.median('rps'):,.0f} | "
+                f"{r.median('rps') / base:.2f}x | {p50} | {p99} | {r.errors} |"
+            )
+    ours_healthy, ours_hung = results[pairs[0][0]], results[pairs[0][1]]
+    ratio = ours_hung.median("rps") / ours_healthy.median("rps")
+    targets.append(
+        f"requests/s while the shared store is hung: {ratio:.2f}x the healthy store "
+        f"(target: unchanged, within ±{HUNG_TOLERANCE:.0%}), "
+        f"{ours_hung.errors} errors — {_mark(ratio >= 1 - HUNG_TOLERANCE and not ours_hung.errors)}"
+    )
+    for healthy, hung in pairs[1:]:
+        targets.append(
+            f"for comparison, {healthy.removesuffix(HEALTHY_SUFFIX)} while the store is hung: "
+            f"{results[hung].median('rps') / results[healthy].median('rps'):.2f}x, "
+            f"{results[hung].errors} errors"
+        )
+    return lines
+
+
+#: "Unchanged" requests/s under a hung store: within the run-to-run spread of one server
+#: under the same load on this machine (a few percent).
+HUNG_TOLERANCE = 0.05
+
+COLUMNS = (
+    "bare",
+    "ours off",
+    "ours off, mounted",
+    "ours on",
+    "ours off, store",
+    "ours on, store",
+    "dmm off",
+    "dmm on",
+    "dmm off, cache",
+    "dmm on, cache",
+)
 
 
 def summary_table(measured: dict[str, Any], loaded: dict[str, Any] | None) -> list[str]:
@@ -322,7 +471,7 @@ def summary_table(measured: dict[str, Any], loaded: dict[str, Any] | None) -> li
     rows = [
         "| | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
-        "| status | " + " | ".join("503" if c.endswith(" on") else "200" for c in columns) + " |",
+        "| status | " + " | ".join("503" if " on" in c else "200" for c in columns) + " |",
         "| middleware alone: overhead ÷ one bare request | "
         + " | ".join(alone(c) for c in columns)
         + " |",
@@ -384,6 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reload", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument(
+        "--skip-store",
+        action="store_true",
+        help="no redis-server: leave out the shared store and django-maintenance-mode's cache",
+    )
+    parser.add_argument(
         "--load", choices=("wrk", "python"), help="load generator (default: wrk when installed)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -397,10 +551,33 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         os.environ["BENCH_DMM_STATE_FILE"] = os.path.join(tmp, "dmm-state.txt")
-        return run(args)
+        with _redis(args) as redis:
+            return run(args, redis)
 
 
-def run(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _redis(args: argparse.Namespace) -> Iterator[Any]:
+    """The benchmark's own redis-server (password, no persistence, a free loopback port),
+    stopped at the end; ``None`` without ``redis-server`` or with ``--skip-store``."""
+    executable = shutil.which("redis-server")
+    if args.skip_store or executable is None:
+        if executable is None:
+            print("redis-server not found: the shared-store rows are skipped", file=sys.stderr)
+        yield None
+        return
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.redis_server import running_redis
+
+    with running_redis(executable) as redis:
+        os.environ["BENCH_REDIS_URL"] = redis.url
+        try:
+            yield redis
+        finally:
+            del os.environ["BENCH_REDIS_URL"]
+
+
+def run(args: argparse.Namespace, redis: Any = None) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["BENCH_STACK"] = "all"
     if str(ROOT) not in sys.path:
@@ -420,10 +597,16 @@ def run(args: argparse.Namespace) -> int:
             "its rows are missing.",
             "",
         ]
+    redis_url = redis.url if redis is not None else None
+    if redis_url is None:
+        lines += [
+            "No redis-server (`apt-get install redis-server`): the shared-store rows are missing.",
+            "",
+        ]
 
     print(f"in-process: {rounds} interleaved rounds…", file=sys.stderr)
-    measured = inprocess.measure(rounds=rounds, target=0.002)
-    adaptations = inprocess.adaptation_report()
+    measured = inprocess.measure(rounds=rounds, target=0.002, redis_url=redis_url)
+    adaptations = inprocess.adaptation_report(redis_url=redis_url)
     body = inprocess_tables(measured, adaptations, targets)
 
     loaded = None
@@ -431,16 +614,25 @@ def run(args: argparse.Namespace) -> int:
         print("live reload…", file=sys.stderr)
         swaps = 2 if args.quick else 8
         body += ["", *reload_table(reload.measure((0.25, 1.0), processes=4, swaps=swaps), targets)]
+        if redis_url is not None:
+            print("flips through the shared store…", file=sys.stderr)
+            flips = reload.measure((0.25, 1.0), processes=4, swaps=swaps, redis_url=redis_url)
+            body += store_reload_table(flips, targets)
     if not args.skip_server:
         generator = args.load or server.load_generator()
         print(f"gunicorn under load ({generator})…", file=sys.stderr)
         server_rounds, duration, connections = (1, 1.0, 4) if args.quick else (5, 2.0, 4)
         loaded = server.measure(
-            rounds=server_rounds, duration=duration, connections=connections, generator=generator
+            rounds=server_rounds,
+            duration=duration,
+            connections=connections,
+            generator=generator,
+            redis=redis,
         )
         body += [
             "",
             *server_table(loaded, generator_name(generator), server_rounds, duration, connections),
+            *hung_table(loaded, targets),
         ]
 
     took = (

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from benchmarks import settings as bench_settings
 from benchmarks import stacks
 from benchmarks.timing import Case, Result, interleave, timed_loop
 from maintenance_env import conf, sources
@@ -40,11 +42,23 @@ __all__ = [
 OURS_TEMPLATE = "maintenance_env/maintenance.html"
 ASGI_TARGET = 0.03  # seconds per ASGI batch: a request costs milliseconds there
 PRINTED = "ours on, INFO lines printed"
+STORE_OFF = "ours off, store"
+STORE_ON = "ours on, store"
+DMM_CACHE_OFF = "dmm off, cache"
+DMM_CACHE_ON = "dmm on, cache"
+#: The Redis databases holding our keys for the store cases: one value per database, so
+#: that cases interleaved in one run never rewrite each other's state.
+STORE_DB = {STORE_OFF: 0, STORE_ON: 1}
+#: How long a store case's setup may wait for its refresher's first read (a bound).
+FIRST_READ_TIMEOUT = 5.0
+#: The name of the store's refresher threads (``maintenance_env.sources.store``).
+REFRESHER_THREAD = "maintenance_env store reader"
 CONTROL = "bare, 503 from a view"
 HOP = "hop/one sync_to_async call"
 #: Read-only mode configured, maintenance off; and on, with a safe request that passes.
 READ_ONLY_OFF = "ours read-only, off"
 READ_ONLY_SAFE = "ours read-only, GET passes"
+STORE_READ = "poll/shared store, one read"
 
 
 def have_dmm() -> bool:
@@ -66,6 +80,9 @@ def set_our_environment(values: dict[str, str], *, printed: bool = False) -> Non
 
     ``printed``: a handler on ``django.request`` prints INFO lines (Django's default
     LOGGING prints none with ``DEBUG = False``, so maintenance responses build no record).
+    With ``MAINTENANCE_MODE_CACHE``, the store is read now and the refresher thread's
+    first read is waited for, so that neither falls into a timed batch (in production
+    each process reads once per ``MAINTENANCE_MODE_RELOAD_INTERVAL``).
     """
     if printed:
         REQUEST_LOGGER.addHandler(PRINTER)
@@ -77,13 +94,52 @@ def set_our_environment(values: dict[str, str], *, printed: bool = False) -> Non
     # other shared names) when imported; the environment wins over settings for us.
     os.environ["MAINTENANCE_MODE_TEMPLATE"] = OURS_TEMPLATE
     os.environ.update(values)
-    conf.load_runtime()
+    runtime = conf.load_runtime()
+    store = runtime.store
+    if store is not None:
+        if error := store.read_now():
+            raise RuntimeError(f"the benchmark's redis-server cannot be read: {error}")
+        runtime.refresh()  # in force now (another read); starts this process's refresher
+        read = store.last_read  # after refresh(): only the refresher's own read changes it
+        deadline = time.monotonic() + FIRST_READ_TIMEOUT
+        while store.last_read == read and time.monotonic() < deadline:
+            time.sleep(0.0005)
+    # The replaced runtime's refresher wakes up, drops its Redis connection and exits in
+    # its own thread: wait for that too, or it happens inside the next timed batch (store
+    # cases then measured ~8% slower per WSGI request than the same requests timed apart).
+    deadline = time.monotonic() + FIRST_READ_TIMEOUT
+    while _refreshers() > (store is not None) and time.monotonic() < deadline:
+        time.sleep(0.0005)
 
 
-def set_dmm(active: bool) -> None:
+def _refreshers() -> int:
+    """Refresher threads of the shared store alive in this process."""
+    return sum(1 for t in threading.enumerate() if t.name == REFRESHER_THREAD)
+
+
+def store_url(redis_url: str, name: str) -> str:
+    """The URL of the Redis database that holds ``name``'s values."""
+    return f"{redis_url.rsplit('/', 1)[0]}/{STORE_DB[name]}"
+
+
+def write_store(redis_url: str) -> None:
+    """Put each store case's ``MAINTENANCE_MODE`` into its database."""
+    from maintenance_env.sources.store import SharedStore
+
+    for name, value in ((STORE_OFF, "off"), (STORE_ON, "on")):
+        store = SharedStore(store_url(redis_url, name), ["MAINTENANCE_MODE"], 1.0, background=False)
+        store.write({"MAINTENANCE_MODE": value})
+
+
+def set_dmm(active: bool, backend: str = "local") -> None:
+    """Switch django-maintenance-mode with its own ``set_maintenance_mode``, its state in
+    its default local file or (``backend="cache"``) in the benchmark's Redis through its
+    ``CacheBackend``, which reads the cache on every request."""
+    from django.conf import settings
     from maintenance_mode.core import set_maintenance_mode
 
     REQUEST_LOGGER.removeHandler(PRINTER)
+    settings.MAINTENANCE_MODE_STATE_BACKEND = bench_settings.DMM_BACKENDS[backend]
     set_maintenance_mode(active)
 
 
@@ -99,10 +155,12 @@ class Configuration:
     async_path: str = "/async/"  # the async view, for ASGI
 
 
-def configurations(workdir: Path) -> list[Configuration]:
+def configurations(workdir: Path, redis_url: str | None = None) -> list[Configuration]:
     """bare, ours off / off with a mounted config / on (and with its log line printed),
     read-only mode configured but off / on with a GET that passes, the 503 control, dmm
-    off / on (when installed)."""
+    off / on (when installed); with ``redis_url`` (a running redis-server, its keys written
+    by :func:`write_store`) also ours off / on with the shared store, and dmm off / on with
+    its ``CacheBackend`` on the same server."""
     volume = ConfigMapVolume(workdir / "configmap", {"MAINTENANCE_MODE": "off"})
     ours = stacks.OURS_MIDDLEWARE
     found = [
@@ -152,11 +210,32 @@ def configurations(workdir: Path) -> list[Configuration]:
             async_path="/async/unavailable/",
         ),
     ]
+    if redis_url is not None:
+        found += [
+            Configuration(
+                name,
+                ours,
+                lambda name=name: set_our_environment(  # type: ignore[misc]
+                    {"MAINTENANCE_MODE_CACHE": store_url(redis_url, name)}
+                ),
+                status,
+            )
+            for name, status in ((STORE_OFF, 200), (STORE_ON, 503))
+        ]
     if have_dmm():
         found += [
             Configuration("dmm off", stacks.DMM_MIDDLEWARE, lambda: set_dmm(False), 200),
             Configuration("dmm on", stacks.DMM_MIDDLEWARE, lambda: set_dmm(True), 503),
         ]
+        if redis_url is not None:
+            found += [
+                Configuration(
+                    DMM_CACHE_OFF, stacks.DMM_MIDDLEWARE, lambda: set_dmm(False, "cache"), 200
+                ),
+                Configuration(
+                    DMM_CACHE_ON, stacks.DMM_MIDDLEWARE, lambda: set_dmm(True, "cache"), 503
+                ),
+            ]
     return found
 
 
@@ -196,6 +275,7 @@ def _alone_case(config: Configuration) -> Case:
         middleware = DmmMiddleware(stacks.trivial_get_response)
         name = config.name
     request = stacks.prebuilt_request()
+    config.activate()  # again: loading our middleware reloads the configuration
     _check(f"alone/{name}", middleware(request).status_code, config.status)
     return Case(
         f"alone/{name}",
@@ -212,6 +292,7 @@ def _wsgi_case(config: Configuration) -> Case:
     config.activate()
     handler = stacks.wsgi_handler(_chain(config))
     environ = stacks.wsgi_environ(config.path)
+    config.activate()  # again: loading our middleware reloads the configuration
     _check(f"wsgi/{config.name}", stacks.call_wsgi(handler, environ)[0], config.status)
     return Case(
         f"wsgi/{config.name}",
@@ -224,6 +305,7 @@ def _asgi_case(config: Configuration, loops: list[asyncio.AbstractEventLoop]) ->
     config.activate()
     handler = stacks.asgi_handler(_chain(config))
     scope = stacks.asgi_scope(config.async_path)
+    config.activate()  # again: loading our middleware reloads the configuration
     # One loop per case for the whole run, as a server keeps one: a fresh loop per batch
     # would also start fresh executor threads for Django's sync_to_async calls.
     event_loop = asyncio.new_event_loop()
@@ -274,18 +356,37 @@ def _poll_case(workdir: Path) -> Case:
     return Case("poll/mounted config, no change", lambda: None, timed_loop(mounted.poll))
 
 
-def measure(*, rounds: int, target: float) -> dict[str, Result]:
-    """Every in-process case, interleaved."""
+def _store_read_case(redis_url: str) -> Case:
+    """One read of the shared store by the refresher thread (one ``get_many`` of every
+    live variable over loopback): what each process pays once per
+    ``MAINTENANCE_MODE_RELOAD_INTERVAL``, off the request path."""
+    from maintenance_env.live import LIVE_NAMES
+    from maintenance_env.sources.store import SharedStore, build_cache
+
+    url = store_url(redis_url, STORE_OFF)
+    store = SharedStore(url, LIVE_NAMES, 1.0, background=False)
+    cache = build_cache(url)
+    store.read_once(cache)
+    return Case(STORE_READ, lambda: None, timed_loop(lambda: store.read_once(cache)))
+
+
+def measure(*, rounds: int, target: float, redis_url: str | None = None) -> dict[str, Result]:
+    """Every in-process case, interleaved (the store cases when ``redis_url`` is given:
+    a running redis-server, see :func:`configurations`)."""
     loops: list[asyncio.AbstractEventLoop] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
-        configs = configurations(workdir)
+        if redis_url is not None:
+            write_store(redis_url)
+        configs = configurations(workdir, redis_url)
         try:
             # Two groups, each interleaved on its own, so that a round stays short and the
             # cases compared with each other are measured close together in time.
             sync_cases = [_alone_case(c) for c in configs if c.name != CONTROL]
             sync_cases += [_wsgi_case(c) for c in configs]
             sync_cases.append(_poll_case(workdir))
+            if redis_url is not None:
+                sync_cases.append(_store_read_case(redis_url))
             async_cases = [_asgi_case(c, loops) for c in configs]
             async_cases.append(_hop_case(loops))
             results = interleave(sync_cases, rounds=rounds, target=target)
@@ -297,16 +398,17 @@ def measure(*, rounds: int, target: float) -> dict[str, Result]:
             set_our_environment({})
 
 
-def adaptation_report(requests: int = 20) -> list[dict[str, Any]]:
+def adaptation_report(requests: int = 20, redis_url: str | None = None) -> list[dict[str, Any]]:
     """Per configuration: adapters Django logs at load, and thread hops per ASGI request."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        for config in configurations(Path(tmp)):
+        for config in configurations(Path(tmp), redis_url):
             if config.name == PRINTED:
                 continue
             config.activate()
             with stacks.adapted_middleware() as adapted:
                 handler = stacks.asgi_handler(_chain(config))
+            config.activate()
             scope = stacks.asgi_scope(config.async_path)
 
             async def loop(handler: Any = handler, scope: dict[str, Any] = scope) -> None:

@@ -1,10 +1,11 @@
-"""Part 3: how long after a kubelet-style swap of the mounted config every process serves
-the new state, against ``MAINTENANCE_MODE_RELOAD_INTERVAL``.
+"""Part 3: how long after a change every process serves the new state, against
+``MAINTENANCE_MODE_RELOAD_INTERVAL``: a kubelet-style swap of the mounted config, or a
+write to the shared store (a redis-server) as ``maintenance_mode on --write`` makes it.
 
 Each worker is a separate process (as gunicorn's are) running the middleware on a request
 about every half millisecond and reporting, with a wall-clock timestamp, each change of
-the status it serves. The parent swaps the config at a random moment and takes the time
-just before the swap starts, so a measured delay is an upper bound.
+the status it serves. The parent changes the source at a random moment and takes the time
+just before the change starts, so a measured delay is an upper bound.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -25,15 +27,18 @@ from tests.kubelet import ConfigMapVolume
 
 __all__ = ["ReloadResult", "measure"]
 
+MOUNTED = "mounted config"
+STORE = "shared store"
 TICK = 0.0005  # seconds between two requests of one worker
 WORKER_LIFETIME = 120.0  # a worker never outlives this, whatever the parent does
 
 
-def _worker(index: int, path: str, interval: float, reports: Any, stop: Event) -> None:
-    """Serve requests until told to stop; report (index, status, time) on each change."""
+def _worker(index: int, source: dict[str, str], interval: float, reports: Any, stop: Event) -> None:
+    """Serve requests until told to stop; report (index, status, time) on each change.
+    ``source``: the variables naming the live source (the mounted config or the store)."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["BENCH_STACK"] = "ours"
-    os.environ["MAINTENANCE_MODE_CONFIG_PATH"] = path
+    os.environ.update(source)
     os.environ["MAINTENANCE_MODE_RELOAD_INTERVAL"] = repr(interval)
     import django
 
@@ -58,6 +63,7 @@ class ReloadResult:
     interval: float
     processes: int
     swaps: list[list[float]]  # per swap, each process's delay in seconds
+    source: str = MOUNTED
 
     @property
     def all_switched(self) -> list[float]:
@@ -95,21 +101,54 @@ def _wait_for(
     return list(seen.values())
 
 
+Writer = Callable[[str], None]
+
+
+def _mounted(tmp: Path, interval: float) -> tuple[dict[str, str], Writer]:
+    volume = ConfigMapVolume(tmp / f"config-{interval}", {"MAINTENANCE_MODE": "off"})
+    return {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, lambda value: volume.update(
+        {"MAINTENANCE_MODE": value}
+    )
+
+
+def _store(url: str) -> tuple[dict[str, str], Writer]:
+    from maintenance_env.sources.store import SharedStore, build_cache
+
+    store = SharedStore(url, ["MAINTENANCE_MODE"], 1.0, background=False)
+    cache = build_cache(url)  # built once: the write itself is timed, not a connection set-up
+    store.write({"MAINTENANCE_MODE": "off"}, cache=cache)
+
+    def write(value: str) -> None:
+        store.write({"MAINTENANCE_MODE": value}, cache=cache)
+
+    return {"MAINTENANCE_MODE_CACHE": url}, write
+
+
 def measure(
-    intervals: tuple[float, ...] = (0.25, 1.0), *, processes: int = 4, swaps: int = 6, seed: int = 4
+    intervals: tuple[float, ...] = (0.25, 1.0),
+    *,
+    processes: int = 4,
+    swaps: int = 6,
+    seed: int = 4,
+    redis_url: str | None = None,
 ) -> list[ReloadResult]:
-    """For each interval: ``swaps`` alternating on/off swaps seen by ``processes`` workers."""
+    """For each interval: ``swaps`` alternating on/off changes seen by ``processes``
+    workers, of the mounted config, or of the shared store at ``redis_url`` when given
+    (a running redis-server; ``MAINTENANCE_MODE`` is written there)."""
     rng = random.Random(seed)
     context = multiprocessing.get_context("spawn")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp:
         for interval in intervals:
-            volume = ConfigMapVolume(Path(tmp) / f"config-{interval}", {"MAINTENANCE_MODE": "off"})
+            if redis_url is None:
+                source, write = _mounted(Path(tmp), interval)
+            else:
+                source, write = _store(redis_url)
             reports = context.Queue()
             stop = context.Event()
             workers = [
                 context.Process(
-                    target=_worker, daemon=True, args=(i, str(volume.root), interval, reports, stop)
+                    target=_worker, daemon=True, args=(i, source, interval, reports, stop)
                 )
                 for i in range(processes)
             ]
@@ -123,7 +162,7 @@ def measure(
                     time.sleep(rng.uniform(0.05, interval + 0.05))  # a random phase
                     active = not active
                     swapped_at = time.time()
-                    volume.update({"MAINTENANCE_MODE": "on" if active else "off"})
+                    write("on" if active else "off")
                     swapped.append(
                         _wait_for(
                             reports,
@@ -133,7 +172,11 @@ def measure(
                             timeout=interval + 5.0,
                         )
                     )
-                results.append(ReloadResult(interval, processes, swapped))
+                results.append(
+                    ReloadResult(
+                        interval, processes, swapped, MOUNTED if redis_url is None else STORE
+                    )
+                )
             finally:
                 stop.set()
                 for worker in workers:

@@ -25,7 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.inprocess import (
+    DMM_CACHE_OFF,
+    DMM_CACHE_ON,
+    STORE_OFF,
+    STORE_ON,
+    store_url,
+    write_store,
+)
 from tests.kubelet import ConfigMapVolume
+from tests.redis_server import RedisServer
 
 __all__ = ["LoadResult", "measure"]
 
@@ -41,6 +50,9 @@ class Setup:
     dmm_state: str | None  # django-maintenance-mode's state file content
     status: int
     mounted: dict[str, str] | None = None  # a config directory for MAINTENANCE_MODE_CONFIG_PATH
+    #: Needs the benchmark's redis-server: ours reads the store (MAINTENANCE_MODE_CACHE,
+    #: the database of ``inprocess.STORE_DB``), dmm keeps its state there (CacheBackend).
+    redis: bool = False
 
 
 SETUPS = (
@@ -48,9 +60,36 @@ SETUPS = (
     Setup("ours off", "ours", {"MAINTENANCE_MODE": "off"}, None, 200),
     Setup("ours off, mounted", "ours", {}, None, 200, {"MAINTENANCE_MODE": "off"}),
     Setup("ours on", "ours", {"MAINTENANCE_MODE": "on"}, None, 503),
+    Setup(STORE_OFF, "ours", {}, None, 200, redis=True),
+    Setup(STORE_ON, "ours", {}, None, 503, redis=True),
     Setup("dmm off", "dmm", {}, "0", 200),
     Setup("dmm on", "dmm", {}, "1", 503),
+    Setup(
+        DMM_CACHE_OFF,
+        "dmm",
+        {"BENCH_DMM_BACKEND": "cache", "BENCH_DMM_DB": "2"},
+        None,
+        200,
+        redis=True,
+    ),
+    Setup(
+        DMM_CACHE_ON,
+        "dmm",
+        {"BENCH_DMM_BACKEND": "cache", "BENCH_DMM_DB": "3"},
+        None,
+        503,
+        redis=True,
+    ),
 )
+#: Measured again while the redis-server is stopped (SIGSTOP): ours keeps serving from what
+#: it last read; django-maintenance-mode's cache backend waits on the server per request.
+HUNG = (STORE_OFF, DMM_CACHE_OFF)
+HUNG_SUFFIX = ", store hung"
+#: The same servers measured in the same phase with the store healthy, side by side.
+HEALTHY_SUFFIX = ", store healthy"
+#: Seconds the server is stopped before a hung run starts: longer than the store's socket
+#: timeout (1 s), so that every worker's reads already fail (the steady hung state).
+HANG_FIRST = 1.5
 
 
 @dataclass
@@ -108,12 +147,23 @@ class Server:
     """``gunicorn benchmarks.wsgi`` for one setup, on a free loopback port."""
 
     def __init__(
-        self, setup: Setup, workdir: Path, workers: int = 2, cpus: set[int] | None = None
+        self,
+        setup: Setup,
+        workdir: Path,
+        workers: int = 2,
+        cpus: set[int] | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.setup = setup
         self.port = free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MAINTENANCE_MODE")}
         environ.update(setup.environ)
+        if setup.redis:
+            if redis_url is None:
+                raise ValueError(f"{setup.name!r} needs the benchmark's redis-server")
+            environ["BENCH_REDIS_URL"] = redis_url
+            if setup.stack == "ours":
+                environ["MAINTENANCE_MODE_CACHE"] = store_url(redis_url, setup.name)
         environ["BENCH_STACK"] = setup.stack
         environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
@@ -148,7 +198,11 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until the server answers with the setup's status (bounded). A worker that reads
+        the shared store answers from the lower sources until its refresher's first read
+        (a few milliseconds after it starts): a few answers of the other status first."""
         deadline = time.monotonic() + timeout
+        status = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn for {self.setup.name!r} exited; see {self.log.name}")
@@ -157,12 +211,15 @@ class Server:
             except OSError:
                 time.sleep(0.1)
                 continue
-            if status != self.setup.status:
-                raise RuntimeError(
-                    f"{self.setup.name}: status {status}, expected {self.setup.status}"
-                )
-            return
-        raise RuntimeError(f"gunicorn for {self.setup.name!r} not ready in {timeout} s")
+            if status == self.setup.status:
+                return
+            if not self.setup.redis:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"gunicorn for {self.setup.name!r}: status {status}, expected "
+            f"{self.setup.status} (waited up to {timeout} s); see {self.log.name}"
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -293,6 +350,24 @@ def load_generator() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
+def _record(result: LoadResult, found: dict[str, float]) -> None:
+    result.rps.append(found["rps"])
+    for key in ("p50", "p90", "p99"):
+        getattr(result, key).append(found[key])
+    result.errors += int(found.get("errors", 0))
+
+
+def _set_dmm_state(redis_url: str, db: str, active: bool) -> None:
+    """django-maintenance-mode's state in database ``db`` of the benchmark's Redis, in the
+    form its ``CacheBackend`` writes and reads back."""
+    from django.core.cache.backends.redis import RedisCache
+    from maintenance_mode.backends import CacheBackend
+
+    cache = RedisCache(f"{redis_url.rsplit('/', 1)[0]}/{db}", {})
+    cache.set("maintenance_mode", CacheBackend.from_state_to_str_value(active), None)
+    cache.close()
+
+
 def measure(
     *,
     rounds: int = 3,
@@ -300,17 +375,32 @@ def measure(
     connections: int = 4,
     generator: str | None = None,
     seed: int = 4,
+    redis: RedisServer | None = None,
 ) -> dict[str, LoadResult]:
-    """Every setup, ``rounds`` times each, interleaved."""
+    """Every setup, ``rounds`` times each, interleaved; with ``redis`` (the benchmark's
+    running redis-server, the store's keys written by ``inprocess.write_store``) also the
+    setups that use it, and then the :data:`HUNG` ones again while it is stopped."""
     run = wrk_load if (generator or load_generator()) == "wrk" else python_load
     rng = random.Random(seed)
     have_dmm = importlib.util.find_spec("maintenance_mode") is not None
-    setups = [setup for setup in SETUPS if have_dmm or setup.stack != "dmm"]
+    setups = [
+        setup
+        for setup in SETUPS
+        if (have_dmm or setup.stack != "dmm") and (redis is not None or not setup.redis)
+    ]
     results = {setup.name: LoadResult(setup.name) for setup in setups}
     split = cpu_split()
     client_cpus, server_cpus = split if split is not None else (None, None)
+    redis_url = redis.url if redis is not None else None
+    if redis_url is not None:
+        write_store(redis_url)
+        for setup in setups:
+            if setup.redis and setup.stack == "dmm":
+                _set_dmm_state(redis_url, setup.environ["BENCH_DMM_DB"], setup.status >= 400)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
-        servers = [Server(setup, Path(tmp), cpus=server_cpus) for setup in setups]
+        servers = [
+            Server(setup, Path(tmp), cpus=server_cpus, redis_url=redis_url) for setup in setups
+        ]
         try:
             for server in servers:
                 server.wait_ready()
@@ -321,15 +411,52 @@ def measure(
                 rng.shuffle(order)
                 for server in order:
                     found = run(server.port, duration, connections, client_cpus)
-                    result = results[server.setup.name]
-                    result.rps.append(found["rps"])
-                    for key in ("p50", "p90", "p99"):
-                        getattr(result, key).append(found[key])
-                    result.errors += int(found.get("errors", 0))
+                    _record(results[server.setup.name], found)
                     expect_errors = server.setup.status >= 400
                     if bool(found.get("non2xx", 0)) != expect_errors:
                         raise RuntimeError(f"{server.setup.name}: unexpected statuses under load")
+            if redis is not None:
+                hung = [s for s in servers if s.setup.name in HUNG]
+                # At most 3 rounds: each holds the server stopped for a while.
+                hung_rounds = min(rounds, 3)
+                results.update(
+                    _measure_hung(hung, redis, hung_rounds, duration, connections, run, client_cpus)
+                )
         finally:
             for server in servers:
                 server.stop()
+    return results
+
+
+def _measure_hung(
+    servers: list[Server],
+    redis: RedisServer,
+    rounds: int,
+    duration: float,
+    connections: int,
+    run: Callable[..., dict[str, float]],
+    client_cpus: set[int] | None,
+) -> dict[str, LoadResult]:
+    """Each server in ``servers`` loaded with the redis-server healthy, then again while it
+    is stopped (SIGSTOP: connections accepted by the kernel, never answered), ``rounds``
+    times, side by side; the server is resumed between rounds and at the end, whatever
+    happens."""
+    results = {
+        s.setup.name + suffix: LoadResult(s.setup.name + suffix)
+        for s in servers
+        for suffix in (HEALTHY_SUFFIX, HUNG_SUFFIX)
+    }
+    for _ in range(rounds):
+        for server in servers:
+            found = run(server.port, duration, connections, client_cpus)
+            _record(results[server.setup.name + HEALTHY_SUFFIX], found)
+        redis.pause()
+        try:
+            time.sleep(HANG_FIRST)
+            for server in servers:
+                found = run(server.port, duration, connections, client_cpus)
+                _record(results[server.setup.name + HUNG_SUFFIX], found)
+        finally:
+            redis.resume()
+        time.sleep(HANG_FIRST)  # every worker reads the store again before the next round
     return results

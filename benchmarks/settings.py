@@ -3,7 +3,9 @@
 ``BENCH_STACK`` picks the maintenance middleware appended to the usual stack:
 ``bare`` (none), ``ours`` (maintenance_env), ``dmm`` (django-maintenance-mode) or
 ``all`` (the in-process runner, which builds one handler per configuration itself).
-``BENCH_DMM_STATE_FILE`` is django-maintenance-mode's state file.
+``BENCH_DMM_STATE_FILE`` is django-maintenance-mode's state file, ``BENCH_DMM_BACKEND``
+its state backend (``local`` or ``cache``), ``BENCH_REDIS_URL`` the benchmark's
+redis-server.
 """
 
 from __future__ import annotations
@@ -55,6 +57,29 @@ if STACK == "dmm" or (STACK == "all" and HAVE_DMM):
     )
 if STACK == "dmm":
     MIDDLEWARE.append(DMM_MIDDLEWARE)
+
+#: django-maintenance-mode's state backends compared: its default local file, and its
+#: cache backend on the benchmark's redis-server (the ``shared`` cache below).
+DMM_BACKENDS = {
+    "local": "maintenance_mode.backends.LocalFileBackend",
+    "cache": "maintenance_mode.backends.CacheBackend",
+}
+# The redis-server the benchmark starts (``BENCH_REDIS_URL``, database 0 in the URL):
+# ours reads it through MAINTENANCE_MODE_CACHE (a URL, databases 0 and 1), and
+# django-maintenance-mode through this alias (database BENCH_DMM_DB, default 2: servers
+# side by side, one on and one off, need one database each), as its docs configure it.
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+REDIS_URL = os.environ.get("BENCH_REDIS_URL")
+if REDIS_URL:
+    CACHES["shared"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("BENCH_DMM_DB", "2"),
+    }
+if STACK == "dmm" or (STACK == "all" and HAVE_DMM):
+    MAINTENANCE_MODE_STATE_BACKEND = DMM_BACKENDS[os.environ.get("BENCH_DMM_BACKEND", "local")]
+    MAINTENANCE_MODE_CACHE_BACKEND = "shared" if REDIS_URL else None
 
 # No query runs on the benchmarked paths (no session cookie is sent), but the apps need one.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}

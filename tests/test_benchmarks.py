@@ -9,7 +9,9 @@ runs them once each (``--benchmark-disable``); ``pytest tests/test_benchmarks.py
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +20,13 @@ from django.db import close_old_connections
 from django.http import HttpResponseBase
 from django.test import override_settings
 
-from benchmarks import stacks
+from benchmarks import inprocess, reload, server, stacks
 from benchmarks.timing import Case, interleave, timed_loop
 from maintenance_env import conf
 from maintenance_env.conf import Origin
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.kubelet import ConfigMapVolume
+from tests.redis_server import RedisServer
 
 OURS_CHAIN = [*stacks.BASE_MIDDLEWARE, stacks.OURS_MIDDLEWARE]
 LOOP = 20  # requests per benchmarked call
@@ -204,3 +207,141 @@ def test_interleave_calibrates_the_batch_size() -> None:
     case = Case("x", lambda: None, timed_loop(lambda: sum(range(100))))
     interleave([case], rounds=1, target=0.002)
     assert case.batch > 1
+
+
+# --- the shared store and django-maintenance-mode's cache backend (a real redis-server) -----
+
+
+@pytest.fixture
+def restore_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The benchmark switches configurations through ``os.environ`` itself: put it back.
+
+    And no django-maintenance-mode cases: importing it (``have_dmm``) writes its defaults
+    into ``settings`` (``MAINTENANCE_MODE_TEMPLATE = "503.html"``…) for the rest of the
+    session, in a ``.venv`` where ``make bench`` installed it.
+    """
+    monkeypatch.setattr(inprocess, "have_dmm", lambda: False)
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    conf.reset()
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("restore_environ")
+def test_store_cases_serve_what_the_store_holds(redis_server: RedisServer, tmp_path: Path) -> None:
+    inprocess.write_store(redis_server.url)
+    configs = {c.name: c for c in inprocess.configurations(tmp_path, redis_server.url)}
+
+    for name, status in ((inprocess.STORE_OFF, 200), (inprocess.STORE_ON, 503)):
+        config = configs[name]
+        assert config.status == status
+        # Each case checks the status it serves, raising otherwise.
+        inprocess._alone_case(config)
+        inprocess._wsgi_case(config)
+        resolution = conf.get_state().resolution
+        assert resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
+        assert resolution.config.enabled is (status == 503)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("restore_environ")
+def test_store_cases_need_their_keys(redis_server: RedisServer, tmp_path: Path) -> None:
+    """The status check can fail: with nothing written, the store holds no key and the
+    "on" case serves the default, 200."""
+    config = next(
+        c
+        for c in inprocess.configurations(tmp_path, redis_server.url)
+        if c.name == inprocess.STORE_ON
+    )
+    with pytest.raises(RuntimeError, match="status 200, expected 503"):
+        inprocess._alone_case(config)
+
+
+@pytest.mark.redis
+def test_one_read_of_the_store(redis_server: RedisServer) -> None:
+    inprocess.write_store(redis_server.url)
+    case = inprocess._store_read_case(redis_server.url)
+    assert case.name == inprocess.STORE_READ
+    assert case.run(3) >= 0
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.usefixtures("restore_environ", "no_database_closing")
+def test_every_in_process_case_with_the_store_once(redis_server: RedisServer) -> None:
+    with override_settings(ROOT_URLCONF="benchmarks.urls"):  # the 503 control's view
+        results = inprocess.measure(rounds=1, target=0.0005, redis_url=redis_server.url)
+        rows = {row["name"]: row for row in inprocess.adaptation_report(2, redis_server.url)}
+
+    for name in (inprocess.STORE_OFF, inprocess.STORE_ON):
+        for part in ("alone", "wsgi", "asgi"):
+            assert len(results[f"{part}/{name}"].per_op) == 1
+    assert results[inprocess.STORE_READ].median > 0
+    assert rows[inprocess.STORE_OFF]["adapted"] == 0
+    assert rows[inprocess.STORE_OFF]["sync_to_async"] == rows["bare"]["sync_to_async"]
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_flips_through_the_store_reach_every_process(redis_server: RedisServer) -> None:
+    (result,) = reload.measure((0.1,), processes=2, swaps=2, redis_url=redis_server.url)
+
+    assert result.source == reload.STORE
+    assert len(result.swaps) == 2
+    assert all(len(delays) == 2 and min(delays) >= 0 for delays in result.swaps)
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_server_keeps_answering_while_the_store_is_hung(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    setup = next(s for s in server.SETUPS if s.name == inprocess.STORE_OFF)
+    inprocess.write_store(redis_server.url)
+    running = server.Server(setup, tmp_path, redis_url=redis_server.url)
+    try:
+        running.wait_ready()
+        results = server._measure_hung([running], redis_server, 1, 0.5, 2, server.python_load, None)
+    finally:
+        running.stop()
+
+    hung = results[inprocess.STORE_OFF + server.HUNG_SUFFIX]
+    assert hung.rps[0] > 0
+    assert hung.errors == 0
+    assert results[inprocess.STORE_OFF + server.HEALTHY_SUFFIX].rps[0] > 0
+    assert not redis_server.paused
+
+
+def test_store_tables_and_targets() -> None:
+    from benchmarks.__main__ import hung_table, store_reload_table
+
+    targets: list[str] = []
+    flips = [reload.ReloadResult(0.25, 2, [[0.1, 0.2], [0.25, 0.31]], reload.STORE)]
+    lines = store_reload_table(flips, targets)
+    assert any("| 0.25 s | 2 x 2 |" in line and "❌ missed" in line for line in lines)
+    assert targets == [
+        "shared store flip, interval 0.25 s: worst 310.00 ms (target ≤ 300.00 ms) — ❌ missed"
+    ]
+
+    def load(name: str, rps: float, errors: int = 0) -> server.LoadResult:
+        return server.LoadResult(name, [rps], [0.001], [0.002], [0.003], errors)
+
+    suffix, healthy = server.HUNG_SUFFIX, server.HEALTHY_SUFFIX
+    results = {
+        inprocess.STORE_OFF: load(inprocess.STORE_OFF, 500),  # the main rounds: not compared
+        inprocess.STORE_OFF + healthy: load(inprocess.STORE_OFF + healthy, 1000),
+        inprocess.STORE_OFF + suffix: load(inprocess.STORE_OFF + suffix, 990),
+        inprocess.DMM_CACHE_OFF + healthy: load(inprocess.DMM_CACHE_OFF + healthy, 800),
+        inprocess.DMM_CACHE_OFF + suffix: load(inprocess.DMM_CACHE_OFF + suffix, 0, 4),
+    }
+    targets = []
+    lines = hung_table(results, targets)
+    assert "| ours off, store | hung | 990 | 0.99x |" in "\n".join(lines)
+    assert "| dmm off, cache | hung | 0 | 0.00x | — | — | 4 |" in "\n".join(lines)
+    assert targets[0].startswith("requests/s while the shared store is hung: 0.99x")
+    assert targets[0].endswith("✅ met")
+    assert "0.00x, 4 errors" in targets[1]
+    assert hung_table({}, []) == []
