@@ -56,6 +56,10 @@ __all__ = [
 
 logger = logging.getLogger("maintenance_env")
 
+#: Seconds the process's runtime may wait, once, when it loads, for its first read of the
+#: shared store (:meth:`Runtime.read_store_at_start`).
+START_READ_TIMEOUT = 1.0
+
 #: The live variables: the only ones read from the store and the mounted config.
 LIVE_NAMES = tuple(name for name, var in VARIABLES.items() if var.live)
 
@@ -175,6 +179,24 @@ class Runtime:
             asyncio.get_running_loop()
         except RuntimeError:
             self.refresh()
+
+    def read_store_at_start(self, timeout: float = START_READ_TIMEOUT) -> None:
+        """Read the shared store once, now, in this thread, and apply what it holds, without
+        starting the refresher thread (this may be a server's master process, about to fork:
+        its workers inherit what it read).
+
+        For the process's own runtime when it loads, before it serves: without it, a worker
+        that starts (or is recycled) during maintenance would answer its first requests from
+        the environment and settings until its refresher's first read. Waits at most
+        ``timeout`` seconds (a store that is down at start-up then counts as absent, as
+        documented); it is never called on a request of a running server.
+        """
+        if self.store is None or self.base.problems:
+            return
+        self.store.read_now(timeout=timeout)
+        self._store_waited = True
+        self._poll(start=False)
+        self._next_poll = 0.0  # the first request starts the refresher
 
     def refresh(self, *, timeout: float | None = None) -> Policy:
         """Read every live source now, the store included, in this thread (a management
@@ -488,6 +510,7 @@ def load_runtime() -> Runtime:
         raise ImproperlyConfigured(
             "django-maintenance-env is misconfigured:\n" + "\n".join(f"  {p}" for p in problems)
         )
+    runtime.read_store_at_start()
     with _runtime_lock:
         old, _runtime = _runtime, runtime
     if old is not None:

@@ -646,3 +646,31 @@ def test_an_unknown_alias_or_url_refuses_to_start(env: Callable[..., None]) -> N
             live.load_runtime()
         assert expected in str(caught.value)
         assert "hunter2" not in str(caught.value)
+
+
+def test_a_process_that_starts_during_maintenance_never_serves_the_site(
+    redis_server: RedisServer, env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker recycled mid-maintenance: the store says on, the environment says nothing.
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    starts: list[int] = []
+    # No refresher thread at all: only the read when the middleware loads can know.
+    monkeypatch.setattr(SharedStore, "_start", lambda self: starts.append(1))
+    middleware = MaintenanceModeMiddleware(ok_view)
+    assert middleware(RequestFactory().get("/")).status_code == 503
+    assert starts  # the first request still starts the refresher as usual
+    assert live.get_runtime().state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
+
+
+def test_the_start_read_is_bounded_and_a_store_down_at_start_counts_as_absent(
+    redis_server: RedisServer, env: Callable[..., None]
+) -> None:
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
+    redis_server.pause()  # hung: the read at start times out
+    try:
+        env(MAINTENANCE_MODE_CACHE=redis_server.url, MAINTENANCE_MODE="off")
+        middleware = MaintenanceModeMiddleware(ok_view)
+        assert middleware(RequestFactory().get("/")).status_code == 200  # the environment
+    finally:
+        redis_server.resume()
