@@ -200,9 +200,10 @@ def _no_context(markers: Markers) -> Context:
 class Platform:
     """One platform: how it is recognised, its facts, and how its commands are built.
 
-    ``detect`` returns the reason (the markers seen) or ``None``; ``markers`` names them
-    for the docs. ``restarts`` says whether setting an environment variable there restarts
-    or redeploys the app, ``restart_note`` what that costs; ``live_route`` names the
+    :meth:`detect` returns the reason (the markers seen) or ``None``: by default the first
+    of ``markers`` set, else by ``detector``. ``restarts`` says whether setting an
+    environment variable there restarts or redeploys the app, ``restart_note`` what that
+    costs; ``live_route`` names the
     platform's no-restart route without the shared store (a mounted volume, a ConfigMap),
     or ``None``. ``store_route`` builds the step that runs ``maintenance_mode … --write``
     once where the shared store is reachable (the platform's exec route). ``hints`` says
@@ -212,11 +213,17 @@ class Platform:
     name: str
     description: str
     markers: tuple[str, ...]
-    detect: Detector
     build: Builder
     store_route: ExecRoute
+    #: Unset: recognised by the first of ``markers`` set (:func:`any_set`).
+    detector: Detector | None = None
     restarts: bool = True
     restart_note: str = ""
     live_route: str | None = None
     context: ContextReader = _no_context
     hints: Mapping[str, str] = field(default_factory=dict)
+
+    def detect(self, markers: Markers) -> str | None:
+        """Why this is the platform (the markers seen), or ``None``."""
+        detector = self.detector or any_set(*self.markers)
+        return detector(markers)

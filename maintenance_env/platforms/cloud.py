@@ -88,7 +88,7 @@ ECS = Platform(
     description="Amazon ECS / Fargate: ECS_CONTAINER_METADATA_URI_V4 (or _URI, or "
     "AWS_EXECUTION_ENV=AWS_ECS_*)",
     markers=("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI", "AWS_EXECUTION_ENV"),
-    detect=_detect_ecs,
+    detector=_detect_ecs,
     build=_ecs,
     store_route=lambda r: (
         "in a running task (ECS Exec, enabled on the service)",
@@ -145,7 +145,7 @@ APPRUNNER = Platform(
     description="AWS App Runner: APPRUNNER_SERVICE_ARN, which the service's configuration "
     "passes in (App Runner sets no variable of its own; checked before ECS)",
     markers=("APPRUNNER_SERVICE_ARN",),
-    detect=_detect_apprunner,
+    detector=_detect_apprunner,
     build=_apprunner,
     store_route=_local_store_route,
     restart_note="a new deployment: usually 3-6 minutes",
@@ -192,7 +192,7 @@ BEANSTALK = Platform(
     # Beanstalk documents no marker variable; every Amazon Linux 2+ platform ships the
     # get-config tool at this path:
     # https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/custom-platforms-scripts.html
-    detect=lambda m: (
+    detector=lambda m: (
         "/opt/elasticbeanstalk/bin/get-config exists" if m.exists(BEANSTALK_MARKER) else None
     ),
     build=_beanstalk,
@@ -237,7 +237,7 @@ AZURE_APPSERVICE = Platform(
     description="Azure App Service: WEBSITE_SITE_NAME",
     markers=("WEBSITE_SITE_NAME", "WEBSITE_RESOURCE_GROUP"),
     # https://learn.microsoft.com/azure/app-service/reference-app-settings#app-environment
-    detect=any_set("WEBSITE_SITE_NAME"),
+    detector=any_set("WEBSITE_SITE_NAME"),
     build=_appservice,
     store_route=lambda r: ("in the SSH console (az webapp ssh), or " + LOCAL, r.write_command()),
     restart_note="a restart of every instance: usually under a minute",
@@ -273,7 +273,7 @@ AZURE_CONTAINERAPPS = Platform(
     "it runs on)",
     markers=("CONTAINER_APP_NAME", "CONTAINER_APP_REVISION"),
     # https://learn.microsoft.com/azure/container-apps/environment-variables#built-in-environment-variables
-    detect=any_set("CONTAINER_APP_NAME"),
+    detector=any_set("CONTAINER_APP_NAME"),
     build=_containerapps,
     store_route=lambda r: (
         "in a running replica",
@@ -319,7 +319,6 @@ CLOUDRUN = Platform(
     description="Google Cloud Run: K_SERVICE (checked before Kubernetes: Knative sets it too)",
     markers=("K_SERVICE",),
     # https://cloud.google.com/run/docs/container-contract#env-vars
-    detect=any_set("K_SERVICE"),
     build=_cloudrun,
     store_route=_local_store_route,
     restart_note="a new revision: usually under a minute",
@@ -350,7 +349,7 @@ APPENGINE = Platform(
     description="Google App Engine: GAE_APPLICATION (or GAE_ENV)",
     markers=("GAE_APPLICATION", "GAE_ENV", "GAE_SERVICE"),
     # https://cloud.google.com/appengine/docs/standard/python3/runtime#environment_variables
-    detect=any_set("GAE_APPLICATION", "GAE_ENV"),
+    detector=any_set("GAE_APPLICATION", "GAE_ENV"),
     build=_appengine,
     store_route=_local_store_route,
     restart_note="a new version: usually several minutes",

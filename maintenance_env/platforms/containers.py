@@ -83,7 +83,7 @@ KUBERNETES = Platform(
     name="kubernetes",
     description="Kubernetes: KUBERNETES_SERVICE_HOST, or the service-account namespace file",
     markers=("KUBERNETES_SERVICE_HOST", "/" + SERVICE_ACCOUNT_NAMESPACE),
-    detect=_detect_kubernetes,
+    detector=_detect_kubernetes,
     build=_kubernetes,
     store_route=lambda r: (
         "in one pod",
@@ -132,7 +132,7 @@ NOMAD = Platform(
     description="HashiCorp Nomad: NOMAD_ALLOC_ID",
     markers=("NOMAD_ALLOC_ID", "NOMAD_JOB_NAME"),
     # https://developer.hashicorp.com/nomad/docs/runtime/environment
-    detect=any_set("NOMAD_ALLOC_ID"),
+    detector=any_set("NOMAD_ALLOC_ID"),
     build=_nomad,
     store_route=lambda r: (
         "in one allocation of the job",
@@ -173,7 +173,6 @@ KAMAL = Platform(
     # Kamal's `docker run` passes KAMAL_CONTAINER_NAME, KAMAL_VERSION and KAMAL_HOST into
     # every app container (https://kamal-deploy.org/docs/configuration/environment-variables/;
     # kamal's own tests of `kamal app boot` show the flags).
-    detect=any_set("KAMAL_CONTAINER_NAME", "KAMAL_VERSION"),
     build=_kamal,
     store_route=lambda r: (
         "in a running container",
@@ -209,7 +208,6 @@ SWARM = Platform(
     markers=(SWARM_MARKER,),
     # Swarm sets no variable of its own in a task; a service template passes the name in:
     # https://docs.docker.com/reference/cli/docker/service/create/#create-services-using-templates
-    detect=any_set(SWARM_MARKER),
     build=_swarm,
     store_route=lambda r: (
         "in one of the service's containers, on a node that runs one",
@@ -245,7 +243,6 @@ COMPOSE = Platform(
     description="Docker Compose: COMPOSE_PROJECT_NAME or COMPOSE_SERVICE, which the compose "
     "file passes in (Compose sets no variable of its own)",
     markers=("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE"),
-    detect=any_set("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE"),
     build=_compose,
     store_route=lambda r: (
         "in the service's container",
@@ -280,7 +277,7 @@ DOCKER = Platform(
     name="docker",
     description="Docker: /.dockerenv",
     markers=("/.dockerenv",),
-    detect=lambda m: "/.dockerenv exists" if m.exists(DOCKERENV) else None,
+    detector=lambda m: "/.dockerenv exists" if m.exists(DOCKERENV) else None,
     build=_docker,
     store_route=lambda r: (
         "in the container",
@@ -338,7 +335,6 @@ SYSTEMD = Platform(
     description="systemd service: INVOCATION_ID",
     markers=("INVOCATION_ID",),
     # systemd.exec(5), "Environment Variables in Spawned Processes": $INVOCATION_ID.
-    detect=any_set("INVOCATION_ID"),
     build=_systemd,
     store_route=lambda r: ("as the service's user, from the app's directory", r.write_command()),
     restart_note="a restart of the service: seconds, dropping requests in flight",
@@ -368,7 +364,7 @@ SHELL = Platform(
     name="shell",
     description="anything else (the fallback): a shell or a process manager",
     markers=(),
-    detect=lambda m: "no platform marker found",
+    detector=lambda m: "no platform marker found",
     build=_shell,
     store_route=lambda r: ("from the app's directory, with its environment", r.write_command()),
     restart_note="a restart of the server",

@@ -12,7 +12,6 @@ from maintenance_env.platforms.base import (
     Platform,
     Request,
     Step,
-    any_set,
 )
 from maintenance_env.platforms.quoting import check_text, json_text, pairs, shell, yaml_string
 
@@ -79,7 +78,7 @@ HEROKU = Platform(
     description="Heroku: DYNO with HEROKU_APP_NAME or HEROKU_APP_ID (or DYNO alone, outside a "
     "container)",
     markers=("DYNO", "HEROKU_APP_NAME", "HEROKU_APP_ID"),
-    detect=_detect_heroku,
+    detector=_detect_heroku,
     build=_heroku,
     store_route=lambda r: (
         "in a one-off dyno",
@@ -137,7 +136,7 @@ DOKKU = Platform(
     name="dokku",
     description="Dokku: DYNO with a DOKKU_* variable or /.dockerenv",
     markers=("DYNO", "DOKKU_*", "/.dockerenv"),
-    detect=_detect_dokku,
+    detector=_detect_dokku,
     build=_dokku,
     store_route=lambda r: (
         "in a one-off container with the app's config",
@@ -177,7 +176,6 @@ FLY = Platform(
     description="Fly.io: FLY_APP_NAME",
     markers=("FLY_APP_NAME",),
     # https://fly.io/docs/machines/runtime-environment/#environment-variables
-    detect=any_set("FLY_APP_NAME"),
     build=_fly,
     store_route=lambda r: (
         "on any one Machine",
@@ -232,7 +230,6 @@ RENDER = Platform(
     description="Render: RENDER",
     markers=("RENDER",),
     # https://render.com/docs/environment-variables#all-runtimes (RENDER, RENDER_SERVICE_ID)
-    detect=any_set("RENDER"),
     build=_render,
     store_route=lambda r: (
         "as a one-off job of the service (Render's Jobs API)",
@@ -267,7 +264,6 @@ RAILWAY = Platform(
     description="Railway: RAILWAY_ENVIRONMENT_NAME",
     markers=("RAILWAY_ENVIRONMENT_NAME",),
     # https://docs.railway.com/reference/variables#railway-provided-variables
-    detect=any_set("RAILWAY_ENVIRONMENT_NAME"),
     build=_railway,
     store_route=lambda r: (
         "with the service's variables (railway run runs it here: the store must be reachable "
@@ -314,7 +310,6 @@ DIGITALOCEAN = Platform(
     # App Platform documents no variable of its own in the running container; its bindable
     # app-wide variable ${APP_ID} is passed in by the app spec:
     # https://docs.digitalocean.com/products/app-platform/how-to/use-environment-variables/
-    detect=any_set("DIGITALOCEAN_APP_ID"),
     build=_digitalocean,
     store_route=lambda r: (
         f"in `doctl apps console {r.name(r.app, 'app-id')} <component>` (a shell in the app)",
@@ -361,7 +356,6 @@ PYTHONANYWHERE = Platform(
     # eu.pythonanywhere.com) and PYTHONANYWHERE_SITE in consoles and web apps; its help
     # pages (https://help.pythonanywhere.com/pages/environment-variables-for-web-apps/)
     # do not list them, so this marker is the one in common use, not a documented one.
-    detect=any_set("PYTHONANYWHERE_DOMAIN", "PYTHONANYWHERE_SITE"),
     build=_pythonanywhere,
     store_route=lambda r: ("in a Bash console, from the project", r.write_command()),
     restarts=False,
@@ -411,7 +405,7 @@ UPSUN = Platform(
     description="Upsun (Platform.sh): PLATFORM_APPLICATION_NAME with PLATFORM_PROJECT",
     markers=("PLATFORM_APPLICATION_NAME", "PLATFORM_PROJECT"),
     # https://docs.upsun.com/development/variables/use-variables.html#use-provided-variables
-    detect=lambda m: (
+    detector=lambda m: (
         "PLATFORM_APPLICATION_NAME and PLATFORM_PROJECT are set"
         if m.has("PLATFORM_APPLICATION_NAME") and m.has("PLATFORM_PROJECT")
         else None
