@@ -17,6 +17,7 @@ included::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -26,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.dateparse import parse_datetime
 
 from maintenance_env import live
 from maintenance_env.policy import Policy
@@ -104,7 +106,9 @@ class SourceHealth:
     checked) successfully; ``stale_since`` when it started failing: from then on the store's
     values are the last ones read, and the mounted config counts as absent. ``notes`` are
     what was skipped while reading (lines a dotenv file could not parse, unknown names,
-    files that are not regular files), one line each.
+    files that are not regular files), one line each. ``changed_at`` is when the source
+    itself last changed, as far as it says: the newest modification time of the mounted
+    config's files, or when ``maintenance_mode`` last wrote the store.
     """
 
     origin: Origin
@@ -114,6 +118,7 @@ class SourceHealth:
     last_read: dt.datetime | None
     stale_since: dt.datetime | None
     notes: tuple[str, ...] = ()
+    changed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,7 @@ class Status:
                     "last_read": iso(source.last_read),
                     "stale_since": iso(source.stale_since),
                     "notes": list(source.notes),
+                    "changed_at": iso(source.changed_at),
                 }
                 for source in self.sources
             ],
@@ -251,6 +257,25 @@ def _moment(timestamp: float | None) -> dt.datetime | None:
     return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
 
 
+def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
+    """When a live source last changed: the store's own record of the last write, or the
+    newest modification time among the mounted config and its variables' files."""
+    if origin is Origin.CACHE:
+        written = runtime.store.changed_at if runtime.store is not None else None
+        return parse_datetime(written) if written else None
+    path = runtime.base.config.config_path
+    if not path:
+        return None
+    paths = [path]
+    if os.path.isdir(path):
+        paths += [os.path.join(path, name) for name in VARIABLES]
+    times = []
+    for candidate in paths:
+        with contextlib.suppress(OSError):
+            times.append(os.stat(candidate).st_mtime)
+    return _moment(max(times)) if times else None
+
+
 def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
     found = []
     for source in runtime.sources:
@@ -277,6 +302,7 @@ def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
                 _moment(last_read),
                 _moment(failing_since) if ok is False else None,
                 snapshot.notes if snapshot is not None else (),
+                _changed_at(runtime, origin),
             )
         )
     return tuple(found)

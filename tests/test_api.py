@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
 from collections.abc import Callable
 from io import StringIO
@@ -152,8 +153,15 @@ def test_status_reports_mounted_config_health(
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
     (source,) = maintenance_env.status().sources
     assert source == SourceHealth(
-        Origin.CONFIG, f"the mounted config {volume.root}", True, None, source.last_read, None
+        Origin.CONFIG,
+        f"the mounted config {volume.root}",
+        True,
+        None,
+        source.last_read,
+        None,
+        changed_at=source.changed_at,
     )
+    assert source.changed_at is not None
     assert source.last_read is not None
     assert maintenance_env.status().variables["MAINTENANCE_MODE"].origin is Origin.CONFIG
 
@@ -289,3 +297,15 @@ def test_skipped_lines_are_shown_by_status(env: Callable[..., None], tmp_path: P
     out = StringIO()
     call_command("maintenance_mode", "status", stdout=out, stderr=StringIO())
     assert f"Skipped in the mounted config {path}: {notes[0]}" in out.getvalue()
+
+
+def test_status_says_when_the_mounted_config_last_changed(
+    env: Callable[..., None], tmp_path: Path
+) -> None:
+    path = tmp_path / "maintenance.env"
+    path.write_text("MAINTENANCE_MODE=on\n")
+    os.utime(path, (1_800_000_000, 1_800_000_000))
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(path))
+    source = maintenance_env.status().as_dict()["sources"][0]
+    assert source["changed_at"] == "2027-01-15T08:00:00Z"
+    assert command_status()["sources"][0]["changed_at"] == source["changed_at"]

@@ -189,8 +189,13 @@ def test_keys_are_written_with_no_expiry_under_the_caches_own_key_function(
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
     client = redis.Redis.from_url(redis_server.url)
     # Django's default key function: KEY_PREFIX (empty) : VERSION (1) : key.
-    assert client.keys("*") == [b":1:maintenance_env:MAINTENANCE_MODE"]
+    # Beside the value, when it was written (for `status` in any process).
+    assert sorted(client.keys("*")) == [
+        b":1:maintenance_env:MAINTENANCE_MODE",
+        b":1:maintenance_env:changed_at",
+    ]
     assert client.ttl(":1:maintenance_env:MAINTENANCE_MODE") == -1  # no expiry
+    assert client.ttl(":1:maintenance_env:changed_at") == -1
 
 
 def test_key_prefix_and_version_separate_or_group_apps(redis_server: RedisServer) -> None:
@@ -223,8 +228,9 @@ def test_key_prefix_and_version_separate_or_group_apps(redis_server: RedisServer
         "blog": {},
         "shop_v2": {},
     }
-    assert redis.Redis.from_url(redis_server.url).keys("*") == [
-        b"shop:1:maintenance_env:MAINTENANCE_MODE"
+    assert sorted(redis.Redis.from_url(redis_server.url).keys("*")) == [
+        b"shop:1:maintenance_env:MAINTENANCE_MODE",
+        b"shop:1:maintenance_env:changed_at",
     ]
 
 
@@ -233,6 +239,8 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
 ) -> None:
     recorder = Recorder(monkeypatch)
     web = site(MAINTENANCE_MODE_RELOAD_INTERVAL="0.2")
+    assert len(recorder.calls) == 1  # the read when the middleware loads, before serving
+    recorder.calls.clear()
     started = time.monotonic()
     served = 0
     while served < 2000 or len(recorder.calls) < 2:
@@ -255,7 +263,9 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
 
     monkeypatch.setattr(RedisCache, "get_many", spy)
     eventually(lambda: bool(keys), "another read")
-    assert sorted(keys[0]) == sorted(f"maintenance_env:{name}" for name in LIVE_NAMES)
+    assert sorted(keys[0]) == sorted(
+        [f"maintenance_env:{name}" for name in LIVE_NAMES] + ["maintenance_env:changed_at"]
+    )
 
 
 def test_precedence_store_over_mounted_config_over_environment_over_settings(
@@ -378,6 +388,7 @@ def test_a_hung_store_never_holds_up_a_request(
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
     recorder = Recorder(monkeypatch)
     web = site()
+    recorder.calls.clear()  # the read when the middleware loads is no request's
     web.until(503, "maintenance on")
     redis_server.pause()  # SIGSTOP: connections accepted, nothing answered
     eventually(recorder.in_flight.is_set, "the refresher stuck in get_many")
@@ -478,6 +489,7 @@ async def test_under_asgi_the_event_loop_never_waits_on_a_hung_store(
     recorder = Recorder(monkeypatch)
     env(MAINTENANCE_MODE_CACHE=redis_server.url, MAINTENANCE_MODE_RELOAD_INTERVAL=INTERVAL)
     middleware = MaintenanceModeMiddleware(async_ok_view)
+    recorder.calls.clear()  # the read when the middleware loads, before the loop serves
     factory = AsyncRequestFactory()
     for _ in range(int(WAIT / 0.01)):
         response = await middleware(factory.get("/"))
@@ -546,7 +558,10 @@ def test_a_forked_worker_starts_its_own_refresher(
     recorder = Recorder(monkeypatch)
     # As in a master that preloads the app: the runtime is built, no request served.
     web = site()
-    assert recorder.calls == []  # no refresher in the "master"
+    # One read when the middleware loads, in the loading thread; no refresher in the "master".
+    assert [ident for _pid, ident in recorder.calls] == [threading.get_ident()]
+    assert web.store._pid is None
+    recorder.calls.clear()
     store = web.store
     # A lock held by another thread at the moment of the fork must not hang the child.
     store._guard.acquire()

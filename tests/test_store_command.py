@@ -3,6 +3,7 @@ against a real redis-server (and ``unset`` on the mounted config, which needs no
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from io import StringIO
@@ -277,3 +278,15 @@ def test_printed_commands_point_to_the_store_route(redis_server: RedisServer, en
     assert commands[1] == "heroku config:set MAINTENANCE_MODE=on --app '<app>'"
     assert "No restart, through the shared store (MAINTENANCE_MODE_CACHE)" in out
     assert redis_server.password not in out
+
+
+@pytest.mark.redis
+def test_status_says_when_the_store_last_changed(redis_server: RedisServer, env: Env) -> None:
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    assert store_entry(json.loads(run("status", "--json")))["changed_at"] is None
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    run("on", "--write")
+    changed = store_entry(json.loads(run("status", "--json")))["changed_at"]
+    assert changed.endswith("Z")
+    assert dt.datetime.fromisoformat(changed.replace("Z", "+00:00")) >= before
+    assert f"Last change of the shared store {masked(redis_server)}: {changed}" in run("status")

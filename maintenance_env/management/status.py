@@ -72,6 +72,9 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
     if change is not None:
         state = "on" if change["active"] else "off"
         write(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
+    for source in data["sources"]:
+        if source["changed_at"]:
+            write(f"Last change of {source['label']}: {source['changed_at']}")
     write("")
     width = max(len(name) for name in data["variables"])
     write(f"  {'variable':<{width}}  {'from':<11}  value")

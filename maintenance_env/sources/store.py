@@ -95,6 +95,10 @@ class StoreError(Exception):
     """
 
 
+#: When ``maintenance_mode`` last wrote the store (ISO 8601 UTC text), beside the values.
+CHANGED_KEY = KEY_PREFIX + "changed_at"
+
+
 def key(name: str) -> str:
     """The cache key of a variable, before the cache's ``KEY_PREFIX``/``VERSION``."""
     return KEY_PREFIX + name
@@ -298,6 +302,8 @@ class SharedStore:
         self._seen = -1
         #: ``time.time()`` of the last successful read, and of the first failure since.
         self.last_read: float | None = None
+        #: When ``maintenance_mode`` last wrote the store, as last read (ISO 8601 text).
+        self.changed_at: str | None = None
         self.failing_since: float | None = None
         _STORES.add(self)
 
@@ -358,8 +364,11 @@ class SharedStore:
     # --- reading --------------------------------------------------------------------------
 
     def read_once(self, cache: BaseCache) -> dict[str, object]:
-        """Every variable present in the store, read in one ``get_many`` (may raise)."""
-        found = cache.get_many([key(name) for name in self._names])
+        """Every variable present in the store, read in one ``get_many`` (may raise), with
+        :data:`CHANGED_KEY` (kept as :attr:`changed_at`, not as a value)."""
+        found = cache.get_many([key(name) for name in self._names] + [CHANGED_KEY])
+        changed = found.get(CHANGED_KEY)
+        self.changed_at = changed if isinstance(changed, str) else None
         values: dict[str, object] = {}
         for name in self._names:
             value = found.get(key(name))
@@ -458,6 +467,8 @@ class SharedStore:
         try:
             to_set = {key(n): v for n, v in values.items() if v is not None}
             to_delete = [key(n) for n, v in values.items() if v is None]
+            # When, for `status` in any process: in the same set_many as the values.
+            to_set[CHANGED_KEY] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             if to_set:
                 failed = cache.set_many(to_set, timeout=None)
                 if failed:
