@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -181,21 +182,29 @@ class Runtime:
             self.refresh()
 
     def read_store_at_start(self, timeout: float = START_READ_TIMEOUT) -> None:
-        """Read the shared store once, now, in this thread, and apply what it holds, without
-        starting the refresher thread (this may be a server's master process, about to fork:
-        its workers inherit what it read).
+        """Read the shared store once, now, in this thread, and apply what it holds as part
+        of starting up (no ``maintenance_changed``, no "configuration changed" line), without
+        starting the refresher thread.
 
-        For the process's own runtime when it loads, before it serves: without it, a worker
-        that starts (or is recycled) during maintenance would answer its first requests from
-        the environment and settings until its refresher's first read. Waits at most
-        ``timeout`` seconds (a store that is down at start-up then counts as absent, as
+        For the process's own runtime when it loads, and again in a child right after a fork
+        (a prefork server's worker, before it serves): without it, a worker that starts (or
+        is recycled) during maintenance would answer its first requests from what its parent
+        read, or from the environment and settings, until its refresher's first read. Waits
+        at most ``timeout`` seconds (a store that is down then counts as absent, as
         documented); it is never called on a request of a running server.
         """
         if self.store is None or self.base.problems:
             return
         self.store.read_now(timeout=timeout)
         self._store_waited = True
-        self._poll(start=False)
+        with self._lock:
+            ready, self._ready = self._ready, False
+            self._read_once = False  # what this read finds is where the process starts
+            try:
+                self._poll_locked(start=False)
+            finally:
+                self._active = self._state.is_active()
+                self._ready = ready
         self._next_poll = 0.0  # the first request starts the refresher
 
     def refresh(self, *, timeout: float | None = None) -> Policy:
@@ -221,37 +230,41 @@ class Runtime:
     def _poll(self, *, start: bool = True) -> None:
         if not self._lock.acquire(blocking=False):
             return
-        change: Change | None = None
         try:
-            # Set before polling: a change the store publishes meanwhile resets it to 0.
-            self._next_poll = time.monotonic() + self.interval
-            changed = False
-            now = time.time()
-            for source in self.sources:
-                try:
-                    if source is self.store and not start:
-                        snapshot = self.store.peek()
-                    else:
-                        snapshot = source.poll()
-                except Exception:  # never let a source take the site down
-                    logger.exception("maintenance_env: reading %s failed", source.label)
-                    continue
-                if snapshot is not None:
-                    self.snapshots[source.origin] = snapshot
-                    changed = True
-                self._note_health(source.origin, now)
-            old = self._state
-            if changed:
-                self._apply()
-            cause = "schedule"
-            if self._state is not old and old.is_active(now) == self._active:
-                # The old policy would still say the same now: the sources changed it.
-                cause = self._live_cause(old)
-            change = self._settle(cause, now)
+            change = self._poll_locked(start=start)
         finally:
             self._lock.release()
         if change is not None:
             self._announce(change)
+
+    def _poll_locked(self, *, start: bool = True) -> Change | None:
+        """One tick, under the lock: ask each live source what changed, resolve again if
+        anything did, and return the change of the effective state, if there is one."""
+        # Set before polling: a change the store publishes meanwhile resets it to 0.
+        self._next_poll = time.monotonic() + self.interval
+        changed = False
+        now = time.time()
+        for source in self.sources:
+            try:
+                if source is self.store and not start:
+                    snapshot = self.store.peek()
+                else:
+                    snapshot = source.poll()
+            except Exception:  # never let a source take the site down
+                logger.exception("maintenance_env: reading %s failed", source.label)
+                continue
+            if snapshot is not None:
+                self.snapshots[source.origin] = snapshot
+                changed = True
+            self._note_health(source.origin, now)
+        old = self._state
+        if changed:
+            self._apply()
+        cause = "schedule"
+        if self._state is not old and old.is_active(now) == self._active:
+            # The old policy would still say the same now: the sources changed it.
+            cause = self._live_cause(old)
+        return self._settle(cause, now)
 
     def _note_health(self, origin: Origin, now: float) -> None:
         snapshot = self.snapshots.get(origin)
@@ -516,6 +529,25 @@ def load_runtime() -> Runtime:
     if old is not None:
         old.close()
     return runtime
+
+
+def _read_store_after_fork() -> None:
+    """In a child right after a fork (a prefork server's worker): read the store again
+    before serving, so the worker starts from the store as it is now, not as its parent
+    last read it (maybe long ago)."""
+    runtime = _runtime
+    if runtime is not None and runtime.store is not None and runtime.store.background:
+        # Another thread of the parent may have held the lock at the fork: the child's
+        # copy would then stay locked forever.
+        runtime._lock = threading.Lock()
+        try:
+            runtime.read_store_at_start()
+        except Exception:  # never let a fork fail because of the store
+            logger.exception("maintenance_env: reading %s after a fork failed", runtime.store.label)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_read_store_after_fork)
 
 
 def get_runtime() -> Runtime:

@@ -567,9 +567,16 @@ def test_a_forked_worker_starts_its_own_refresher(
     store._guard.acquire()
 
     def child() -> dict[str, Any]:
+        # Right after the fork, before serving, the child read the store in this thread.
+        after_fork = [ident for pid, ident in recorder.calls if pid == os.getpid()]
         eventually(lambda: web.status() == 503, "maintenance on in the child")
+        eventually(
+            lambda: len({i for p, i in recorder.calls if p == os.getpid()}) > 1,
+            "the child's refresher read the store",
+        )
         return {
             "pid": os.getpid(),
+            "after_fork": after_fork,
             "readers": sorted({ident for pid, ident in recorder.calls if pid == os.getpid()}),
             "me": threading.get_ident(),
         }
@@ -580,8 +587,8 @@ def test_a_forked_worker_starts_its_own_refresher(
         store._guard.release()
     assert "error" not in result, result
     assert result["pid"] != os.getpid()
-    assert result["readers"], "the child read the store"
-    assert result["me"] not in result["readers"]  # from its own refresher thread
+    assert result["after_fork"] == [result["me"]]  # one read at the fork, before serving
+    assert set(result["readers"]) - {result["me"]}, "and then from its own refresher thread"
     assert recorder.calls == []  # the parent still has none
 
 
@@ -689,3 +696,51 @@ def test_the_start_read_is_bounded_and_a_store_down_at_start_counts_as_absent(
         assert middleware(RequestFactory().get("/")).status_code == 200  # the environment
     finally:
         redis_server.resume()
+
+
+def test_starting_up_from_the_store_is_not_a_change(
+    redis_server: RedisServer, env: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    from maintenance_env.signals import maintenance_changed
+
+    caplog.set_level(logging.INFO, LOGGER)
+    sent: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        sent.append(kwargs)
+
+    maintenance_changed.connect(receiver)
+    try:
+        writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
+        env(MAINTENANCE_MODE_CACHE=redis_server.url, MAINTENANCE_MODE_RELOAD_INTERVAL=INTERVAL)
+        middleware = MaintenanceModeMiddleware(ok_view)
+        for _ in range(20):
+            assert middleware(RequestFactory().get("/")).status_code == 503
+        assert sent == []  # where a process starts is no change
+        assert "configuration changed" not in caplog.text
+        writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
+        eventually(
+            lambda: middleware(RequestFactory().get("/")).status_code == 200, "the flip seen"
+        )
+        assert [(s["active"], s["previous"]) for s in sent] == [(False, True)]
+    finally:
+        maintenance_changed.disconnect(receiver)
+
+
+def test_a_worker_forked_long_after_the_load_starts_from_the_store_as_it_is_now(
+    redis_server: RedisServer, env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A master that preloads the app read "off"; the fleet flipped; then a worker is forked
+    # (a recycled one, say). Without a refresher, only the read at the fork can know.
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
+    env(MAINTENANCE_MODE_CACHE=redis_server.url)
+    middleware = MaintenanceModeMiddleware(ok_view)
+    assert middleware(RequestFactory().get("/")).status_code == 200
+    live.get_runtime().store.stop()  # type: ignore[union-attr]
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
+    monkeypatch.setattr(SharedStore, "_start", lambda self: None)
+
+    def child() -> dict[str, Any]:
+        return {"status": middleware(RequestFactory().get("/")).status_code}
+
+    assert _in_child(child) == {"status": 503}

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from maintenance_env.live import Runtime
 from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value
-from maintenance_env.sources.store import MIN_PAUSE, SharedStore, StoreError
+from maintenance_env.sources.store import MIN_PAUSE, SOCKET_TIMEOUT, SharedStore, StoreError
 from maintenance_env.variables import VARIABLES
 
 __all__ = [
@@ -60,7 +60,8 @@ def command_runtime(*, check_template: bool = True) -> Runtime:
         runtime.state()
     if runtime.store is not None:
         with _logging_above(logging.CRITICAL):
-            runtime.refresh()
+            # Where this process starts: no "change" of its own to report.
+            runtime.read_store_at_start(timeout=SOCKET_TIMEOUT)
     return runtime
 
 
