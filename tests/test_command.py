@@ -565,7 +565,7 @@ def test_plans_lead_with_the_store_when_it_is_configured(monkeypatch: pytest.Mon
     lines = out.splitlines()
     assert lines[1].startswith("# No restart, through the shared store (MAINTENANCE_MODE_CACHE)")
     assert (
-        "heroku run --app shop -- python manage.py maintenance_mode on --write --message 'Back soon'"
+        "heroku run --app shop 'python manage.py maintenance_mode on --write --message '\"'\"'Back soon'\"'\"''"
         in lines
     )
     assert out.index("heroku run") < out.index("heroku config:set")

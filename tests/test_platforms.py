@@ -654,7 +654,7 @@ def test_store_routes_use_each_platforms_exec() -> None:
 
     assert (
         lead("heroku", app="shop")
-        == "heroku run --app shop -- python manage.py maintenance_mode on --write"
+        == "heroku run --app shop 'python manage.py maintenance_mode on --write'"
     )
     assert (
         lead("fly", app="shop")

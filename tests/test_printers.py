@@ -295,3 +295,78 @@ def test_the_systemd_injection_from_the_issue_is_refused() -> None:
     assert out.getvalue() == ""
     assert "\n" not in str(info.value)
     assert "systemd Environment=" in str(info.value)
+
+
+# --- the store's exec routes: what arrives in the app -----------------------------------------
+
+#: The Heroku CLI's buildCommand (packages/cli/src/lib/run/helpers.ts), as a bash function:
+#: a lone argument reaches the dyno's shell as it is; several are joined, each one with a
+#: space or a double quote wrapped in double quotes (only double quotes escaped).
+HEROKU_CLI = r"""
+heroku() {
+  shift; shift  # run, --app
+  shift         # the app
+  local cmd
+  if [ "$#" -eq 1 ]; then cmd=$1; else
+    cmd=""
+    for arg in "$@"; do
+      case $arg in *' '*|*'"'*) arg="\"${arg//\"/\\\"}\"";; esac
+      cmd="$cmd $arg"
+    done
+  fi
+  bash -c "$cmd"  # the dyno's shell
+}
+python() { printf '%s\0' "$@"; }
+export -f python
+"""
+
+
+def message_received(printed: str) -> str:
+    """Run ``printed`` (a ``heroku run …`` line) through the CLI's transform and a shell,
+    with a ``python`` that prints its arguments: the --message value the command gets."""
+    bash = need_tool("bash")
+    result = subprocess.run(
+        [bash, "-c", HEROKU_CLI + printed],
+        capture_output=True,
+        check=True,
+        env={"LC_ALL": "C.UTF-8", "PATH": os.environ["PATH"]},
+    )
+    argv = result.stdout.decode("utf-8").split("\0")[:-1]
+    assert argv[:5] == ["manage.py", "maintenance_mode", "on", "--write", argv[4]]
+    option = argv[4]
+    if option.startswith("--message="):
+        return option.removeprefix("--message=")
+    assert option == "--message"
+    return argv[5]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    (TEXT | HOSTILE).filter(lambda v: "\x00" not in v)
+    | st.sampled_from(
+        ["Orders over $50 ship free", "Back at `date` UTC", "it's", "-back", "--help"]
+    )
+)
+def test_the_heroku_store_route_delivers_the_message_exactly(value: str) -> None:
+    request = platforms.Request(
+        action="on", values=(("MAINTENANCE_MODE", "on"), (NAME, value)), app="shop"
+    )
+    try:
+        _where, printed = platforms.get("heroku").store_route(request)
+    except Unprintable as exc:
+        refused_in_one_line(exc)
+        return
+    assert printed.startswith("heroku run --app shop ")
+    assert message_received(printed) == value
+
+
+@pytest.mark.parametrize("value", ["-back", "--help", "-1", "- dash"])
+def test_a_value_that_starts_with_a_dash_is_never_read_as_an_option(value: str) -> None:
+    from maintenance_env.management.commands.maintenance_mode import Command
+
+    request = platforms.Request(action="on", values=(("MAINTENANCE_MODE", "on"), (NAME, value)))
+    argv = request.write_argv()
+    parser = Command().create_parser("manage.py", "maintenance_mode")
+    options = parser.parse_args(argv[3:])
+    assert options.message == value
+    assert options.write is True

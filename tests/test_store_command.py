@@ -274,7 +274,7 @@ def test_printed_commands_point_to_the_store_route(redis_server: RedisServer, en
     out = run("on", "--platform", "heroku")
     commands = [line for line in out.splitlines() if line and not line.startswith("#")]
     # The store route leads; the restart route follows as the fallback.
-    assert commands[0] == "heroku run --app '<app>' -- python manage.py maintenance_mode on --write"
+    assert commands[0] == "heroku run --app '<app>' 'python manage.py maintenance_mode on --write'"
     assert commands[1] == "heroku config:set MAINTENANCE_MODE=on --app '<app>'"
     assert "No restart, through the shared store (MAINTENANCE_MODE_CACHE)" in out
     assert redis_server.password not in out

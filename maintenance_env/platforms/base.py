@@ -128,10 +128,13 @@ class Request:
 
     def write_argv(self) -> list[str]:
         """``python manage.py maintenance_mode on --write`` with the options that carry
-        the other values, as argument words."""
+        the other values, as argument words. A value that starts with ``-`` is attached
+        to its option (``--message=-back``), so that it is never read as an option of its
+        own (``--message --help`` would print the help and write nothing)."""
         argv = ["python", "manage.py", "maintenance_mode", self.action, "--write"]
         for name, value in self.values[1:]:
-            argv += [WRITE_OPTIONS[name], value]
+            option = WRITE_OPTIONS[name]
+            argv += [f"{option}={value}"] if value.startswith("-") else [option, value]
         return argv
 
     def write_command(self) -> str:

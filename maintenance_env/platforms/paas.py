@@ -82,7 +82,10 @@ HEROKU = Platform(
     build=_heroku,
     store_route=lambda r: (
         "in a one-off dyno",
-        f"heroku run --app {r.name(r.app, 'app')} -- {r.write_command()}",
+        # One argument: the Heroku CLI hands a lone argument to the dyno's shell as it is,
+        # but joins several with its own quoting, under which "$" and "`" still expand
+        # (buildCommand in the CLI's lib/run/helpers.ts).
+        f"heroku run --app {r.name(r.app, 'app')} {shell(r.write_command())}",
     ),
     restart_note="a new release, then every dyno restarts: usually under a minute",
     context=lambda m: Context(app=m.get("HEROKU_APP_NAME")),
