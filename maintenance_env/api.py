@@ -321,9 +321,7 @@ def _variables(policy: Policy) -> Mapping[str, VariableStatus]:
     resolution = policy.resolution
     found = {}
     for name, var in VARIABLES.items():
-        value = resolution.value(name)
-        if var.secret and value is not None:
-            value = MASK
+        value = var.show(resolution.value(name))
         found[name] = VariableStatus(value, resolution.origins[name])
     variables = MappingProxyType(found)
     _variables_cache = (policy, variables)

@@ -90,8 +90,9 @@ def _first(var: Variable, layers: list[Layer]) -> tuple[Origin, object, Any] | P
         try:
             return origin, raw, var.parse(var.name, raw)
         except InvalidValue as exc:
-            if var.secret:  # a malformed secret is still a secret: never show it
-                exc = InvalidValue(var.name, raw, exc.expected, secret=True)
+            if var.secret:  # a malformed secret is still a secret: never show it whole
+                shown = var.show(raw)
+                exc = InvalidValue(var.name, shown, exc.expected, secret=shown == "***")
             return Problem(var.name, origin, str(exc), var.check_id, raw)
     return Origin.DEFAULT, None, var.default
 
@@ -203,9 +204,7 @@ def base_layers(environ: Mapping[str, str] | None = None) -> list[Layer]:
 
 def shown(name: str, resolution: Resolution) -> object:
     """The value of ``name`` as logs may show it: secrets masked, datetimes in ISO form."""
-    value = resolution.value(name)
-    if VARIABLES[name].secret and value:
-        return "***"
+    value = VARIABLES[name].show(resolution.value(name))
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return value

@@ -68,7 +68,9 @@ class Variable:
 
     ``live`` variables may come from the shared store and the mounted config; the others
     (where to find those sources, and how often to look) only from the environment or
-    settings. ``secret`` values are never shown (``***`` in logs, ``status`` and errors).
+    settings. ``secret`` values are never shown whole: :meth:`show` gives ``***``, or what
+    ``conceal`` makes of the text (a cache URL with its password masked), in logs,
+    ``status`` and errors.
     """
 
     name: str
@@ -79,6 +81,16 @@ class Variable:
     kind: str
     secret: bool = False
     live: bool = True
+    conceal: Callable[[str], str] | None = None
+
+    def show(self, value: object) -> object:
+        """``value`` as it may be shown: itself, or for a secret ``***`` (``conceal(value)``
+        for text when the variable has one); ``None`` stays ``None``."""
+        if not self.secret or value is None:
+            return value
+        if self.conceal is not None and isinstance(value, str):
+            return self.conceal(value)
+        return "***"
 
 
 T = TypeVar("T")
@@ -94,10 +106,11 @@ def variable(
     *,
     secret: bool = False,
     live: bool = True,
+    conceal: Callable[[str], str] | None = None,
 ) -> T:
     """A :class:`Config` field for the variable ``name`` (the attribute name is filled in
     from the field). Typed as the default so that the dataclass stays typed."""
-    declared = Variable(name, "", parse, default, check_id, kind, secret, live)
+    declared = Variable(name, "", parse, default, check_id, kind, secret, live, conceal)
     field: T = dataclasses.field(default=default, metadata={_META: declared})
     return field
 
@@ -146,6 +159,13 @@ def _path(name: str, value: object) -> str:
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 
 
+def _masked_url(text: str) -> str:
+    """A cache URL (or alias) with any password in it masked."""
+    from maintenance_env.sources.store import mask
+
+    return mask(text)
+
+
 def _cache(name: str, value: object) -> str:
     """An alias of ``CACHES`` or a cache URL in django-environ's ``cache_url`` form (one of
     its ``Env.CACHE_SCHEMES``), whose backend can be imported. Nothing is connected to."""
@@ -159,10 +179,10 @@ def _cache(name: str, value: object) -> str:
         if scheme not in environ.Env.CACHE_SCHEMES:
             known = ", ".join(sorted(environ.Env.CACHE_SCHEMES))
             raise InvalidValue(
-                name, value, f"an alias of CACHES or a cache URL ({known})", secret=True
+                name, _masked_url(text), f"an alias of CACHES or a cache URL ({known})"
             )
     elif not re.fullmatch(r"[\w.-]+", text):
-        raise InvalidValue(name, value, "an alias of CACHES or a cache URL", secret=True)
+        raise InvalidValue(name, _masked_url(text), "an alias of CACHES or a cache URL")
     try:
         params = store.cache_params(text)
     except store.StoreError:
@@ -250,7 +270,14 @@ class Config:
         "MAINTENANCE_MODE_PLATFORM", _platform, None, "E021", "platform"
     )
     cache: str | None = variable(
-        "MAINTENANCE_MODE_CACHE", _cache, None, "E022", "cache", secret=True, live=False
+        "MAINTENANCE_MODE_CACHE",
+        _cache,
+        None,
+        "E022",
+        "cache",
+        secret=True,
+        live=False,
+        conceal=_masked_url,
     )
     read_only: bool = variable(
         "MAINTENANCE_MODE_READ_ONLY", parsers.parse_bool, False, "E023", "bool"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -247,7 +248,7 @@ def test_status_names_the_store_as_origin_and_says_when_it_cannot_be_read(
     assert store_entry(report)["ok"] is True
     assert store_entry(report)["stale_since"] is None
     assert report["variables"]["MAINTENANCE_MODE"]["origin"] == "cache"
-    assert report["variables"]["MAINTENANCE_MODE_CACHE"]["value"] == "***"
+    assert report["variables"]["MAINTENANCE_MODE_CACHE"]["value"] == masked(redis_server)
 
     redis_server.kill()
     out = run("status")
@@ -290,3 +291,30 @@ def test_status_says_when_the_store_last_changed(redis_server: RedisServer, env:
     assert changed.endswith("Z")
     assert dt.datetime.fromisoformat(changed.replace("Z", "+00:00")) >= before
     assert f"Last change of the shared store {masked(redis_server)}: {changed}" in run("status")
+
+
+LEAKY_URLS = [
+    "redis://127.0.0.1:1/0?password=LEAKQ1secret",
+    "redis://127.0.0.1:1/0?db=0&password=LEAKQ1secret&x=1",
+    "redis://:LEAKQ1/2x@127.0.0.1:1/0",
+    "redis://:LEAKQ1#3x@127.0.0.1:1/0",
+    "redis://:LEAKQ1?4x@127.0.0.1:1/0",
+    "redis://user:LEAKQ1@127.0.0.1:1/0",
+    "redis://:LEAKQ1%40x@127.0.0.1:1/0",
+    "rediss://:LEAKQ1@127.0.0.1:1,127.0.0.1:2/0",
+]
+
+
+@pytest.mark.parametrize("url", LEAKY_URLS)
+def test_no_form_of_a_redis_url_shows_its_password(
+    url: str, env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on port 1 of the loopback: every read fails, and says so.
+    env(MAINTENANCE_MODE_CACHE=url)
+    caplog.set_level(logging.DEBUG)
+    shown = run("status") + run("status", "--json")
+    out, err = StringIO(), StringIO()
+    call_command("check", stdout=out, stderr=err)
+    shown += out.getvalue() + err.getvalue() + caplog.text
+    assert "LEAKQ1" not in shown
+    assert "***" in shown

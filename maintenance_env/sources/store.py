@@ -24,8 +24,9 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
@@ -85,7 +86,6 @@ MIN_PAUSE = 0.05
 MAX_RETRY_PAUSE = 1.0
 
 _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
-_CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/?#]*)@", re.I)
 
 
 class StoreError(Exception):
@@ -104,19 +104,82 @@ def key(name: str) -> str:
     return KEY_PREFIX + name
 
 
+#: A URL in a text: the scheme, then everything up to the next whitespace or quote.
+_URL_IN_TEXT_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<>]*)", re.I)
+#: Query parameters that carry a secret (``?password=…``, which redis-py honours).
+_SECRET_PARAM_RE = re.compile(
+    r"(?P<name>[^?&;=#]*(?:pass|secret|token|auth)[^?&;=#]*)=(?P<value>[^&;#]*)", re.I
+)
+
+
+def _split_url(rest: str) -> tuple[str | None, str]:
+    """A URL after its scheme, as (userinfo, the rest). The userinfo ends at the *last*
+    ``@``: a generated password may hold ``/``, ``#`` or ``?`` unencoded."""
+    at = rest.rfind("@")
+    if at < 0:
+        return None, rest
+    return rest[:at], rest[at + 1 :]
+
+
 def mask(setting: str) -> str:
-    """``setting`` with any password in a URL replaced by ``***`` (a user name is kept).
+    """``setting`` (or any text) with every URL's password, and any query parameter that
+    carries a secret, replaced by ``***``; a user name is kept.
 
     >>> mask("redis://:hunter2@cache.internal:6379/0")
     'redis://:***@cache.internal:6379/0'
+    >>> mask("redis://cache.internal:6379/0?password=hunter2")
+    'redis://cache.internal:6379/0?password=***'
     """
 
     def hide(match: re.Match[str]) -> str:
-        user, _, password = match["userinfo"].partition(":")
-        shown = f"{user}:***" if password or ":" in match["userinfo"] else user
-        return f"{match['scheme']}{shown}@"
+        userinfo, rest = _split_url(match["rest"])
+        rest = _SECRET_PARAM_RE.sub(lambda m: f"{m['name']}=***", rest)
+        if userinfo is None:
+            return match["scheme"] + rest
+        user, colon, _password = userinfo.partition(":")
+        return f"{match['scheme']}{user}{':***' if colon else ''}@{rest}"
 
-    return _CREDENTIALS_RE.sub(hide, setting)
+    return _URL_IN_TEXT_RE.sub(hide, setting)
+
+
+def secrets_of(params: Mapping[str, Any] | str) -> tuple[str, ...]:
+    """The secrets a store's setting holds (a URL's password and secret query values, an
+    entry's ``OPTIONS`` password), and their pieces (a client library may quote part of a
+    URL it could not parse), so that error texts can be scrubbed of them."""
+    texts: list[str] = []
+    found: list[str] = []
+    if isinstance(params, str):
+        texts.append(params)
+    else:
+        location = params.get("LOCATION") or ""
+        texts += (
+            [str(x) for x in location] if isinstance(location, (list, tuple)) else [str(location)]
+        )
+        for name, value in dict(params.get("OPTIONS") or {}).items():
+            if re.search(r"pass|secret|token|auth", str(name), re.I) and isinstance(value, str):
+                found.append(value)
+    for text in texts:
+        for match in _URL_IN_TEXT_RE.finditer(text):
+            userinfo, rest = _split_url(match["rest"])
+            if userinfo and ":" in userinfo:
+                found.append(userinfo.partition(":")[2])
+            found += [m["value"] for m in _SECRET_PARAM_RE.finditer(rest)]
+    pieces: set[str] = set()
+    for secret in found:
+        if not secret:
+            continue
+        pieces.add(secret)
+        pieces.add(urllib.parse.unquote(secret))
+        pieces.update(p for p in re.split(r"[/?#@:]", secret) if len(p) >= 3)
+    return tuple(sorted(pieces, key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` masked (:func:`mask`) and with every one of ``secrets`` replaced by ``***``."""
+    text = mask(text)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def is_url(setting: str) -> bool:
@@ -230,10 +293,19 @@ def describe_setting(setting: str, caches: Mapping[str, Any] | None = None) -> s
     return f"CACHES[{setting!r}]{where}"
 
 
-def describe_error(exc: BaseException) -> str:
-    """One line for a failure of the store, without credentials: the exception's class
-    and the first line of its message."""
-    text = mask(str(exc)).strip().splitlines()
+def _setting_secrets(setting: str, caches: Mapping[str, Any] | None) -> tuple[str, ...]:
+    if is_url(setting):
+        return secrets_of(setting)
+    try:
+        return secrets_of(cache_params(setting, caches))
+    except StoreError:
+        return ()
+
+
+def describe_error(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """One line for a failure of the store, without credentials (masked, and scrubbed of
+    ``secrets``): the exception's class and the first line of its message."""
+    text = scrub(str(exc), secrets).strip().splitlines()
     detail = text[0] if text else ""
     name = exc.__class__.__name__
     return f"{name}: {detail}" if detail else name
@@ -291,6 +363,8 @@ class SharedStore:
         #: How logs and ``status`` name the store, credentials masked.
         self.where = describe_setting(setting, caches)
         self.label = f"the shared store {self.where}"
+        #: What error texts are scrubbed of (a client may quote part of a URL).
+        self.secrets = _setting_secrets(setting, caches)
         self.interval = interval
         self._names = tuple(names)
         self._caches = caches
@@ -411,7 +485,7 @@ class SharedStore:
         except Exception as exc:
             if self.failing_since is None:
                 self.failing_since = time.time()
-            reason = str(exc) if isinstance(exc, StoreError) else describe_error(exc)
+            reason = str(exc) if isinstance(exc, StoreError) else describe_error(exc, self.secrets)
             error = f"cannot be read: {reason}"
             # Before the first good read the store counts as absent; after it, the last
             # values read stay in force.
@@ -461,8 +535,9 @@ class SharedStore:
         except StoreError:
             raise
         except Exception as exc:
+            reason = describe_error(exc, self.secrets)
             raise StoreError(
-                f"{self.label} cannot be reached ({describe_error(exc)}): nothing written"
+                f"{self.label} cannot be reached ({reason}): nothing written"
             ) from None
         try:
             to_set = {key(n): v for n, v in values.items() if v is not None}
@@ -480,8 +555,9 @@ class SharedStore:
         except StoreError:
             raise
         except Exception as exc:
+            reason = describe_error(exc, self.secrets)
             raise StoreError(
-                f"{self.label} failed while writing ({describe_error(exc)}): the write may "
-                "or may not have been applied; run `maintenance_mode status` to see"
+                f"{self.label} failed while writing ({reason}): the write may or may not have "
+                "been applied; run `maintenance_mode status` to see"
             ) from None
         return {name: cache.make_key(key(name)) for name in values}
