@@ -40,6 +40,10 @@ DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
 DEFAULT_MESSAGE = "This site is down for scheduled maintenance. Please check back soon."
 DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
 DEFAULT_RETRY_AFTER = 3600
+#: The largest delta-seconds HTTP caches must handle (RFC 9111 §1.2.2: 2^31).
+MAX_DELTA_SECONDS = 2**31
+#: Browsers cap a cookie's Max-Age at 400 days (RFC 6265bis, "The Max-Age Attribute").
+MAX_COOKIE_AGE = 400 * 24 * 3600
 
 
 class Origin(str, Enum):
@@ -146,6 +150,9 @@ def _url(name: str, value: object) -> str:
     text = parsers.parse_text(name, value)
     if not (text.startswith("/") or text.startswith(("http://", "https://"))):
         raise InvalidValue(name, value, "a path starting with '/' or an http(s):// URL")
+    if text.startswith(("//", "/\\")):
+        # A browser reads "//host/..." (and "/\\host/...") as another site, not a path.
+        raise InvalidValue(name, value, "a path of this site: '//host' is another site")
     return text
 
 
@@ -226,7 +233,7 @@ class Config:
     )
     status_code: int = variable("MAINTENANCE_MODE_STATUS_CODE", _status_code, 503, "E007", "int")
     retry_after: int | None = variable(
-        "MAINTENANCE_MODE_RETRY_AFTER", _int_between(0), None, "E008", "int"
+        "MAINTENANCE_MODE_RETRY_AFTER", _int_between(0, MAX_DELTA_SECONDS), None, "E008", "int"
     )
     template: str = variable(
         "MAINTENANCE_MODE_TEMPLATE", parsers.parse_text, DEFAULT_TEMPLATE, "E009", "template"
@@ -264,7 +271,11 @@ class Config:
         "MAINTENANCE_MODE_BYPASS_SECRET", parsers.parse_text, None, "E019", "text", secret=True
     )
     bypass_cookie_age: int = variable(
-        "MAINTENANCE_MODE_BYPASS_COOKIE_AGE", _int_between(1), 43200, "E020", "int"
+        "MAINTENANCE_MODE_BYPASS_COOKIE_AGE",
+        _int_between(1, MAX_COOKIE_AGE),
+        43200,
+        "E020",
+        "int",
     )
     platform: str | None = variable(
         "MAINTENANCE_MODE_PLATFORM", _platform, None, "E021", "platform"

@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from maintenance_env import conf, platforms
 from maintenance_env.management.commands.maintenance_mode import Command
+from maintenance_env.variables import VARIABLES
 from tests.kubelet import ConfigMapVolume
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -600,3 +601,68 @@ def test_unprintable_value_is_one_line_and_prints_nothing() -> None:
         )
     assert out.getvalue() == ""
     assert str(info.value).endswith("Nothing printed for ecs.")
+
+
+# --- found by trying it as a new user -------------------------------------------------------
+
+
+def test_a_value_too_large_for_the_directory_form_is_refused_before_writing(
+    tmp_path: Path, env: Callable[..., None]
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(config))
+    with pytest.raises(CommandError, match="read only up to 65536 bytes"):
+        call_command("maintenance_mode", "on", "--write", "--message", "x" * 70_000)
+    assert list(config.iterdir()) == []
+
+
+def test_an_ends_at_in_the_past_is_refused(tmp_path: Path, env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
+    with pytest.raises(CommandError, match="is in the past: maintenance would never be active"):
+        call_command("maintenance_mode", "on", "--write", "--ends-at", "2020-01-01T00:00:00Z")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_on_that_leaves_the_site_up_says_why(tmp_path: Path, env: Callable[..., None]) -> None:
+    (tmp_path / "MAINTENANCE_MODE_ENDS_AT").write_text("2020-01-01T00:00:00Z\n")
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
+    err = StringIO()
+    call_command("maintenance_mode", "on", "--write", stdout=StringIO(), stderr=err)
+    assert "the window ended at 2020-01-01T00:00:00+00:00: maintenance is not active" in (
+        err.getvalue()
+    )
+
+
+def test_is_active_cannot_tell_with_a_bad_value(env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE="treu")
+    with pytest.raises(CommandError, match="Cannot tell: MAINTENANCE_MODE='treu'") as raised:
+        call_command("maintenance_mode", "is-active")
+    assert raised.value.returncode == 2
+
+
+def test_is_active_cannot_tell_when_the_store_cannot_be_read(env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE_CACHE="redis://:pw@127.0.0.1:1/0", MAINTENANCE_MODE="off")
+    with pytest.raises(CommandError, match="Cannot tell: the shared store") as raised:
+        call_command("maintenance_mode", "is-active")
+    assert raised.value.returncode == 2
+    assert "pw@" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAINTENANCE_MODE_BYPASS_COOKIE_AGE", "999999999999"),
+        ("MAINTENANCE_MODE_RETRY_AFTER", "99999999999999999999999"),
+        ("MAINTENANCE_MODE_REDIRECT_URL", "//evil.example/"),
+        ("MAINTENANCE_MODE_REDIRECT_URL", "/\\evil.example/"),
+    ],
+)
+def test_values_that_would_misbehave_later_are_configuration_errors(
+    env: Callable[..., None], name: str, value: str
+) -> None:
+    env(**{name: value})
+    from maintenance_env.checks import check_configuration
+
+    ids = [m.id for m in check_configuration()]
+    assert f"maintenance_env.{VARIABLES[name].check_id}" in ids

@@ -458,3 +458,19 @@ def test_a_write_that_would_exceed_the_size_bound_is_refused(tmp_path: Path) -> 
     with pytest.raises(sources.WriteRefused, match="would be larger than 65536 bytes"):
         write_value(str(path), "MAINTENANCE_MODE_MESSAGE", "a long enough message")
     assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize("form", ["dotenv", "directory"])
+def test_a_name_in_the_wrong_case_is_reported_not_silently_ignored(
+    tmp_path: Path, form: str
+) -> None:
+    if form == "dotenv":
+        path = tmp_path / "maintenance.env"
+        path.write_text("maintenance_mode=on\nMaintenance_Mode_Message=x\n")
+    else:
+        path = tmp_path / "config"
+        path.mkdir()
+        (path / "maintenance_mode").write_text("on\n")
+    snapshot = mounted_source.read_mounted(str(path))
+    assert dict(snapshot.values) == {}
+    assert any("maintenance_mode" in note for note in snapshot.notes), snapshot.notes

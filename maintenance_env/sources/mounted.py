@@ -120,8 +120,8 @@ def _directory_entries(path: str) -> tuple[list[str], list[str]]:
             name = entry.name
             if name in VARIABLES:
                 known.append(name)
-            elif name.startswith(PREFIX) and KEY_RE.match(name):
-                unknown.append(name)
+            elif name.upper().startswith(PREFIX) and KEY_RE.match(name):
+                unknown.append(name)  # a typo, or the wrong case: names are upper case
     return sorted(known), sorted(unknown)
 
 
@@ -198,8 +198,8 @@ def _read_dotenv_file(path: str) -> Snapshot:
     for key, value in dotenv.values.items():
         if key in VARIABLES:
             values[key] = value
-        elif key.startswith(PREFIX):
-            unknown.append(key)
+        elif key.upper().startswith(PREFIX):
+            unknown.append(key)  # a typo, or the wrong case: names are upper case
     notes = dotenv.notes(PREFIX) + _unknown_note(sorted(unknown), "key")
     return Snapshot(values, None, "file", notes=notes)
 

@@ -64,6 +64,8 @@ def _check(name: str, value: str, *, directory: bool) -> None:
     reason = unwritable(value)
     if reason is None and directory and value != value.strip():
         reason = "the directory form trims surrounding whitespace when it reads a file"
+    if reason is None and directory and len(value.encode("utf-8")) + 1 > MAX_FILE_BYTES:
+        reason = f"a file of the mounted config is read only up to {MAX_FILE_BYTES} bytes"
     if reason is not None:
         raise WriteRefused(f"{name}={_shown(name, value)} cannot be written: {reason}")
 

@@ -100,8 +100,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--write",
             action="store_true",
-            help="write into the mounted config (MAINTENANCE_MODE_CONFIG_PATH) "
-            "instead of printing commands",
+            help="write into the shared store (MAINTENANCE_MODE_CACHE) or else the mounted "
+            "config (MAINTENANCE_MODE_CONFIG_PATH) instead of printing commands",
         )
         parser.add_argument("--json", action="store_true", help="status as one JSON object")
 
@@ -131,6 +131,11 @@ class Command(BaseCommand):
                     moments[option].astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
                 )
             )
+        if "ends_at" in moments and moments["ends_at"].timestamp() <= time.time():
+            raise CommandError(
+                f"--ends-at={options['ends_at']!r} is in the past: maintenance would never "
+                "be active."
+            )
         if (
             "starts_at" in moments
             and "ends_at" in moments
@@ -152,7 +157,7 @@ class Command(BaseCommand):
         if app is not None and not platforms.APP_RE.match(app):
             raise CommandError(
                 f"--app={app!r} is not valid: expected a name of letters, "
-                "digits and . _ @ : - (starting with a letter or digit)."
+                "digits and . _ @ : / - (starting with a letter or digit; no '..')."
             )
         if namespace is not None and not platforms.NAMESPACE_RE.match(namespace):
             raise CommandError(
@@ -231,10 +236,47 @@ class Command(BaseCommand):
 
     def _is_active(self) -> None:
         """Exit 0 when maintenance is active here, 1 when not; print nothing (as
-        ``systemctl is-active --quiet``). The value includes the mounted config."""
-        active = _runtime(check_template=False).state().is_active(time.time())
-        if not active:
+        ``systemctl is-active --quiet``). The live sources count.
+
+        When it cannot tell, it says so in one line and exits 2, so that
+        ``is-active || …`` never mistakes "unknown" for "off": a bad value in the
+        environment or settings (the servers would refuse to start), or a shared store
+        that cannot be read (running servers keep the last values they read).
+        """
+        runtime = _runtime(check_template=False)
+        if runtime.problems:
+            raise CommandError(
+                f"Cannot tell: {runtime.problems[0]} (manage.py check lists every problem).",
+                returncode=2,
+            )
+        policy = runtime.state()
+        store = runtime.store
+        if store is not None and store.snapshot.error is not None:
+            raise CommandError(
+                f"Cannot tell: {store.label} {store.snapshot.error}; running servers keep "
+                "the values they last read from it.",
+                returncode=2,
+            )
+        if not policy.is_active(time.time()):
             sys.exit(1)
+
+    def _warn_if_inactive(self, values: list[tuple[str, str]], after: Any, now: float) -> None:
+        """``on`` that leaves the site up (a window from an earlier write has ended, or
+        starts later): say so on stderr, naming what to change."""
+        if values[0][1] != "on" or after.is_active(now):
+            return
+        config = after.config
+        if config.ends_at is not None and now >= config.ends_at.timestamp():
+            self.stderr.write(
+                f"Warning: MAINTENANCE_MODE is on, but the window ended at "
+                f"{config.ends_at.isoformat()}: maintenance is not active. Give a new "
+                "--ends-at, or `maintenance_mode unset MAINTENANCE_MODE_ENDS_AT --write`."
+            )
+        elif config.starts_at is not None and now < config.starts_at.timestamp():
+            self.stderr.write(
+                f"Note: MAINTENANCE_MODE is on; the window starts at "
+                f"{config.starts_at.isoformat()}."
+            )
 
     def _status(self, as_json: bool) -> None:
         runtime = _runtime()
@@ -246,6 +288,7 @@ class Command(BaseCommand):
 
     def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
         if live_write.write_store(self, runtime, values, reason):
+            self._warn_if_inactive(values, _runtime(check_template=False).state(), time.time())
             return
         config = runtime.base.config
         path = config.config_path
@@ -296,6 +339,7 @@ class Command(BaseCommand):
         after = _runtime(check_template=False).state()
         now = time.time()
         state = "active" if after.is_active(now) else "not active"
+        self._warn_if_inactive(values, after, now)
         self.stdout.write(
             f"Maintenance is now {state} here ({reason(after, now)}); running servers "
             f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
