@@ -14,6 +14,7 @@ sticks out sideways on a phone. Screenshots go to ``build/screenshots`` (or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -173,19 +174,24 @@ def _is_own_status(message: Any, url: str, status: int) -> bool:
     return bool(message.text.startswith(text) and message.location.get("url") == url)
 
 
-@pytest.fixture(
-    scope="module",
-    params=[(device, scheme) for device in DEVICES for scheme in SCHEMES],
-    ids=lambda p: f"{p[0]}-{p[1]}",
-)
-def visit(
-    request: pytest.FixtureRequest, chromium: Browser, server: servers.Server
+@contextlib.contextmanager
+def _load(
+    chromium: Browser,
+    server: servers.Server,
+    device: dict[str, Any],
+    scheme: str,
+    name: str,
+    *,
+    expected: int | None = None,
+    shot_prefix: str = "",
 ) -> Iterator[Visit]:
-    """Load the home page once per device and scheme; the tests below inspect that load."""
-    device, scheme = request.param
+    """Load the home page of ``server`` in a new context (``device``'s viewport, ``scheme``),
+    recording every request and console error, and a screenshot ``<shot_prefix><name>-<scheme>``;
+    ``name`` fills the visit's ``device`` slot. A console error for the document's own
+    ``expected`` status is not counted."""
     origin = f"http://{servers.HOST}:{server.port}"
     url = f"{origin}/"
-    context = chromium.new_context(color_scheme=scheme, service_workers="block", **DEVICES[device])
+    context = chromium.new_context(color_scheme=scheme, service_workers="block", **device)
     requests: list[str] = []
     console_errors: list[str] = []
 
@@ -197,7 +203,7 @@ def visit(
         "console",
         lambda m: (
             console_errors.append(f"{m.text} ({m.location})")
-            if m.type == "error" and not _is_own_status(m, url, 503)
+            if m.type == "error" and not (expected and _is_own_status(m, url, expected))
             else None
         ),
     )
@@ -208,10 +214,10 @@ def visit(
         # Let the browser's own follow-ups (favicon & co) happen before judging them.
         page.wait_for_load_state("networkidle")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOTS / f"{device}-{scheme}.png"
+        shot = SCREENSHOTS / f"{shot_prefix}{name}-{scheme}.png"
         page.screenshot(path=str(shot), full_page=True)
         yield Visit(
-            device,
+            name,
             scheme,
             origin,
             page,
@@ -223,6 +229,20 @@ def visit(
         )
     finally:
         context.close()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(device, scheme) for device in DEVICES for scheme in SCHEMES],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
+def visit(
+    request: pytest.FixtureRequest, chromium: Browser, server: servers.Server
+) -> Iterator[Visit]:
+    """Load the home page once per device and scheme; the tests below inspect that load."""
+    device, scheme = request.param
+    with _load(chromium, server, DEVICES[device], scheme, device, expected=503) as loaded:
+        yield loaded
 
 
 # --- what the visitor sees --------------------------------------------------------------
@@ -484,35 +504,9 @@ def banner_visit(
 ) -> Iterator[Visit]:
     """The example home page with the banner, once per state and color scheme."""
     state, server = banner_server
-    scheme = request.param
-    origin = f"http://{servers.HOST}:{server.port}"
-    context = chromium.new_context(color_scheme=scheme, service_workers="block", **DESKTOP)
-    requests: list[str] = []
-    console_errors: list[str] = []
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
-    try:
-        response = page.goto(f"{origin}/", wait_until="load")
-        assert response is not None
-        page.wait_for_load_state("networkidle")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOTS / f"banner-{state}-{scheme}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        yield Visit(
-            state,  # the "device" slot names the banner's state here
-            scheme,
-            origin,
-            page,
-            response.status,
-            response.all_headers(),
-            requests,
-            console_errors,
-            shot,
-        )
-    finally:
-        context.close()
+    # The "device" slot of the visit names the banner's state here.
+    with _load(chromium, server, DESKTOP, request.param, state, shot_prefix="banner-") as loaded:
+        yield loaded
 
 
 BANNER_COLORS = """() => {

@@ -217,11 +217,13 @@ def test_gunicorn_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for the example project: none of this shell's MAINTENANCE_MODE*,
+    settings module, server address, Redis or platform markers; a database in ``tmp_path``."""
     environ = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("MAINTENANCE_MODE")
-        and k not in ("DJANGO_SETTINGS_MODULE", "PORT", "HOST")
+        and k not in ("DJANGO_SETTINGS_MODULE", "PORT", "HOST", "REDIS_URL", "DYNO")
     }
     environ["PATH"] = f"{BIN}{os.pathsep}{environ.get('PATH', '')}"
     environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
@@ -230,18 +232,24 @@ def _subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return environ
 
 
+def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """``example_project/manage.py *args`` in a new process, in the clean environment of
+    :func:`_subprocess_env` with the mounted config in ``tmp_path`` (``extra`` added)."""
+    environ = _subprocess_env(tmp_path, MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path), **extra)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        check=False,
+        timeout=120,
+    )
+
+
 def test_example_settings_pass_the_checks(tmp_path: Path) -> None:
-    environ = _subprocess_env(tmp_path, MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
     for args in (["check", "--fail-level", "WARNING"], ["makemigrations", "--check", "--dry-run"]):
-        result = subprocess.run(
-            [sys.executable, str(EXAMPLE / "manage.py"), *args],
-            capture_output=True,
-            text=True,
-            env=environ,
-            cwd=tmp_path,
-            check=False,
-            timeout=120,
-        )
+        result = manage(tmp_path, *args)
         assert result.returncode == 0, result.stdout + result.stderr
 
 

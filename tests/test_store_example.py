@@ -4,41 +4,12 @@ Redis, nothing new without one (``make demo``)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.redis_server import RedisServer
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "example_project"
-
-
-def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    """``example_project/manage.py`` in a new process, with a clean environment."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("MAINTENANCE_MODE")
-        and k not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "DYNO")
-    }
-    environ.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path),
-        **extra,
-    )
-    return subprocess.run(
-        [sys.executable, str(EXAMPLE / "manage.py"), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,
-        check=False,
-        timeout=120,
-    )
+from tests.test_example_project import manage
 
 
 def test_without_redis_url_there_is_no_store(tmp_path: Path) -> None:
