@@ -11,6 +11,7 @@ import html
 import json
 import logging
 import time
+import warnings
 from typing import Any
 
 from django.conf import settings
@@ -108,7 +109,12 @@ def request_language(request: HttpRequest, state: Policy) -> str:
 def _message_html(message: str) -> SafeString:
     """The message, HTML-escaped, with its URLs and e-mail addresses as links (Django's
     ``urlize``): ``rel="nofollow noopener"`` on each web link."""
-    linked = urlize(message, nofollow=True, autoescape=True)
+    with warnings.catch_warnings():
+        # Django 6.x warns on every bare "www." address while URLIZE_ASSUME_HTTPS is unset
+        # (its default scheme changes in 2028); the project's setting decides the scheme, and
+        # the page is rendered once per configuration, so the warning says nothing here.
+        warnings.filterwarnings("ignore", message="The default protocol will be changed")
+        linked = urlize(message, nofollow=True, autoescape=True)
     # With autoescape, every quote of the message itself is escaped: this attribute can
     # only be one urlize wrote.
     return mark_safe(linked.replace(' rel="nofollow"', ' rel="nofollow noopener"'))

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -162,10 +162,16 @@ def test_a_fifo_swapped_in_between_stat_and_open_is_caught_by_fstat(
     path.write_text("MAINTENANCE_MODE=on\n")
     real_open = os.open
 
-    def swap_then_open(name: str, flags: int, *args: int) -> int:
-        os.unlink(name)
-        os.mkfifo(name)
-        return real_open(name, flags, *args)
+    swapped: list[str] = []
+
+    def swap_then_open(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        # os.open is the one global function: only our file is swapped, once; any other
+        # caller (shutil.rmtree on Python 3.13 passes dir_fd) gets the real open.
+        if not swapped and os.fspath(name) == str(path):
+            swapped.append(str(path))
+            os.unlink(name)
+            os.mkfifo(name)
+        return real_open(name, flags, *args, **kwargs)
 
     monkeypatch.setattr(mounted_source.os, "open", swap_then_open)
     with pytest.raises(NotReadable, match="FIFO"):
