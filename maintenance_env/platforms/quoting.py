@@ -59,6 +59,18 @@ def yaml_string(value: str) -> str:
     return text
 
 
+def _refuse_unprintable(
+    name: str, value: str, where: str, into: str, reason: str = "it holds"
+) -> None:
+    """:func:`check_text`, then refuse any control character: ``into`` (a systemd line, a
+    raw env file, gcloud's flag) cannot carry one. ``where`` and ``into`` name the target
+    in the error, ``reason`` says why before "the control character …"."""
+    check_text(value, where)
+    bad = _line_breaking(value)
+    if bad is not None:
+        raise Unprintable(f"{name} cannot go into {into}: {reason} the control character {bad!r}.")
+
+
 def _line_breaking(value: str) -> str | None:
     """The first character that ends a line for ``str.splitlines`` (or is another control
     character, category Cc), or ``None``. Tab is allowed where the caller says so."""
@@ -142,13 +154,9 @@ def env_file_line(name: str, value: str, reader: str) -> str:
     :raises Unprintable: for a line break or other control character (such a file has no
         way to carry one), or leading/trailing spaces (trimmed by some readers).
     """
-    check_text(value, f"{name} in {reader}")
-    bad = _line_breaking(value)
-    if bad is not None:
-        raise Unprintable(
-            f"{name} cannot go into {reader}: its values are raw lines, and this one holds "
-            f"the control character {bad!r}."
-        )
+    _refuse_unprintable(
+        name, value, f"{name} in {reader}", reader, "its values are raw lines, and this one holds"
+    )
     if value != value.strip():
         raise Unprintable(f"{name} cannot go into {reader} with leading or trailing spaces.")
     return f"{name}={value}"
@@ -175,13 +183,7 @@ def systemd_environment(name: str, value: str) -> str:
     :raises Unprintable: for a control character (a newline would end the line and start
         a new directive, e.g. ``ExecStartPre=``).
     """
-    check_text(value, f"{name} in a systemd unit")
-    bad = _line_breaking(value)
-    if bad is not None:
-        raise Unprintable(
-            f"{name} cannot go into a systemd Environment= line: it holds the control "
-            f"character {bad!r}."
-        )
+    _refuse_unprintable(name, value, f"{name} in a systemd unit", "a systemd Environment= line")
     assignment = f"{name}={value}"
     escaped = assignment.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
     return f'Environment="{escaped}"'
@@ -203,13 +205,7 @@ def gcloud_env_vars(values: Values) -> str:
     """
     items = [f"{name}={value}" for name, value in values]
     for name, value in values:
-        check_text(value, f"{name} for gcloud")
-        bad = _line_breaking(value)
-        if bad is not None:
-            raise Unprintable(
-                f"{name} cannot go into gcloud --update-env-vars: it holds the control "
-                f"character {bad!r}."
-            )
+        _refuse_unprintable(name, value, f"{name} for gcloud", "gcloud --update-env-vars")
     if not any("," in item for item in items):
         return "--update-env-vars=" + shell(",".join(items))
     for delimiter in GCLOUD_DELIMITERS:
