@@ -146,7 +146,7 @@ class Status:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, the keys of ``maintenance_mode status --json``: datetimes as ISO
-        8601 UTC text (``2026-12-01T02:00:00Z``), lists as lists, origins as their names."""
+        8601 UTC text (``2040-06-01T02:00:00Z``), lists as lists, origins as their names."""
         window = self.window
         return {
             "active": self.active,

@@ -51,7 +51,7 @@ _HINTS = {
     "bool": "Use one of on/off, true/false, yes/no, 1/0.",
     "float": "Use a plain number of seconds, such as 1 or 0.5.",
     "int": "Use a whole number, without units.",
-    "datetime": "Use ISO 8601, such as 2026-12-01T02:00:00Z (a naive time is UTC).",
+    "datetime": "Use ISO 8601, such as 2040-06-01T02:00:00Z (a naive time is UTC).",
     "regex list": "Use comma-separated regular expressions, matched against the path.",
     "path list": "Use comma-separated paths, each starting with '/'.",
     "network list": "Use comma-separated addresses or CIDRs, such as 10.0.0.0/8,2001:db8::/32.",

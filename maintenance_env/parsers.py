@@ -194,7 +194,7 @@ def parse_networks(name: str, value: object) -> tuple[Network, ...]:
 
 def parse_datetime_utc(name: str, value: object) -> dt.datetime:
     """An ISO 8601 date or datetime; naive means UTC. Returned as an aware UTC datetime."""
-    expected = "an ISO 8601 datetime such as 2026-12-01T02:00:00Z"
+    expected = "an ISO 8601 datetime such as 2040-06-01T02:00:00Z"
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import logging.config
 import os
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.http import HttpRequest, HttpResponse
 
 from maintenance_env import conf
@@ -43,6 +45,20 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         conf.reset()
 
     return setter
+
+
+#: The instant the docs' examples are shown at, a week before the end time they set
+#: (``--ends-at 2040-06-01T04:00Z``): tests that need "a future instant" freeze the clock here
+#: (``frozen_clock``) instead of trusting that a literal date is still ahead of today.
+EXAMPLE_NOW = dt.datetime(2040, 5, 25, 4, 0, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[time_machine.Coordinates]:
+    """Wall-clock time (``time.time``, ``datetime.now``) stopped at ``EXAMPLE_NOW`` for the
+    test; ``time.monotonic`` is left alone, so timeouts and waits still work."""
+    with time_machine.travel(EXAMPLE_NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_a_clean_configuration_passes() -> None:
         ("MAINTENANCE_MODE", "treu", "E001"),
         ("MAINTENANCE_MODE_RELOAD_INTERVAL", "1s", "E003"),
         ("MAINTENANCE_MODE_STARTS_AT", "saturday", "E004"),
-        ("MAINTENANCE_MODE_ENDS_AT", "2026-13-01", "E005"),
+        ("MAINTENANCE_MODE_ENDS_AT", "2040-13-01", "E005"),
         ("MAINTENANCE_MODE_STATUS_CODE", "999", "E007"),
         ("MAINTENANCE_MODE_RETRY_AFTER", "-5", "E008"),
         ("MAINTENANCE_MODE_TEMPLATE", "nowhere/to_be_found.html", "E009"),

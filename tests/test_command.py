@@ -136,6 +136,7 @@ def test_kubernetes_namespace_from_the_service_account(
     assert "--namespace other" in run("on", "--app", "demo-site", "--namespace", "other")
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_options_add_their_variables() -> None:
     out = run(
         "on",
@@ -144,16 +145,16 @@ def test_options_add_their_variables() -> None:
         "--app",
         "shop",
         "--starts-at",
-        "2026-12-01 02:00",
+        "2040-06-01 02:00",
         "--ends-at",
-        "2026-12-01T05:00:00+01:00",
+        "2040-06-01T05:00:00+01:00",
         "--message",
         "Back at 4",
     )
     assert (
         "heroku config:set MAINTENANCE_MODE=on "
-        "MAINTENANCE_MODE_STARTS_AT=2026-12-01T02:00:00Z "
-        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_STARTS_AT=2040-06-01T02:00:00Z "
+        "MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4' --app shop"
     ) in out
 
@@ -179,12 +180,13 @@ def test_platform_list(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- bad arguments: one line, non-zero, nothing written ---------------------------------
 
 
+@pytest.mark.usefixtures("frozen_clock")
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (("on", "--starts-at", "tomorrow"), "--starts-at='tomorrow' is not valid: expected an ISO"),
-        (("on", "--ends-at", "2026-13-01"), "--ends-at='2026-13-01' is not valid"),
-        (("on", "--starts-at", "2026-12-02", "--ends-at", "2026-12-01"), "is not before --ends-at"),
+        (("on", "--ends-at", "2040-13-01"), "--ends-at='2040-13-01' is not valid"),
+        (("on", "--starts-at", "2040-06-02", "--ends-at", "2040-06-01"), "is not before --ends-at"),
         (("on", "--message", "  "), "--message='' is not valid"),
         (("on", "--platform", "mainframe"), "--platform='mainframe' is not valid: expected 'list'"),
         (("on", "--app", "shop; rm -rf /"), "--app='shop; rm -rf /' is not valid"),
@@ -216,7 +218,7 @@ def test_bad_value_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Pat
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "CommandError: --ends-at='soon' is not valid: expected an ISO 8601 datetime such as "
-        "2026-12-01T02:00:00Z."
+        "2040-06-01T02:00:00Z."
     ]
     assert list(config.iterdir()) == []
 
@@ -281,6 +283,7 @@ def test_write_into_a_kubelet_style_directory(volume: ConfigMapVolume, env: Env)
     assert (volume.root / "MAINTENANCE_MODE_MESSAGE").read_text() == "kept"
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_write_into_a_dotenv_file_keeps_other_lines(tmp_path: Path, env: Env) -> None:
     dotenv = tmp_path / "maintenance.env"
     original = (
@@ -297,14 +300,14 @@ def test_write_into_a_dotenv_file_keeps_other_lines(tmp_path: Path, env: Env) ->
     out = run("on", "--write")
     # Replaced by rename: the new file was made while the old one still existed.
     assert dotenv.stat().st_ino != inode
-    out += run("on", "--write", "--ends-at", "2026-12-01T04:00:00Z")
+    out += run("on", "--write", "--ends-at", "2040-06-01T04:00:00Z")
     assert dotenv.read_text() == (
         "# maintenance switches\n"
         "export MAINTENANCE_MODE=on\n"
         "\n"
         "MAINTENANCE_MODE_EXCEPT_IPS='10.0.0.0/8, 192.168.0.1'\n"
         "OTHER_APP_SETTING=1\n"
-        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z\n"
+        "MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z\n"
     )
     # The mode is kept, and no temporary file is left behind.
     assert dotenv.stat().st_mode & 0o777 == 0o640
@@ -494,6 +497,7 @@ def test_docs_have_an_example_for_every_platform() -> None:
     assert shown == set(platforms.NAMES)
 
 
+@pytest.mark.usefixtures("frozen_clock")
 @pytest.mark.parametrize(
     ("line", "words", "output"), docs_examples(), ids=[e[0][2:60] for e in docs_examples()]
 )

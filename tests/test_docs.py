@@ -3,6 +3,7 @@ the README's links work where it is read (PyPI)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -84,3 +85,44 @@ def test_every_docs_page_is_in_the_table_of_contents() -> None:
 def test_changelog_starts_with_unreleased() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert changelog.splitlines()[2] == "## Unreleased"
+
+
+# --- dates users paste never expire -------------------------------------------------------
+
+#: Pages whose dates are examples a user pastes (the changelog and the benchmark results
+#: record the past, and say so).
+PASTED = [
+    ROOT / "README.md",
+    *sorted(p for p in DOCS.glob("*.md") if p.stem not in {"changelog", "benchmarks"}),
+]
+#: The package's own text: error hints and docstrings that show an example instant.
+HINTS = sorted((ROOT / "maintenance_env").rglob("*.py"))
+ISO_DATE = re.compile(r"(?<!\d)(2\d{3})-(\d\d)-(\d\d)(?!\d)")
+
+
+def example_dates() -> list[tuple[str, dt.date]]:
+    found = []
+    for path in PASTED + HINTS:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in ISO_DATE.finditer(line):
+                year, month, day = map(int, match.groups())
+                try:
+                    day_of = dt.date(year, month, day)
+                except ValueError:  # an invalid date shown on purpose (month 13)
+                    continue
+                found.append((f"{path.relative_to(ROOT)}:{number}", day_of))
+    return found
+
+
+def test_the_docs_show_example_dates() -> None:
+    """The check below must have something to look at."""
+    assert len(example_dates()) > 10
+
+
+def test_example_dates_are_ahead_of_the_clock_the_suite_runs_under() -> None:
+    """A pasted ``--ends-at`` example that has become the past is refused by the command; the
+    suite runs under a clock years ahead in CI (libfaketime), so this fails long before a user
+    could hit it. The real clock, not a frozen one: that is the point."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    past = [(where, day) for where, day in example_dates() if day <= today]
+    assert past == []

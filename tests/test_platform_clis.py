@@ -29,7 +29,7 @@ from botocore.validate import ParamValidator  # noqa: E402
 
 VALUES = [
     ("MAINTENANCE_MODE", "on"),
-    ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+    ("MAINTENANCE_MODE_ENDS_AT", "2040-06-01T04:00:00Z"),
     ("MAINTENANCE_MODE_MESSAGE", 'Back at 4, 100% "sure"; it\'s $HOME'),
 ]
 ARN = "arn:aws:apprunner:eu-west-1:123456789012:service/shop/8fe1e10304f84fd2b0df550fe98a71fa"
@@ -108,7 +108,7 @@ def test_ecs_calls_are_valid_for_botocore() -> None:
         "on",
         "--write",
         "--ends-at",
-        "2026-12-01T04:00:00Z",
+        "2040-06-01T04:00:00Z",
         "--message",
         VALUES[2][1],
     ]

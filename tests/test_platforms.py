@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ON = [("MAINTENANCE_MODE", "on")]
 WITH_MESSAGE = [
     *ON,
-    ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+    ("MAINTENANCE_MODE_ENDS_AT", "2040-06-01T04:00:00Z"),
     ("MAINTENANCE_MODE_MESSAGE", "Back at 4, 100% sure"),
 ]
 
@@ -149,7 +149,7 @@ def test_context_without_markers_is_empty(tmp_path: Path) -> None:
 def test_heroku_commands() -> None:
     plan = instructions("heroku", "on", WITH_MESSAGE, app="shop")
     assert plan.commands == [
-        "heroku config:set MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "heroku config:set MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' --app shop",
         "heroku maintenance:on --app shop",
     ]
@@ -174,14 +174,14 @@ def test_kubernetes_commands() -> None:
     assert plan.commands == [
         "kubectl create configmap shop-maintenance --namespace prod "
         "--from-literal=MAINTENANCE_MODE=on "
-        "--from-literal=MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "--from-literal=MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "--from-literal=MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' "
         "--dry-run=client -o yaml | kubectl apply --namespace prod -f -",
         "kubectl patch configmap shop-maintenance --namespace prod --type merge -p "
         '\'{"data":{"MAINTENANCE_MODE":"on","MAINTENANCE_MODE_ENDS_AT":'
-        '"2026-12-01T04:00:00Z","MAINTENANCE_MODE_MESSAGE":"Back at 4, 100% sure"}}\'',
+        '"2040-06-01T04:00:00Z","MAINTENANCE_MODE_MESSAGE":"Back at 4, 100% sure"}}\'',
         "kubectl set env deployment/shop --namespace prod MAINTENANCE_MODE=on "
-        "MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'",
     ]
     assert not plan.restarts  # the ConfigMap volume route comes first
@@ -301,7 +301,7 @@ def test_cloudrun_picks_a_delimiter_when_a_value_has_commas() -> None:
     flag = shlex.split(plan.commands[0])[-1]
     assert flag == (
         "--update-env-vars=^@^MAINTENANCE_MODE=on@MAINTENANCE_MODE_ENDS_AT="
-        "2026-12-01T04:00:00Z@MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure"
+        "2040-06-01T04:00:00Z@MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure"
     )
 
 
@@ -395,7 +395,7 @@ def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
     assert manifest["metadata"]["namespace"] == "prod"
     assert manifest["data"] == {
         "MAINTENANCE_MODE": "on",
-        "MAINTENANCE_MODE_ENDS_AT": "2026-12-01T04:00:00Z",
+        "MAINTENANCE_MODE_ENDS_AT": "2040-06-01T04:00:00Z",
         "MAINTENANCE_MODE_MESSAGE": "Back at 4, 100% sure",
     }
 
@@ -590,8 +590,8 @@ OPTION_SETS = [
     WITH_MESSAGE,
     [
         ("MAINTENANCE_MODE", "on"),
-        ("MAINTENANCE_MODE_STARTS_AT", "2026-12-01T02:00:00Z"),
-        ("MAINTENANCE_MODE_ENDS_AT", "2026-12-01T04:00:00Z"),
+        ("MAINTENANCE_MODE_STARTS_AT", "2040-06-01T02:00:00Z"),
+        ("MAINTENANCE_MODE_ENDS_AT", "2040-06-01T04:00:00Z"),
         ("MAINTENANCE_MODE_MESSAGE", 'It\'s "down"; $HOME `id` \\ back, 100% @ 4, ^ ~ | # ! + :'),
     ],
 ]
@@ -630,7 +630,7 @@ def test_store_route_leads_when_configured(name: str) -> None:
     write = with_store.steps[0].commands[0]
     assert "maintenance_mode on --write" in write
     # The --write route carries the other values as options.
-    assert "--ends-at 2026-12-01T04:00:00Z" in write
+    assert "--ends-at 2040-06-01T04:00:00Z" in write
     assert "--message" in write
     assert not with_store.restarts
     # The restart route follows, as the fallback.
@@ -717,33 +717,33 @@ def test_new_platform_commands() -> None:
 
     assert commands("swarm", app="shop_web") == [
         "docker service update --env-add MAINTENANCE_MODE=on "
-        "--env-add MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "--env-add MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "--env-add 'MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure' shop_web",
     ]
     assert commands("azure-appservice", app="shop", environment="rg") == [
         "az webapp config appsettings set --name shop --resource-group rg --settings "
-        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'",
-        "python manage.py maintenance_mode on --write --ends-at 2026-12-01T04:00:00Z "
+        "python manage.py maintenance_mode on --write --ends-at 2040-06-01T04:00:00Z "
         "--message 'Back at 4, 100% sure'",
     ]
     assert commands("azure-containerapps", app="shop", environment="rg")[0] == (
         "az containerapp update --name shop --resource-group rg --set-env-vars "
-        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure'"
     )
     assert commands("ecs", app="shop", environment="prod") == [
-        "printf '%s\\n' MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "printf '%s\\n' MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "'MAINTENANCE_MODE_MESSAGE=Back at 4, 100% sure' | aws s3 cp - "
         "'s3://<bucket>/shop-maintenance.env'",
         "aws ecs update-service --cluster prod --service shop --force-new-deployment",
     ]
     assert commands("nomad", app="shop")[0] == (
-        "nomad job run -var maintenance_mode=on -var maintenance_mode_ends_at=2026-12-01T04:00:00Z "
+        "nomad job run -var maintenance_mode=on -var maintenance_mode_ends_at=2040-06-01T04:00:00Z "
         "-var 'maintenance_mode_message=Back at 4, 100% sure' shop.nomad.hcl"
     )
     assert commands("kamal")[0] == (
-        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2026-12-01T04:00:00Z "
+        "MAINTENANCE_MODE=on MAINTENANCE_MODE_ENDS_AT=2040-06-01T04:00:00Z "
         "MAINTENANCE_MODE_MESSAGE='Back at 4, 100% sure' kamal app boot"
     )
     assert commands("upsun", app="app", environment="main")[0] == (
