@@ -32,9 +32,13 @@ venv: $(STAMP)
 
 # The suite with branch coverage of maintenance_env (at least 95%; a line no test can reach
 # says why in a pragma), then the linters and the docs: main stays ruff-clean, mypy --strict
-# clean, and its docs build without a warning.
+# clean, and its docs build without a warning. In two runs, one coverage: the in-process tests
+# on every core (pytest-xdist), then the tests that start real processes, one at a time, so
+# that their timing is not shared with the rest of the suite.
+COV := --cov=maintenance_env --cov-branch
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov=maintenance_env --cov-branch --cov-fail-under=95 \
+	$(BIN)/python -m pytest -m "$(FAST)" -n auto $(COV) --cov-report= $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not ($(FAST))" $(COV) --cov-append --cov-fail-under=95 \
 		--cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory docs
