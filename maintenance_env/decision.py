@@ -31,13 +31,9 @@ from django.urls import Resolver404, resolve
 from django.utils import translation
 
 from maintenance_env import bypass, responses
-from maintenance_env.decorators import EXEMPT_ATTR
-from maintenance_env.policy import Policy, health_key
+from maintenance_env.policy import EXEMPT_ATTR, SAFE_METHODS, Policy, Reach, health_key
 
 __all__ = [
-    "EXEMPT_CACHE_SIZE",
-    "SAFE_METHODS",
-    "Reach",
     "Verdict",
     "auser_passes",
     "check_failed",
@@ -52,7 +48,6 @@ logger = logging.getLogger("maintenance_env")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: The methods read-only mode lets through: RFC 9110 section 9.2.1's safe methods.
-SAFE_METHODS = responses.SAFE_METHODS
 
 
 class Verdict(Enum):
@@ -62,15 +57,6 @@ class Verdict(Enum):
     PASS_CLIENT = "pass client"  # through for this client's address only: mark private
     PASS_COOKIE = "pass cookie"  # through for a cookie's holder only: private, Vary: Cookie
     ASK_USER = "ask user"  # only a user-based exemption can still let it through
-
-
-class Reach(Enum):
-    """What a path resolves to, as far as maintenance is concerned."""
-
-    EXEMPT = "exempt"  # a view decorated with maintenance_exempt
-    LOGIN = "login"  # a login or logout view: passes while a user-based exemption is on
-    VIEW = "view"  # any other view, or resolving failed
-    NONE = "none"  # no view: Django answers 404, or redirects (APPEND_SLASH, i18n_patterns)
 
 
 def check_failed(state: Policy, kind: str, error: BaseException) -> None:

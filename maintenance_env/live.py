@@ -1,4 +1,4 @@
-"""The per-process runtime: the configuration with the live sources polled in.
+"""One process's view of the configuration: :class:`Runtime`, the live sources polled in.
 
 :class:`Runtime` reads the environment and settings once, then asks each live source (the
 shared store, the mounted config) what changed, at most once per reload interval, on the
@@ -6,18 +6,16 @@ request path but never waiting: the mounted config costs a few ``os.stat`` calls
 store hands over what its refresher thread read. A change re-resolves the configuration
 into a new :class:`~maintenance_env.policy.Policy`; nothing else ever replaces it.
 
-The process-wide runtime is created when the middleware loads (:func:`load_runtime`) and
-forgotten when Django's ``setting_changed`` fires, so ``override_settings`` works in tests.
+One rule covers the first answer: a shared store this process has never read is read
+once, with a bounded wait (:data:`START_READ_TIMEOUT`), before the first answer, except
+under a running event loop (see :meth:`Runtime.state`). Requests, ``is_active()``,
+``status()`` and jobs all come through it.
 
-Above every source sits the test override layer (:func:`push_override`, used by
-:class:`maintenance_env.testing.override`): a process-global stack, applied at once to the
-process's runtime when it changes, and read again by every runtime built while it is in
-force, so it survives ``override_settings`` resetting the runtime.
-
-The process's runtime also notices when the effective state (:meth:`Policy.is_active`)
-changes, with no thread of its own: when a live source or an override changes the policy,
-and, while a schedule is set, on the same once-per-interval tick as the live sources. It
-then sends :data:`maintenance_env.signals.maintenance_changed`.
+The runtime also notices when the effective state (:meth:`Policy.is_active`) changes,
+with no thread of its own, and hands the :class:`~maintenance_env.signals.Change` to its
+``on_change`` callback (:mod:`maintenance_env.runtime` sends ``maintenance_changed`` for
+the process's runtime). Which runtime is the process's, the override stack's use and the
+at-fork hook live in :mod:`maintenance_env.runtime`.
 """
 
 from __future__ import annotations
@@ -25,40 +23,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
-
-from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from collections.abc import Callable, Mapping
 
 from maintenance_env.config import Layer, Problem, base_layers, resolve, shown
 from maintenance_env.policy import Policy
-from maintenance_env.signals import Change, maintenance_changed
+from maintenance_env.signals import Change
 from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.dotenv import summarise
 from maintenance_env.sources.mounted import MountedConfig
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import PREFIX, VARIABLES, Origin
 
-__all__ = [
-    "Runtime",
-    "get_runtime",
-    "get_state",
-    "load_runtime",
-    "override_layer",
-    "pop_override",
-    "push_override",
-    "reset",
-]
+__all__ = ["LIVE_NAMES", "OVERRIDES", "START_READ_TIMEOUT", "OverrideStack", "Runtime"]
 
 logger = logging.getLogger("maintenance_env")
 
-#: Seconds the process's runtime may wait, once, when it loads, for its first read of the
-#: shared store (:meth:`Runtime.read_store_at_start`).
+#: Seconds a process may wait, once, before its first answer, for its first read of the
+#: shared store (:meth:`Runtime.state`).
 START_READ_TIMEOUT = 1.0
 
 #: The live variables: the only ones read from the store and the mounted config.
@@ -73,8 +56,10 @@ def _is_live(name: str) -> bool:
 class Runtime:
     """One process's view of the configuration, with the live sources polled in.
 
-    ``background=False`` starts no refresher thread for the store: only :meth:`refresh`
-    reads it (a management command, a system check).
+    ``background=False`` starts no refresher thread for the store and never reads it by
+    itself: only :meth:`refresh` reads it (a management command, a system check).
+    ``on_change(runtime, change)`` is called, outside the lock, after each change of the
+    effective state (errors it raises propagate: the caller logs them).
 
     ``state()`` is the hot path: without a live source or a schedule it returns an
     attribute; with one it also compares ``time.monotonic()`` to the next tick. A tick
@@ -89,9 +74,11 @@ class Runtime:
         *,
         check_template: bool = True,
         background: bool = True,
+        on_change: Callable[[Runtime, Change], None] | None = None,
     ) -> None:
         self._base = base_layers(environ)
         self._check_template = check_template
+        self._on_change = on_change
         base = resolve(self._base, check_template=check_template)
         self.base = base
         config = base.config
@@ -120,10 +107,12 @@ class Runtime:
         #: The last change of the effective state this runtime saw (``None``: none yet).
         self.last_change: Change | None = None
         self._lock = threading.Lock()
+        self._first_lock = threading.Lock()
+        #: The first-read rule is pending: a store this process has never read.
+        self._unread = self.store is not None and background
         self._next_poll = 0.0
         self._logged: frozenset[tuple[object, ...]] = frozenset()
         self._read_once = False  # the first read at start-up is not a "change"
-        self._store_waited = False
         self._ready = False  # changes are noticed from the end of __init__ on
         self._state = Policy(base)
         self._active = False
@@ -153,8 +142,18 @@ class Runtime:
         return tuple(p for p in self.base.problems if not p.origin.live)
 
     def state(self) -> Policy:
-        """The current policy, after polling the live sources if the interval is up."""
+        """The current policy, after polling the live sources if the interval is up.
+
+        The first call in a process whose shared store it has never read reads the store
+        in this thread first, waiting at most :data:`START_READ_TIMEOUT` seconds, and
+        starts from what it finds (no ``maintenance_changed``): a worker that has just
+        started, or was forked, never answers from its parent's values or from the
+        environment alone while the store says otherwise. Under a running event loop it
+        does not wait: the refresher's first read, a moment later, has to do.
+        """
         if self._watch and time.monotonic() >= self._next_poll:
+            if self._unread:
+                self._read_first()
             self._poll()
         return self._state
 
@@ -163,40 +162,28 @@ class Runtime:
         close (for a policy with neither, ``state()`` stays one attribute check)."""
         return bool(self.sources) or (policy.enabled and policy.windowed)
 
-    def read_store_once(self) -> None:
-        """Read the shared store in this thread, once, if nothing has been read from it yet.
-
-        For code outside requests (a task in a worker that has just started): before its
-        first read the store counts as absent, and a task would run while the fleet is in
-        maintenance. Waits at most the store's socket timeout; never under a running event
-        loop (there the refresher thread's first read, a moment later, has to do).
-        """
-        if self._store_waited or self.store is None:
-            return
-        self._store_waited = True
-        if self.store.last_read is not None or self.store.failing_since is not None:
-            return
+    def _read_first(self) -> None:
+        """The first-read rule (see :meth:`state`); other threads wait for it, bounded."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self.refresh()
+            pass
+        else:
+            return
+        with self._first_lock:
+            if self._unread:
+                self._unread = False
+                self.read_first()
 
-    def read_store_at_start(self, timeout: float = START_READ_TIMEOUT) -> None:
-        """Read the shared store once, now, in this thread, and apply what it holds as part
-        of starting up (no ``maintenance_changed``, no "configuration changed" line), without
-        starting the refresher thread.
-
-        For the process's own runtime when it loads, and again in a child right after a fork
-        (a prefork server's worker, before it serves): without it, a worker that starts (or
-        is recycled) during maintenance would answer its first requests from what its parent
-        read, or from the environment and settings, until its refresher's first read. Waits
-        at most ``timeout`` seconds (a store that is down then counts as absent, as
-        documented); it is never called on a request of a running server.
-        """
+    def read_first(self, timeout: float = START_READ_TIMEOUT) -> None:
+        """Read the shared store now, in this thread, waiting at most ``timeout`` seconds,
+        and start from what it holds: no ``maintenance_changed``, no "configuration
+        changed" line (a store that cannot be read then counts as absent). The first-read
+        rule calls it; so does a management command that shows or writes the store."""
         if self.store is None or self.base.problems:
             return
+        self._unread = False
         self.store.read_now(timeout=timeout)
-        self._store_waited = True
         with self._lock:
             ready, self._ready = self._ready, False
             self._read_once = False  # what this read finds is where the process starts
@@ -205,7 +192,23 @@ class Runtime:
             finally:
                 self._active = self._state.is_active()
                 self._ready = ready
-        self._next_poll = 0.0  # the first request starts the refresher
+        self._next_poll = 0.0  # the poll that follows starts the refresher
+
+    def after_fork(self) -> None:
+        """In a child right after a fork: fresh locks, no thread, and the store as never
+        read (its values were the parent's, maybe read long ago). No I/O: the next answer
+        reads the store under the first-read rule."""
+        self._lock = threading.Lock()
+        self._first_lock = threading.Lock()
+        for source in self.sources:
+            source.after_fork()
+        if self.store is not None:
+            self.snapshots.pop(Origin.CACHE, None)
+            self.read_at.pop(Origin.CACHE, None)
+            self.failing_since.pop(Origin.CACHE, None)
+            self._unread = self.store.background
+            self._watch = True
+        self._next_poll = 0.0
 
     def refresh(self, *, timeout: float | None = None) -> Policy:
         """Read every live source now, the store included, in this thread (a management
@@ -213,6 +216,7 @@ class Runtime:
         seconds when given), and return the policy that results."""
         if self.store is not None:
             self.store.read_now(timeout=timeout)
+            self._unread = False
         self._next_poll = 0.0
         return self.state()
 
@@ -326,31 +330,8 @@ class Runtime:
         return change
 
     def _announce(self, change: Change) -> None:
-        """Send ``maintenance_changed`` for the process's runtime (not a private one: a
-        management command's, a check's); receivers' errors are logged, never raised."""
-        if self is not _runtime or not maintenance_changed.has_listeners(Runtime):
-            return
-        try:
-            from maintenance_env.api import build_status
-
-            arguments: dict[str, Any] = {
-                "active": change.active,
-                "previous": change.previous,
-                "status": build_status(self, self._state),
-                "change": change,
-            }
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                maintenance_changed.send_robust(sender=Runtime, **arguments)
-                return
-            # Under an event loop (ASGI) the receivers run in a task on it, so async ones
-            # can be awaited and sync ones go to a thread: the request is not held up.
-            task = loop.create_task(maintenance_changed.asend_robust(sender=Runtime, **arguments))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
-        except Exception:
-            logger.exception("maintenance_env: sending maintenance_changed failed")
+        if self._on_change is not None:
+            self._on_change(self, change)
 
     def _log_source(
         self, source: LiveSource, snapshot: Snapshot, logged: set[tuple[object, ...]]
@@ -460,133 +441,50 @@ class Runtime:
             self._state.resolution = resolution
 
 
-# --- the process-wide runtime -----------------------------------------------------------
-
-_runtime: Runtime | None = None
-_runtime_lock = threading.Lock()
-#: Signal tasks scheduled on an event loop, kept until done (the loop keeps weak refs).
-_tasks: set[asyncio.Task[Any]] = set()
-
 # --- the test override layer ------------------------------------------------------------
 
-#: (token, values by variable name), oldest first; later entries win, variable by variable.
-_overrides: list[tuple[object, Mapping[str, object]]] = []
-_overrides_lock = threading.Lock()
+
+class OverrideStack:
+    """The test override layer: (token, values by variable name), oldest first; later
+    entries win, variable by variable. Process-global, so it survives ``override_settings``
+    resetting the runtime; :mod:`maintenance_env.runtime` applies a change at once."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[object, Mapping[str, object]]] = []
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """A fresh lock (another thread may have held this one at a fork)."""
+        self._lock = threading.Lock()
+
+    def layer(self) -> dict[str, object]:
+        """The values every override in force sets, by variable name (the newest wins)."""
+        if not self._entries:
+            return {}
+        with self._lock:
+            entries = list(self._entries)
+        merged: dict[str, object] = {}
+        for _token, values in entries:
+            merged.update(values)
+        return merged
+
+    def push(self, values: Mapping[str, object]) -> object:
+        """Add ``values`` on top; returns the token :meth:`pop` takes."""
+        token = object()
+        with self._lock:
+            self._entries.append((token, dict(values)))
+        return token
+
+    def pop(self, token: object) -> None:
+        """Take the override of ``token`` away (in any order; unknown tokens are ignored)."""
+        with self._lock:
+            self._entries[:] = [entry for entry in self._entries if entry[0] is not token]
+
+
+#: The process's override layer (:class:`maintenance_env.testing.override` fills it).
+OVERRIDES = OverrideStack()
 
 
 def override_layer() -> dict[str, object]:
     """The values every override in force sets, by variable name (the newest wins)."""
-    if not _overrides:
-        return {}
-    with _overrides_lock:
-        entries = list(_overrides)
-    merged: dict[str, object] = {}
-    for _token, values in entries:
-        merged.update(values)
-    return merged
-
-
-def push_override(values: Mapping[str, object]) -> object:
-    """Put ``values`` (already validated) on top of every source; returns the token that
-    :func:`pop_override` takes. The process's runtime resolves again at once."""
-    token = object()
-    with _overrides_lock:
-        _overrides.append((token, dict(values)))
-    _reapply()
-    return token
-
-
-def pop_override(token: object) -> None:
-    """Take the override of ``token`` away (in any order; unknown tokens are ignored)."""
-    with _overrides_lock:
-        _overrides[:] = [entry for entry in _overrides if entry[0] is not token]
-    _reapply()
-
-
-def _reapply() -> None:
-    runtime = _runtime
-    if runtime is not None:
-        runtime.reapply("override")
-
-
-def load_runtime() -> Runtime:
-    """Read the environment and settings again, and make that the process's runtime.
-
-    Raises ``ImproperlyConfigured`` naming every bad variable and value, so that a server
-    never starts half-configured (system checks do not run under gunicorn or uvicorn).
-    """
-    global _runtime
-    runtime = Runtime()
-    problems = runtime.problems
-    if problems:
-        runtime.close()
-        raise ImproperlyConfigured(
-            "django-maintenance-env is misconfigured:\n" + "\n".join(f"  {p}" for p in problems)
-        )
-    runtime.read_store_at_start()
-    with _runtime_lock:
-        old, _runtime = _runtime, runtime
-    if old is not None:
-        old.close()
-    return runtime
-
-
-def _read_store_after_fork() -> None:
-    """In a child right after a fork (a prefork server's worker): read the store again
-    before serving, so the worker starts from the store as it is now, not as its parent
-    last read it (maybe long ago)."""
-    runtime = _runtime
-    if runtime is not None and runtime.store is not None and runtime.store.background:
-        # Another thread of the parent may have held the lock at the fork: the child's
-        # copy would then stay locked forever.
-        runtime._lock = threading.Lock()
-        try:
-            runtime.read_store_at_start()
-        except Exception:  # never let a fork fail because of the store
-            logger.exception("maintenance_env: reading %s after a fork failed", runtime.store.label)
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_read_store_after_fork)
-
-
-def get_runtime() -> Runtime:
-    """The process's runtime, loaded on first use."""
-    runtime = _runtime
-    if runtime is None:
-        runtime = load_runtime()
-    return runtime
-
-
-def get_state() -> Policy:
-    """The current policy; the one call the request path makes."""
-    runtime = _runtime
-    if runtime is None:
-        runtime = load_runtime()
-    return runtime.state()
-
-
-def reset() -> None:
-    """Forget the runtime: the next request or middleware load reads everything again."""
-    global _runtime
-    with _runtime_lock:
-        old, _runtime = _runtime, None
-    if old is not None:
-        old.close()
-
-
-@receiver(setting_changed)
-def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
-    if setting.startswith(PREFIX) or setting in {
-        "CACHES",
-        "TEMPLATES",
-        "LANGUAGE_CODE",
-        "LANGUAGES",
-        "TIME_ZONE",
-        "USE_TZ",
-        "USE_I18N",
-        "SECRET_KEY",
-        "ROOT_URLCONF",
-        "LOGIN_URL",
-    }:
-        reset()
+    return OVERRIDES.layer()

@@ -25,11 +25,9 @@ from django.utils.http import http_date
 from django.utils.safestring import SafeString, mark_safe
 
 from maintenance_env import logs
-from maintenance_env.policy import Policy
+from maintenance_env.policy import NEVER_CACHE, SAFE_METHODS, Policy
 
 __all__ = [
-    "NEVER_CACHE",
-    "SAFE_METHODS",
     "for_one_client",
     "maintenance_response",
     "prefers_json",
@@ -38,10 +36,6 @@ __all__ = [
 
 logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
-
-NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
-#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def prefers_json(request: HttpRequest) -> bool:
@@ -288,17 +282,3 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             # "refresh" pragma, sent as a header as every browser honours).
             response.headers["Refresh"] = str(config.refresh)
     return _finish(response, request, retry_after, now)
-
-
-_MOVED_TO_BYPASS = frozenset(
-    {"BYPASS_COOKIE", "BYPASS_PARAM", "bypass_redirect", "has_bypass_cookie", "wants_bypass"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The bypass link's names, which lived here before :mod:`maintenance_env.bypass`."""
-    if name in _MOVED_TO_BYPASS:
-        from maintenance_env import bypass
-
-        return getattr(bypass, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client, RequestFactory, override_settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf, responses
+from maintenance_env import live, responses, variables
 from maintenance_env.responses import prefers_json
 
 
@@ -52,7 +52,7 @@ def test_html_page_defaults() -> None:
     assert '<html lang="en">' in page
     assert "<title>Down for maintenance</title>" in page
     assert 'name="viewport"' in page
-    assert conf.DEFAULT_MESSAGE in page
+    assert variables.DEFAULT_MESSAGE in page
     assert "prefers-color-scheme: dark" in page
     assert "http://" not in page
     assert "https://" not in page  # self-contained: no external assets
@@ -161,7 +161,7 @@ def test_a_template_that_fails_to_render_falls_back_to_a_plain_page(
 
 @override_settings(MAINTENANCE_MODE=True)
 def test_the_response_is_marked_as_logged() -> None:
-    state = conf.Runtime().state()
+    state = live.Runtime().state()
     response = responses.maintenance_response(RequestFactory().get("/"), state)
     assert response._has_been_logged is True  # type: ignore[attr-defined]
 

@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.test import Client, SimpleTestCase, override_settings
 
 import maintenance_env
-from maintenance_env import conf, live
+from maintenance_env import live, runtime
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.testing import override
 from maintenance_env.variables import Origin
@@ -81,10 +81,10 @@ def test_takes_effect_at_once_without_waiting_for_the_interval(
 ) -> None:
     volume.update({"MAINTENANCE_MODE": "off"})
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="3600")
-    runtime = conf.load_runtime()
+    current = runtime.load_runtime()
     with override(active=True):
-        assert runtime.state().is_active() is True
-    assert runtime.state().is_active() is False
+        assert current.state().is_active() is True
+    assert current.state().is_active() is False
 
 
 # --- active= and the window -------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_survives_override_settings_resetting_the_runtime(env: Callable[..., Non
             assert maintenance_env.is_active() is True
             assert Client().get("/").status_code == 503
         assert maintenance_env.is_active() is True
-        conf.reset()
+        runtime.reset()
         assert maintenance_env.is_active() is True
     assert maintenance_env.is_active() is False
 

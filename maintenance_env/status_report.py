@@ -1,18 +1,8 @@
-"""The Python API: :func:`is_active` and :func:`status`, this process's view for any code.
+"""The typed answer of :func:`maintenance_env.status`: :class:`Status` and its parts, and
+:func:`build_status`, which builds one from a runtime and one of its policies.
 
-Views, Celery tasks, management commands and signal receivers ask the same runtime as the
-middleware, live sources (the shared store, the mounted config) and test overrides
-included::
-
-    import maintenance_env
-
-    if maintenance_env.is_active():
-        ...
-
-    info = maintenance_env.status()
-    info.active, info.read_only, info.window, info.retry_after
-    info.variables["MAINTENANCE_MODE"].origin        # Origin.CONFIG, say
-    info.as_dict()                                   # what `maintenance_mode status --json` prints
+The platform is an input (``platform=``): detecting it belongs to the Python API and the
+management command, not to the runtime that builds a status for ``maintenance_changed``.
 """
 
 from __future__ import annotations
@@ -26,7 +16,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_datetime
 
 from maintenance_env import live
@@ -41,34 +30,13 @@ __all__ = [
     "VariableStatus",
     "Window",
     "build_status",
-    "is_active",
+    "configured_platform",
     "iso",
-    "json_value",
     "reason",
-    "status",
 ]
 
 #: What replaces a secret's value (``MAINTENANCE_MODE_BYPASS_SECRET``, the cache URL).
 MASK = "***"
-
-
-def is_active() -> bool:
-    """Whether maintenance is active in this process now: ``MAINTENANCE_MODE`` on and now
-    inside [``STARTS_AT``, ``ENDS_AT``), from the same sources as the middleware, test
-    overrides included.
-
-    As cheap as the middleware's own check once the process has its runtime (a few
-    hundred nanoseconds; with a live source, at most one poll per
-    ``MAINTENANCE_MODE_RELOAD_INTERVAL``). The first call in a process that uses the
-    shared store and has not read it yet (a worker that has just started) reads it once,
-    waiting at most the store's socket timeout (1 s), except under a running event loop.
-
-    Raises ``ImproperlyConfigured`` when the environment or settings hold a bad value, as
-    the middleware does when it loads.
-    """
-    runtime = live.get_runtime()
-    runtime.read_store_once()
-    return runtime.state().is_active()
 
 
 @dataclass(frozen=True)
@@ -239,9 +207,9 @@ def _window(policy: Policy, now: float) -> Window | None:
     return Window(config.starts_at, config.ends_at, when)
 
 
-def _platform(runtime: live.Runtime, policy: Policy, detection_root: str) -> PlatformInfo:
-    from maintenance_env import platforms
-
+def configured_platform(runtime: live.Runtime, policy: Policy) -> PlatformInfo | None:
+    """The platform ``MAINTENANCE_MODE_PLATFORM`` names (or why it is bad), or ``None``
+    when it is unset and the platform would have to be detected."""
     for problem in runtime.base.problems:
         if problem.name == "MAINTENANCE_MODE_PLATFORM":
             return PlatformInfo(None, str(problem))
@@ -249,8 +217,11 @@ def _platform(runtime: live.Runtime, policy: Policy, detection_root: str) -> Pla
     if configured:
         origin = policy.resolution.origins["MAINTENANCE_MODE_PLATFORM"].value
         return PlatformInfo(configured, f"MAINTENANCE_MODE_PLATFORM (from the {origin})")
-    detection = platforms.detect(os.environ, detection_root)
-    return PlatformInfo(detection.name, detection.reason)
+    return None
+
+
+#: The platform of a status built without detection (the ``maintenance_changed`` payload).
+NOT_DETECTED = PlatformInfo(None, "not detected here: maintenance_env.status() detects it")
 
 
 def _moment(timestamp: float | None) -> dt.datetime | None:
@@ -333,21 +304,24 @@ def build_status(
     policy: Policy,
     *,
     now: float | None = None,
-    detection_root: str = "/",
+    platform: PlatformInfo | None = None,
 ) -> Status:
     """The :class:`Status` of ``policy``, a policy of ``runtime``, at ``now``
-    (``time.time()``, seconds)."""
+    (``time.time()``, seconds). ``platform`` defaults to :func:`configured_platform`, or
+    :data:`NOT_DETECTED` when ``MAINTENANCE_MODE_PLATFORM`` is unset."""
     now = time.time() if now is None else now
     resolution = policy.resolution
     config = policy.config
     active = policy.is_active(now)
+    if platform is None:
+        platform = configured_platform(runtime, policy) or NOT_DETECTED
     return Status(
         active=active,
         read_only=active and config.read_only,
         reason=reason(policy, now),
         window=_window(policy, now),
         retry_after=policy.retry_after(now) if active else None,
-        platform=_platform(runtime, policy, detection_root),
+        platform=platform,
         config_path=config.config_path,
         config_error=resolution.source_error if config.config_path else None,
         variables=_variables(policy),
@@ -355,22 +329,3 @@ def build_status(
         sources=_sources(runtime),
         last_change=runtime.last_change,
     )
-
-
-def status(*, detection_root: str = "/") -> Status:
-    """This process's view: whether maintenance is active and why, the window, the
-    ``Retry-After`` seconds, every variable's value and origin (secrets masked), what is
-    wrong, the health of each live source and the last change seen.
-
-    Unlike :func:`is_active` it never raises for a bad configuration: the problems are in
-    :attr:`Status.problems`. ``detection_root`` is where platform markers are looked for
-    (tests point it at a fake filesystem). Costs well under a millisecond (most of it
-    looking for the platform's markers).
-    """
-    try:
-        runtime = live.get_runtime()
-    except ImproperlyConfigured:
-        # Report what is wrong from a runtime of our own, without installing it.
-        runtime = live.Runtime(background=False)
-    runtime.read_store_once()
-    return build_status(runtime, runtime.state(), detection_root=detection_root)
