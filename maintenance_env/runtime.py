@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from maintenance_env import live, status_report
+from maintenance_env import live, overrides, status_report
 from maintenance_env.policy import Policy
 from maintenance_env.signals import Change, maintenance_changed
 from maintenance_env.variables import PREFIX
@@ -70,14 +70,14 @@ def _announce(runtime: live.Runtime, change: Change) -> None:
 def push_override(values: Mapping[str, object]) -> object:
     """Put ``values`` (already validated) on top of every source; returns the token that
     :func:`pop_override` takes. The process's runtime resolves again at once."""
-    token = live.OVERRIDES.push(values)
+    token = overrides.OVERRIDES.push(values)
     _reapply()
     return token
 
 
 def pop_override(token: object) -> None:
     """Take the override of ``token`` away (in any order; unknown tokens are ignored)."""
-    live.OVERRIDES.pop(token)
+    overrides.OVERRIDES.pop(token)
     _reapply()
 
 
@@ -141,7 +141,7 @@ def _after_fork_in_child() -> None:
     shared store as never read in this process (the next answer reads it, bounded)."""
     global _runtime_lock
     _runtime_lock = threading.Lock()
-    live.OVERRIDES.after_fork()
+    overrides.OVERRIDES.after_fork()
     runtime = _runtime
     if runtime is not None:
         runtime.after_fork()

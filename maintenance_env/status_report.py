@@ -7,20 +7,17 @@ management command, not to the runtime that builds a status for ``maintenance_ch
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
 from maintenance_env import live
 from maintenance_env.policy import Policy
 from maintenance_env.signals import Change
+from maintenance_env.source_health import SourceHealth, source_health
 from maintenance_env.variables import VARIABLES, Origin
 
 __all__ = [
@@ -63,30 +60,6 @@ class VariableStatus:
 
     value: Any
     origin: Origin
-
-
-@dataclass(frozen=True)
-class SourceHealth:
-    """One live source (the shared store, the mounted config) as this process sees it.
-
-    ``ok`` is ``None`` before the first read, then whether the last read worked; ``error``
-    says why not. ``last_read`` is when it was last read (or, for the mounted config,
-    checked) successfully; ``stale_since`` when it started failing: from then on the store's
-    values are the last ones read, and the mounted config counts as absent. ``notes`` are
-    what was skipped while reading (lines a dotenv file could not parse, unknown names,
-    files that are not regular files), one line each. ``changed_at`` is when the source
-    itself last changed, as far as it says: the newest modification time of the mounted
-    config's files, or when ``maintenance_mode`` last wrote the store.
-    """
-
-    origin: Origin
-    label: str
-    ok: bool | None
-    error: str | None
-    last_read: dt.datetime | None
-    stale_since: dt.datetime | None
-    notes: tuple[str, ...] = ()
-    changed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -224,61 +197,6 @@ def configured_platform(runtime: live.Runtime, policy: Policy) -> PlatformInfo |
 NOT_DETECTED = PlatformInfo(None, "not detected here: maintenance_env.status() detects it")
 
 
-def _moment(timestamp: float | None) -> dt.datetime | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
-
-
-def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
-    """When a live source last changed: the store's own record of the last write, or the
-    newest modification time among the mounted config and its variables' files."""
-    if origin is Origin.CACHE:
-        written = runtime.store.changed_at if runtime.store is not None else None
-        return parse_datetime(written) if written else None
-    path = runtime.base.config.config_path
-    if not path:
-        return None
-    paths = [path]
-    if os.path.isdir(path):
-        paths += [os.path.join(path, name) for name in VARIABLES]
-    times = []
-    for candidate in paths:
-        with contextlib.suppress(OSError):
-            times.append(os.stat(candidate).st_mtime)
-    return _moment(max(times)) if times else None
-
-
-def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
-    found = []
-    for source in runtime.sources:
-        origin = source.origin
-        snapshot = runtime.snapshots.get(origin)
-        store = runtime.store if origin is Origin.CACHE else None
-        if store is not None:
-            snapshot = store.snapshot
-            last_read, failing_since = store.last_read, store.failing_since
-        else:
-            last_read = runtime.read_at.get(origin)
-            failing_since = runtime.failing_since.get(origin)
-        if snapshot is None or snapshot.kind == "pending":
-            ok: bool | None = None
-            error = None
-        else:
-            ok, error = snapshot.error is None, snapshot.error
-        found.append(
-            SourceHealth(
-                origin,
-                source.label,
-                ok,
-                error,
-                _moment(last_read),
-                _moment(failing_since) if ok is False else None,
-                snapshot.notes if snapshot is not None else (),
-                _changed_at(runtime, origin),
-            )
-        )
-    return tuple(found)
-
-
 #: The last policy's variables: a policy's values never change, and status() is called
 #: per task. (policy, its variables), replaced whole.
 _variables_cache: tuple[Policy | None, Mapping[str, VariableStatus]] = (None, {})
@@ -326,6 +244,6 @@ def build_status(
         config_error=resolution.source_error if config.config_path else None,
         variables=_variables(policy),
         problems=tuple(str(p) for p in resolution.problems),
-        sources=_sources(runtime),
+        sources=source_health(runtime),
         last_change=runtime.last_change,
     )

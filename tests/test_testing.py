@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.test import Client, SimpleTestCase, override_settings
 
 import maintenance_env
-from maintenance_env import live, runtime
+from maintenance_env import overrides, runtime
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.testing import override
 from maintenance_env.variables import Origin
@@ -33,7 +33,7 @@ def snapshot() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def no_override_left() -> Any:
     yield
-    assert live.override_layer() == {}, "an override leaked out of a test"
+    assert overrides.override_layer() == {}, "an override leaked out of a test"
 
 
 # --- the problem it solves --------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_threads_entering_and_leaving_leave_nothing_behind(env: Callable[..., No
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert live.override_layer() == {}
+    assert overrides.override_layer() == {}
     assert maintenance_env.status().variables["MAINTENANCE_MODE_MESSAGE"].origin is Origin.DEFAULT
 
 
@@ -333,7 +333,7 @@ def test_the_pytest_fixture(maintenance_override: Callable[..., override]) -> No
 
 
 def test_the_pytest_fixture_cleaned_up_after_itself() -> None:
-    assert live.override_layer() == {}
+    assert overrides.override_layer() == {}
     assert maintenance_env.is_active() is False
 
 
