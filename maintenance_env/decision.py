@@ -36,11 +36,9 @@ from maintenance_env.policy import EXEMPT_ATTR, SAFE_METHODS, Policy, Reach, hea
 __all__ = [
     "Verdict",
     "auser_passes",
-    "check_failed",
     "client_ip",
     "decide",
     "request_user_passes",
-    "user_passes",
 ]
 
 logger = logging.getLogger("maintenance_env")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-__all__ = ["OVERRIDES", "OverrideStack", "override_layer"]
+__all__ = ["OVERRIDES", "override_layer"]
 
 
 class OverrideStack:
