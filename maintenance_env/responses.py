@@ -17,14 +17,15 @@ from typing import Any
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http.request import MediaType
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import urlize
 from django.utils.http import http_date
+from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
 
-from maintenance_env import logs
 from maintenance_env.policy import NEVER_CACHE, SAFE_METHODS, Policy
 
 __all__ = [
@@ -38,15 +39,42 @@ logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
 
 
+def _is_json(media: MediaType) -> bool:
+    return media.main_type == "application" and (
+        media.sub_type == "json" or media.sub_type.endswith("+json")
+    )
+
+
+def _specificity(media: MediaType) -> int:
+    return (media.main_type != "*") + (media.sub_type != "*")
+
+
+def _refuses_json(request: HttpRequest) -> bool:
+    """The ``Accept`` header's most specific range covering ``application/json`` has
+    ``q=0`` (RFC 9110 section 12.5.1)."""
+    header = request.META.get("HTTP_ACCEPT", "")
+    ranges = [MediaType(token) for token in header.split(",") if token.strip()]
+    covering = [media for media in ranges if media.match("application/json")]
+    if not covering:
+        return False
+    most = max(_specificity(media) for media in covering)
+    return all(media.quality == 0 for media in covering if _specificity(media) == most)
+
+
 def prefers_json(request: HttpRequest) -> bool:
-    """The first ``Accept`` type is JSON (``application/json``, ``*+json``), or it is an XHR."""
-    meta = request.META
-    accept = meta.get("HTTP_ACCEPT")
-    if accept:
-        first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
-        if first == "application/json" or first.endswith("+json"):
+    """The client prefers JSON: its most preferred ``Accept`` type is ``application/json``
+    or a ``+json`` type, or, of the two, it prefers ``application/json`` to ``text/html``
+    (Django's ``HttpRequest.get_preferred_type``); or it is an ``XMLHttpRequest`` that
+    does not refuse JSON (``application/json;q=0``)."""
+    accepted = request.accepted_types  # q > 0 only, the most preferred first
+    if accepted and request.META.get("HTTP_ACCEPT"):
+        if _is_json(accepted[0]):
             return True
-    return meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest"
+        if request.get_preferred_type(("text/html", "application/json")) == "application/json":
+            return True
+    if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+        return not _refuses_json(request)
+    return False
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -203,26 +231,18 @@ def _finish(
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(response.content))
         response.content = b""
-    if logs.is_heard(request_logger, logging.INFO):
-        # What logger.info() would log, built directly: info() walks the stack to find the
-        # caller, a third of the cost of this line, which every maintenance response pays.
-        # When no handler would emit it (Django's default LOGGING with DEBUG off), the
-        # record is not built at all: that is as much as the rest of the response.
-        request_logger.handle(
-            request_logger.makeRecord(
-                request_logger.name,
-                logging.INFO,
-                __file__,
-                0,
-                "Maintenance mode: %s %s",
-                (request.method, request.path),
-                None,
-                "maintenance_response",
-                {"status_code": response.status_code, "request": request},
-            )
-        )
-    # Django's handler would log it again at ERROR (a 5xx), which mails ADMINS.
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    # Through Django's own helper, as its handler logs responses: at INFO (not ERROR for a
+    # 503, which would mail ADMINS), the arguments escaped against log forging, and the
+    # response marked so that Django's handler does not log it again.
+    log_response(
+        "Maintenance mode: %s %s",
+        request.method,
+        request.path,
+        response=response,
+        request=request,
+        logger=request_logger,
+        level="info",
+    )
     return response
 
 
