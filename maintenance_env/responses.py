@@ -15,7 +15,6 @@ import warnings
 from typing import Any
 
 from django.conf import settings
-from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.http.request import MediaType
 from django.template.loader import render_to_string
@@ -26,13 +25,13 @@ from django.utils.http import http_date
 from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
 
+from maintenance_env.languages import request_language
 from maintenance_env.policy import NEVER_CACHE, SAFE_METHODS, Policy
 
 __all__ = [
     "for_one_client",
     "maintenance_response",
     "prefers_json",
-    "request_language",
 ]
 
 logger = logging.getLogger("maintenance_env")
@@ -78,54 +77,6 @@ def prefers_json(request: HttpRequest) -> bool:
 
 
 # --- the page ---------------------------------------------------------------------------
-
-
-#: How many (language cookie, Accept-Language) pairs a policy remembers the language of.
-NEGOTIATED_SIZE = 256
-
-
-def request_language(request: HttpRequest, state: Policy) -> str:
-    """The language of the page for this request: a code of ``LANGUAGES``, or "" when
-    i18n is off (one page, under ``LANGUAGE_CODE``).
-
-    ``request.LANGUAGE_CODE`` when ``LocaleMiddleware`` ran before and chose one of
-    ``LANGUAGES``; otherwise what Django's ``get_language_from_request`` negotiates as
-    ``LocaleMiddleware`` would (the path's prefix under ``i18n_patterns``, the language
-    cookie, ``Accept-Language``), which is always a code of ``LANGUAGES`` or the default.
-    Never the thread's active language.
-    """
-    languages = state.languages
-    if languages is None:
-        return ""
-    code = getattr(request, "LANGUAGE_CODE", None)
-    if code in languages:
-        return str(code)
-    try:
-        # The path names a language only under i18n_patterns (LocaleMiddleware asks the
-        # same): finding none in a path is a walk over LANGUAGES that Django does not cache.
-        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
-        if is_language_prefix_patterns_used(urlconf)[0]:
-            code = translation.get_language_from_path(request.path_info)
-            if code in languages:
-                return str(code)
-        # The rest depends on two values only: negotiated once per pair and configuration
-        # (bounded), since it costs as much as a third of the response.
-        key = (
-            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
-            request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
-        )
-        negotiated = state.negotiated
-        code = negotiated.get(key)
-        if code is None:
-            code = translation.get_language_from_request(request)
-            if code not in languages:
-                code = state.default_language
-            if len(negotiated) >= NEGOTIATED_SIZE:
-                negotiated.clear()
-            negotiated[key] = code
-        return str(code)
-    except Exception:  # a malformed header must not cost the visitor the page
-        return state.default_language
 
 
 def _message_html(message: str) -> SafeString:

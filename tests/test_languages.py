@@ -235,9 +235,9 @@ def test_pages_are_bounded_by_languages_under_one_configuration() -> None:
 
 
 def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from maintenance_env import responses
+    from maintenance_env import languages
 
-    monkeypatch.setattr(responses, "NEGOTIATED_SIZE", 8)
+    monkeypatch.setattr(languages, "NEGOTIATED_SIZE", 8)
     with multilingual():
         client = Client()
         for i in range(50):

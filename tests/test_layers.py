@@ -216,15 +216,14 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > MAX_LINES and relative not in TABLE_MODULES:
             too_long[relative] = lines
-    # Still over, and being split on other branches or in a later step (see the report).
+    # Still over, and split on the branches that own them: the cache-URL grammar leaves
+    # sources/store.py for cache_url.py, the command is split by its owners, the file
+    # writer is being reworked, and variables.py loses the cache-URL checks with it.
     pending = {
-        "sources/store.py",  # the cache-URL grammar moves to cache_url.py
-        "management/commands/maintenance_mode.py",  # the command is split by its owners
-        "decision.py",
-        "responses.py",
-        "variables.py",
+        "sources/store.py",
+        "management/commands/maintenance_mode.py",
         "sources/writing.py",
-        "platforms/base.py",
+        "variables.py",
     }
     assert {name: n for name, n in too_long.items() if name not in pending} == {}
 
