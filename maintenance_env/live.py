@@ -150,14 +150,14 @@ class Runtime:
                 self._unread = False
                 self.read_first()
 
-    def read_first(self, timeout: float = START_READ_TIMEOUT) -> None:
-        """Read the shared store now, at most ``timeout`` seconds, and start from what it
-        holds (no change, no "configuration changed" line; unreadable counts as absent).
-        For the first-read rule, and a management command that shows or writes it."""
+    def read_first(self, timeout: float | None = None) -> None:
+        """Read the shared store now, at most ``timeout`` s (else :data:`START_READ_TIMEOUT`),
+        and start from what it holds (no change, no "configuration changed" line; an
+        unreadable store counts as absent). For the first-read rule, and the command."""
         if self.store is None or self.base.problems:
             return
         self._unread = False
-        self.store.read_now(timeout=timeout)
+        self.store.read_now(timeout=START_READ_TIMEOUT if timeout is None else timeout)
         with self._lock:
             ready, self._ready = self._ready, False
             self._read_once = False  # what this read finds is where the process starts

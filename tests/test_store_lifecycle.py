@@ -251,6 +251,34 @@ def test_a_forked_child_reads_the_store_before_its_first_answer() -> None:
         runtime.reset()
 
 
+def test_a_child_forked_during_a_store_outage_never_revives_its_parents_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # gunicorn --preload --max-requests while the store hangs: a recycled worker is forked
+    # from a process that read "on" long ago; the fleet may have turned it off since.
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    writer().write({"MAINTENANCE_MODE": "on"})
+    monkeypatch.setenv("MAINTENANCE_MODE_CACHE", "fake")
+    monkeypatch.setattr("maintenance_env.live.START_READ_TIMEOUT", 0.2)
+    runtime.reset()
+    assert maintenance_env.is_active() is True  # the parent's values
+    gate = hang()  # the store hangs from now on
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, b"1" if maintenance_env.is_active() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    gate.set()
+    assert answer == b"0"  # as if never read: the environment and settings decide
+
+
 # --- a lost store -----------------------------------------------------------------------
 
 
