@@ -23,9 +23,10 @@ from maintenance_env.live import LIVE_NAMES, Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import deadline
 from maintenance_env.sources.refresher import Refresher
-from maintenance_env.sources.store import LOST, SharedStore, StoreError
+from maintenance_env.sources.store import LOST, SharedStore, StoreError, build_cache
 from maintenance_env.variables import Origin
 from tests.conftest import ok_view
+from tests.redis_server import RedisServer
 
 LOGGER = "maintenance_env"
 
@@ -407,3 +408,16 @@ def test_a_runtime_built_without_background_never_reads_by_itself(
     assert current.store is not None
     assert current.store.last_read is None
     gate.set()
+
+
+@pytest.mark.redis
+def test_a_cache_clear_on_django_redis_cache_is_a_lost_store(redis_server: RedisServer) -> None:
+    store = SharedStore(redis_server.url, LIVE_NAMES, 1.0, background=False)
+    store.write({"MAINTENANCE_MODE": "on"})
+    assert store.read_now() is None
+    build_cache(redis_server.url).clear()  # FLUSHDB, as any alias on that database would
+    assert store.read_now() == LOST
+    assert store.snapshot.values == {"MAINTENANCE_MODE": "on"}  # kept
+    store.write({"MAINTENANCE_MODE": "off"})
+    assert store.read_now() is None
+    assert store.snapshot.values == {"MAINTENANCE_MODE": "off"}
