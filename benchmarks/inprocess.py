@@ -26,7 +26,7 @@ from asgiref.sync import sync_to_async
 from benchmarks import settings as bench_settings
 from benchmarks import stacks
 from benchmarks.timing import Case, Result, interleave, timed_loop
-from maintenance_env import conf, sources
+from maintenance_env import runtime, sources
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.kubelet import ConfigMapVolume
 
@@ -94,17 +94,17 @@ def set_our_environment(values: dict[str, str], *, printed: bool = False) -> Non
     # other shared names) when imported; the environment wins over settings for us.
     os.environ["MAINTENANCE_MODE_TEMPLATE"] = OURS_TEMPLATE
     os.environ.update(values)
-    runtime = conf.load_runtime()
-    store = runtime.store
+    current = runtime.load_runtime()
+    store = current.store
     if store is not None:
         if error := store.read_now():
             raise RuntimeError(f"the benchmark's redis-server cannot be read: {error}")
-        runtime.refresh()  # in force now (another read); starts this process's refresher
+        current.refresh()  # in force now (another read); starts this process's refresher
         read = store.last_read  # after refresh(): only the refresher's own read changes it
         deadline = time.monotonic() + FIRST_READ_TIMEOUT
         while store.last_read == read and time.monotonic() < deadline:
             time.sleep(0.0005)
-    # The replaced runtime's refresher wakes up, drops its Redis connection and exits in
+    # The replaced current's refresher wakes up, drops its Redis connection and exits in
     # its own thread: wait for that too, or it happens inside the next timed batch (store
     # cases then measured ~8% slower per WSGI request than the same requests timed apart).
     deadline = time.monotonic() + FIRST_READ_TIMEOUT

@@ -9,8 +9,7 @@ import hmac
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 
-from maintenance_env.policy import Policy
-from maintenance_env.responses import NEVER_CACHE
+from maintenance_env.policy import NEVER_CACHE, Policy
 
 __all__ = [
     "BYPASS_COOKIE",

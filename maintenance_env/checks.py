@@ -13,8 +13,15 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
+from maintenance_env import runtime as process
 from maintenance_env.live import Runtime
-from maintenance_env.sources.store import LOCAL_BACKENDS, StoreError, backend_path, cache_params
+from maintenance_env.sources.store import (
+    LOCAL_BACKENDS,
+    LOST,
+    StoreError,
+    backend_path,
+    cache_params,
+)
 from maintenance_env.variables import PREFIX, SCHEDULE_ORDER_ID, VARIABLES, Origin
 
 __all__ = ["INCUMBENT_SETTINGS", "check_configuration"]
@@ -150,7 +157,25 @@ def check_configuration(
     messages.extend(_unknown_names())
     messages.extend(_mounted_problems(runtime))
     messages.extend(_store_problems(runtime))
+    messages.extend(_lost_store())
     return messages
+
+
+def _lost_store() -> list[CheckMessage]:
+    """The process's store lost every key after a read that found some (a fresh
+    process cannot know: it has never seen them)."""
+    current = process._runtime
+    store = current.store if current is not None else None
+    if store is None or not store.lost:
+        return []
+    return [
+        Warning(
+            f"{store.label[0].upper()}{store.label[1:]} {LOST}.",
+            hint="Write the switch again (manage.py maintenance_mode on|off --write), and "
+            "give the store a cache of its own that nothing clears or culls.",
+            id="maintenance_env.W011",
+        )
+    ]
 
 
 def _resolves(url: str) -> bool | None:

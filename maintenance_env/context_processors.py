@@ -18,7 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from maintenance_env import live
+from maintenance_env import runtime
 
 __all__ = ["maintenance"]
 
@@ -27,7 +27,7 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
     """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
     still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
     methods get through), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
-    state = live.get_state()
+    state = runtime.get_state()
     config = state.config
     now = time.time()
     active = state.is_active(now)

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
+from maintenance_env import responses, runtime
+from maintenance_env.policy import EXEMPT_ATTR
+
 __all__ = ["force_maintenance_mode_off", "force_maintenance_mode_on", "maintenance_exempt"]
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
-
-#: The attribute the middleware looks for on a resolved view (or its ``view_class``).
-EXEMPT_ATTR = "maintenance_exempt"
 
 
 def maintenance_exempt(view: ViewT) -> ViewT:
@@ -32,10 +32,9 @@ force_maintenance_mode_off = maintenance_exempt
 
 def force_maintenance_mode_on(view: ViewT) -> ViewT:
     """Always answer this view with the maintenance response, whatever the switch says."""
-    from maintenance_env import live, responses
 
     def respond(request: HttpRequest) -> HttpResponseBase:
-        return responses.maintenance_response(request, live.get_state())
+        return responses.maintenance_response(request, runtime.get_state())
 
     if isinstance(view, type):
         # A class-based view: replace dispatch, keeping the class (and its as_view()).

@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
 
-from maintenance_env import live
+from maintenance_env import runtime
 
 __all__ = ["ACTIONS", "MaintenanceActive", "skip_during_maintenance"]
 
@@ -78,9 +78,7 @@ def _celery_task(candidate: object) -> bool:
 def _stopped(name: str, action: Action, countdown: int | None, args: tuple[Any, ...]) -> bool:
     """``False`` when the job may run; ``True`` when it is skipped (logged); otherwise
     raises (``"raise"``, ``"retry"``)."""
-    runtime = live.get_runtime()
-    runtime.read_store_once()
-    policy = runtime.state()
+    policy = runtime.get_state()
     if not policy.is_active():
         return False
     retry_after = policy.retry_after() if countdown is None else countdown

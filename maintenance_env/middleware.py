@@ -14,7 +14,7 @@ from typing import Any, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from maintenance_env import live, responses
+from maintenance_env import responses, runtime
 from maintenance_env.decision import (
     Verdict,
     auser_passes,
@@ -46,12 +46,12 @@ class MaintenanceModeMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
-        live.load_runtime()
+        runtime.load_runtime()
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        state = live.get_state()
+        state = runtime.get_state()
         if state.enabled and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
@@ -66,7 +66,7 @@ class MaintenanceModeMiddleware:
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        state = live.get_state()
+        state = runtime.get_state()
         if state.enabled and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:

@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import environ
 from django.utils.dateparse import parse_datetime
 
 __all__ = [
@@ -103,7 +102,7 @@ def parse_int(
         if not _INT_RE.match(text):
             raise InvalidValue(name, value, expected)
         try:
-            number = int(environ.Env.parse_value(text, int))
+            number = int(text)
         except ValueError:  # more digits than Python converts (4300 by default)
             raise InvalidValue(name, value, expected) from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -143,7 +142,7 @@ def parse_list(name: str, value: object) -> tuple[str, ...]:
     """
     expected = "a comma-separated list (or, in settings, a list of strings)"
     if isinstance(value, str):
-        items: Iterable[Any] = environ.Env.parse_value(value, list)
+        items: Iterable[Any] = value.split(",")
     elif isinstance(value, (list, tuple, set, frozenset)):
         items = value
     else:

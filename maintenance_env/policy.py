@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -22,9 +23,25 @@ if TYPE_CHECKING:
     from django.core.signing import TimestampSigner
 
     from maintenance_env.config import Resolution
-    from maintenance_env.decision import Reach
 
-__all__ = ["Policy", "health_key"]
+__all__ = ["EXEMPT_ATTR", "NEVER_CACHE", "SAFE_METHODS", "Policy", "Reach", "health_key"]
+
+#: The attribute the middleware looks for on a resolved view (or its ``view_class``), set
+#: by :func:`maintenance_env.decorators.maintenance_exempt`.
+EXEMPT_ATTR = "maintenance_exempt"
+#: The ``Cache-Control`` of every answer that must not be kept by any cache.
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class Reach(Enum):
+    """What a path resolves to, as far as maintenance is concerned."""
+
+    EXEMPT = "exempt"  # a view decorated with maintenance_exempt
+    LOGIN = "login"  # a login or logout view: passes while a user-based exemption is on
+    VIEW = "view"  # any other view, or resolving failed
+    NONE = "none"  # no view: Django answers 404, or redirects (APPEND_SLASH, i18n_patterns)
 
 
 def health_key(path: str) -> str:

@@ -15,95 +15,68 @@ import warnings
 from typing import Any
 
 from django.conf import settings
-from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http.request import MediaType
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import urlize
 from django.utils.http import http_date
+from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
 
-from maintenance_env import logs
-from maintenance_env.policy import Policy
+from maintenance_env.languages import request_language
+from maintenance_env.policy import NEVER_CACHE, SAFE_METHODS, Policy
 
 __all__ = [
-    "NEVER_CACHE",
-    "SAFE_METHODS",
     "for_one_client",
     "maintenance_response",
     "prefers_json",
-    "request_language",
 ]
 
 logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
 
-NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
-#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+def _is_json(media: MediaType) -> bool:
+    return media.main_type == "application" and (
+        media.sub_type == "json" or media.sub_type.endswith("+json")
+    )
+
+
+def _specificity(media: MediaType) -> int:
+    return (media.main_type != "*") + (media.sub_type != "*")
+
+
+def _refuses_json(request: HttpRequest) -> bool:
+    """The ``Accept`` header's most specific range covering ``application/json`` has
+    ``q=0`` (RFC 9110 section 12.5.1)."""
+    header = request.META.get("HTTP_ACCEPT", "")
+    ranges = [MediaType(token) for token in header.split(",") if token.strip()]
+    covering = [media for media in ranges if media.match("application/json")]
+    if not covering:
+        return False
+    most = max(_specificity(media) for media in covering)
+    return all(media.quality == 0 for media in covering if _specificity(media) == most)
 
 
 def prefers_json(request: HttpRequest) -> bool:
-    """The first ``Accept`` type is JSON (``application/json``, ``*+json``), or it is an XHR."""
-    meta = request.META
-    accept = meta.get("HTTP_ACCEPT")
-    if accept:
-        first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
-        if first == "application/json" or first.endswith("+json"):
+    """The client prefers JSON: its most preferred ``Accept`` type is ``application/json``
+    or a ``+json`` type, or, of the two, it prefers ``application/json`` to ``text/html``
+    (Django's ``HttpRequest.get_preferred_type``); or it is an ``XMLHttpRequest`` that
+    does not refuse JSON (``application/json;q=0``)."""
+    accepted = request.accepted_types  # q > 0 only, the most preferred first
+    if accepted and request.META.get("HTTP_ACCEPT"):
+        if _is_json(accepted[0]):
             return True
-    return meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest"
+        if request.get_preferred_type(("text/html", "application/json")) == "application/json":
+            return True
+    if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+        return not _refuses_json(request)
+    return False
 
 
 # --- the page ---------------------------------------------------------------------------
-
-
-#: How many (language cookie, Accept-Language) pairs a policy remembers the language of.
-NEGOTIATED_SIZE = 256
-
-
-def request_language(request: HttpRequest, state: Policy) -> str:
-    """The language of the page for this request: a code of ``LANGUAGES``, or "" when
-    i18n is off (one page, under ``LANGUAGE_CODE``).
-
-    ``request.LANGUAGE_CODE`` when ``LocaleMiddleware`` ran before and chose one of
-    ``LANGUAGES``; otherwise what Django's ``get_language_from_request`` negotiates as
-    ``LocaleMiddleware`` would (the path's prefix under ``i18n_patterns``, the language
-    cookie, ``Accept-Language``), which is always a code of ``LANGUAGES`` or the default.
-    Never the thread's active language.
-    """
-    languages = state.languages
-    if languages is None:
-        return ""
-    code = getattr(request, "LANGUAGE_CODE", None)
-    if code in languages:
-        return str(code)
-    try:
-        # The path names a language only under i18n_patterns (LocaleMiddleware asks the
-        # same): finding none in a path is a walk over LANGUAGES that Django does not cache.
-        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
-        if is_language_prefix_patterns_used(urlconf)[0]:
-            code = translation.get_language_from_path(request.path_info)
-            if code in languages:
-                return str(code)
-        # The rest depends on two values only: negotiated once per pair and configuration
-        # (bounded), since it costs as much as a third of the response.
-        key = (
-            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
-            request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
-        )
-        negotiated = state.negotiated
-        code = negotiated.get(key)
-        if code is None:
-            code = translation.get_language_from_request(request)
-            if code not in languages:
-                code = state.default_language
-            if len(negotiated) >= NEGOTIATED_SIZE:
-                negotiated.clear()
-            negotiated[key] = code
-        return str(code)
-    except Exception:  # a malformed header must not cost the visitor the page
-        return state.default_language
 
 
 def _message_html(message: str) -> SafeString:
@@ -209,26 +182,18 @@ def _finish(
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(response.content))
         response.content = b""
-    if logs.is_heard(request_logger, logging.INFO):
-        # What logger.info() would log, built directly: info() walks the stack to find the
-        # caller, a third of the cost of this line, which every maintenance response pays.
-        # When no handler would emit it (Django's default LOGGING with DEBUG off), the
-        # record is not built at all: that is as much as the rest of the response.
-        request_logger.handle(
-            request_logger.makeRecord(
-                request_logger.name,
-                logging.INFO,
-                __file__,
-                0,
-                "Maintenance mode: %s %s",
-                (request.method, request.path),
-                None,
-                "maintenance_response",
-                {"status_code": response.status_code, "request": request},
-            )
-        )
-    # Django's handler would log it again at ERROR (a 5xx), which mails ADMINS.
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    # Through Django's own helper, as its handler logs responses: at INFO (not ERROR for a
+    # 503, which would mail ADMINS), the arguments escaped against log forging, and the
+    # response marked so that Django's handler does not log it again.
+    log_response(
+        "Maintenance mode: %s %s",
+        request.method,
+        request.path,
+        response=response,
+        request=request,
+        logger=request_logger,
+        level="info",
+    )
     return response
 
 
@@ -288,17 +253,3 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             # "refresh" pragma, sent as a header as every browser honours).
             response.headers["Refresh"] = str(config.refresh)
     return _finish(response, request, retry_after, now)
-
-
-_MOVED_TO_BYPASS = frozenset(
-    {"BYPASS_COOKIE", "BYPASS_PARAM", "bypass_redirect", "has_bypass_cookie", "wants_bypass"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The bypass link's names, which lived here before :mod:`maintenance_env.bypass`."""
-    if name in _MOVED_TO_BYPASS:
-        from maintenance_env import bypass
-
-        return getattr(bypass, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

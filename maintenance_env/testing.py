@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 
-from maintenance_env import live
+from maintenance_env import runtime
 from maintenance_env.config import UNSET
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.variables import VARIABLES, Variable
@@ -130,11 +130,11 @@ class override:
         self._tokens: list[object] = []
 
     def __enter__(self) -> override:
-        self._tokens.append(live.push_override(self.values))
+        self._tokens.append(runtime.push_override(self.values))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        live.pop_override(self._tokens.pop())
+        runtime.pop_override(self._tokens.pop())
 
     def enable(self) -> None:
         """Put the override in force until :meth:`disable` (as ``__enter__``)."""
@@ -147,11 +147,11 @@ class override:
     @contextlib.contextmanager
     def _scope(self) -> Iterator[None]:
         """In force for one call of a decorated function, whatever other calls do."""
-        token = live.push_override(self.values)
+        token = runtime.push_override(self.values)
         try:
             yield
         finally:
-            live.pop_override(token)
+            runtime.pop_override(token)
 
     def __call__(self, target: T) -> T:
         if isinstance(target, type):
@@ -182,8 +182,8 @@ class override:
 
             # Named as unittest names it (the override itself is not used inside).
             def setUp(self: unittest.TestCase) -> None:
-                token = live.push_override(values)
-                self.addCleanup(live.pop_override, token)
+                token = runtime.push_override(values)
+                self.addCleanup(runtime.pop_override, token)
                 original(self)
 
             cls.setUp = setUp  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.http import HttpRequest, HttpResponse
 
-from maintenance_env import conf
+from maintenance_env import runtime
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer, running_redis
 from tests.tools import need_tool
@@ -30,9 +30,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("MAINTENANCE_MODE"):
             monkeypatch.delenv(name)
-    conf.reset()
+    runtime.reset()
     yield
-    conf.reset()
+    runtime.reset()
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def setter(**values: str) -> None:
         for name, value in values.items():
             monkeypatch.setenv(name, value)
-        conf.reset()
+        runtime.reset()
 
     return setter
 

@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django.test import override_settings
 
 import maintenance_env
-from maintenance_env import api, conf
-from maintenance_env.api import SourceHealth, Status, VariableStatus, Window
+from maintenance_env import api, runtime
+from maintenance_env.status_report import SourceHealth, Status, VariableStatus, Window
 from maintenance_env.variables import VARIABLES, Origin
 from tests.kubelet import ConfigMapVolume
 
@@ -184,7 +184,7 @@ def test_status_reports_a_bad_configuration_instead_of_raising(env: Callable[...
 def test_status_carries_the_last_change(env: Callable[..., None], volume: ConfigMapVolume) -> None:
     volume.update({"MAINTENANCE_MODE": "off"})
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    conf.load_runtime()
+    runtime.load_runtime()
     assert maintenance_env.status().last_change is None
     volume.update({"MAINTENANCE_MODE": "on"})
     change = maintenance_env.status().last_change

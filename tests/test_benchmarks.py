@@ -22,9 +22,9 @@ from django.test import override_settings
 
 from benchmarks import inprocess, reload, server, stacks
 from benchmarks.timing import Case, interleave, timed_loop
-from maintenance_env import conf
-from maintenance_env.conf import Origin
+from maintenance_env import runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
+from maintenance_env.variables import Origin
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer
 
@@ -60,7 +60,7 @@ def maintenance(request: pytest.FixtureRequest, env: Env, volume: ConfigMapVolum
 def _check_origin(request: pytest.FixtureRequest) -> None:
     """The mounted cases really read the mounted config."""
     expected = Origin.CONFIG if "mounted" in request.node.callspec.id else Origin.ENVIRONMENT
-    assert conf.get_state().resolution.origins["MAINTENANCE_MODE"] is expected
+    assert runtime.get_state().resolution.origins["MAINTENANCE_MODE"] is expected
 
 
 # --- 1. the middleware alone ----------------------------------------------------------------
@@ -225,7 +225,7 @@ def restore_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
-    conf.reset()
+    runtime.reset()
 
 
 @pytest.mark.redis
@@ -240,7 +240,7 @@ def test_store_cases_serve_what_the_store_holds(redis_server: RedisServer, tmp_p
         # Each case checks the status it serves, raising otherwise.
         inprocess._alone_case(config)
         inprocess._wsgi_case(config)
-        resolution = conf.get_state().resolution
+        resolution = runtime.get_state().resolution
         assert resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
         assert resolution.config.enabled is (status == 503)
 

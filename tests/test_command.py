@@ -17,7 +17,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from maintenance_env import conf, platforms
+from maintenance_env import platforms
 from maintenance_env.management.commands.maintenance_mode import Command
 from maintenance_env.variables import VARIABLES
 from tests.kubelet import ConfigMapVolume
@@ -384,7 +384,7 @@ def test_status_names_every_origin(tmp_path: Path, env: Env) -> None:
         report = json.loads(run("status", "--json"))
         text = run("status")
     variables = report["variables"]
-    assert list(variables) == list(conf.VARIABLES)
+    assert list(variables) == list(VARIABLES)
     assert variables["MAINTENANCE_MODE"] == {"value": True, "origin": "config file"}
     assert variables["MAINTENANCE_MODE_STATUS_CODE"] == {"value": 502, "origin": "environment"}
     assert variables["MAINTENANCE_MODE_MESSAGE"] == {"value": "From settings", "origin": "settings"}

@@ -14,9 +14,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
-from maintenance_env import conf, live
-from maintenance_env.conf import VARIABLES, Origin, Runtime
+from maintenance_env import live, runtime, variables
+from maintenance_env.live import Runtime
 from maintenance_env.sources import mounted as mounted_source
+from maintenance_env.variables import VARIABLES, Origin
 from tests.kubelet import ConfigMapVolume
 
 CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -26,7 +27,7 @@ UTC = dt.timezone.utc
 def test_defaults() -> None:
     runtime = Runtime()
     config = runtime.state().config
-    assert config == conf.Config()
+    assert config == variables.Config()
     assert config.enabled is False
     assert config.status_code == 503
     assert config.health_paths == ("/healthz", "/readyz", "/livez", "/health", "/up")
@@ -37,7 +38,7 @@ def test_defaults() -> None:
 
 
 def test_every_documented_variable_is_known() -> None:
-    # docs/configuration.md has one section per variable, in the order of conf.VARIABLES.
+    # docs/configuration.md has one section per variable, in the order of variables.VARIABLES.
     names = re.findall(r"^### `(MAINTENANCE_MODE[A-Z_]*)`$", CONFIGURATION.read_text(), re.M)
     assert names, "no variables found in docs/configuration.md"
     assert list(VARIABLES) == names
@@ -142,13 +143,13 @@ def test_load_runtime_refuses_to_start_naming_variable_and_value(env: Callable[.
     with pytest.raises(
         ImproperlyConfigured, match=r"MAINTENANCE_MODE_RETRY_AFTER='an hour'.*environment"
     ):
-        conf.load_runtime()
+        runtime.load_runtime()
 
 
 def test_schedule_order_is_checked(env: Callable[..., None]) -> None:
     env(MAINTENANCE_MODE_STARTS_AT="2030-01-02", MAINTENANCE_MODE_ENDS_AT="2030-01-01")
     (problem,) = Runtime().problems
-    assert problem.check_id == conf.SCHEDULE_ORDER_ID
+    assert problem.check_id == variables.SCHEDULE_ORDER_ID
     assert "STARTS_AT" in problem.message
     assert "ENDS_AT" in problem.message
 
@@ -156,7 +157,7 @@ def test_schedule_order_is_checked(env: Callable[..., None]) -> None:
 def test_missing_template_is_a_problem(env: Callable[..., None]) -> None:
     env(MAINTENANCE_MODE_TEMPLATE="nope/missing.html")
     (problem,) = Runtime().problems
-    assert problem.check_id == conf.TEMPLATE_MISSING_ID
+    assert problem.check_id == variables.TEMPLATE_MISSING_ID
     assert "nope/missing.html" in problem.message
 
 
@@ -257,9 +258,9 @@ def test_bad_value_at_first_read_falls_back_to_the_environment(
     volume.update({"MAINTENANCE_MODE": "maybe"})
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CONFIG_PATH=str(volume.root))
     with caplog.at_level(logging.ERROR, "maintenance_env"):
-        runtime = conf.load_runtime()  # never fatal: the mounted config is live
-    assert runtime.state().enabled is True
-    assert runtime.state().resolution.origins["MAINTENANCE_MODE"] is Origin.ENVIRONMENT
+        current = runtime.load_runtime()  # never fatal: the mounted config is live
+    assert current.state().enabled is True
+    assert current.state().resolution.origins["MAINTENANCE_MODE"] is Origin.ENVIRONMENT
     assert "MAINTENANCE_MODE='maybe'" in caplog.text
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from maintenance_env import checks, conf
+from maintenance_env import checks, variables
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -20,7 +20,7 @@ SECTIONS = dict(
 )
 
 
-@pytest.mark.parametrize("name", list(conf.VARIABLES))
+@pytest.mark.parametrize("name", list(variables.VARIABLES))
 def test_every_variable_has_a_section_with_type_default_and_example(name: str) -> None:
     section = SECTIONS.get(name)
     assert section is not None, f"docs/configuration.md has no '### `{name}`' section"
@@ -31,7 +31,7 @@ def test_every_variable_has_a_section_with_type_default_and_example(name: str) -
 
 
 def test_sections_follow_the_order_of_the_code() -> None:
-    assert list(SECTIONS) == list(conf.VARIABLES)
+    assert list(SECTIONS) == list(variables.VARIABLES)
 
 
 def test_defaults_in_the_docs_match_the_code() -> None:
@@ -39,21 +39,21 @@ def test_defaults_in_the_docs_match_the_code() -> None:
     assert "default `43200`" in SECTIONS["MAINTENANCE_MODE_BYPASS_COOKIE_AGE"]
     assert "default `1.0`" in SECTIONS["MAINTENANCE_MODE_RELOAD_INTERVAL"]
     assert (
-        f"default `{','.join(conf.DEFAULT_HEALTH_PATHS)}`"
+        f"default `{','.join(variables.DEFAULT_HEALTH_PATHS)}`"
         in SECTIONS["MAINTENANCE_MODE_HEALTH_PATHS"]
     )
-    assert f"default `{conf.DEFAULT_TEMPLATE}`" in SECTIONS["MAINTENANCE_MODE_TEMPLATE"]
-    assert f"default `{conf.DEFAULT_MESSAGE}`" in SECTIONS["MAINTENANCE_MODE_MESSAGE"]
+    assert f"default `{variables.DEFAULT_TEMPLATE}`" in SECTIONS["MAINTENANCE_MODE_TEMPLATE"]
+    assert f"default `{variables.DEFAULT_MESSAGE}`" in SECTIONS["MAINTENANCE_MODE_MESSAGE"]
 
 
 def test_the_readme_table_lists_every_variable_in_order() -> None:
     names = re.findall(r"^\| \[`(MAINTENANCE_MODE[A-Z_]*)`\]\(", README, re.M)
-    assert names == list(conf.VARIABLES)
+    assert names == list(variables.VARIABLES)
 
 
 def test_every_check_id_is_documented() -> None:
     source = Path(checks.__file__).read_text()  # the module under test, wherever installed
-    ids = {v.check_id for v in conf.VARIABLES.values()} | {conf.SCHEDULE_ORDER_ID}
+    ids = {v.check_id for v in variables.VARIABLES.values()} | {variables.SCHEDULE_ORDER_ID}
     ids |= set(re.findall(r'id="maintenance_env\.(W\d{3})"', source))
     documented = set(re.findall(r"`maintenance_env\.([EW]\d{3})`", CONFIGURATION))
     documented |= {f"E{n:03d}" for n in range(16, 19)}  # the E016-E018 row
@@ -63,7 +63,7 @@ def test_every_check_id_is_documented() -> None:
 def test_incumbent_settings_table_points_to_real_names() -> None:
     for instead in checks.INCUMBENT_SETTINGS.values():
         for name in re.findall(r"MAINTENANCE_MODE[A-Z_]*", instead):
-            assert name in conf.VARIABLES
+            assert name in variables.VARIABLES
 
 
 def test_readme_links_are_absolute() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
-from maintenance_env import live, parsers, sources
-from maintenance_env.conf import Runtime
+from maintenance_env import parsers, runtime, sources
+from maintenance_env.live import Runtime
 from maintenance_env.sources import writing
 
 
@@ -35,9 +35,9 @@ def test_a_query_that_only_contains_the_bypass_parameter_name_is_no_bypass(
 
 
 def test_the_runtime_is_loaded_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live, "_runtime", None)
-    runtime = live.get_runtime()
-    assert live.get_runtime() is runtime
+    monkeypatch.setattr(runtime, "_runtime", None)
+    current = runtime.get_runtime()
+    assert runtime.get_runtime() is current
 
 
 def test_a_failed_write_leaves_no_temporary_file(

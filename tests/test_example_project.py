@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from maintenance_env import conf
+from maintenance_env import variables
 from tests.tools import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,8 +181,8 @@ def test_app_json_content() -> None:
     assert env["MAINTENANCE_MODE"]["required"] is False
     # Every maintenance value it sets is valid for the package.
     for name, entry in env.items():
-        if name in conf.VARIABLES and "value" in entry:
-            conf.VARIABLES[name].parse(name, entry["value"])
+        if name in variables.VARIABLES and "value" in entry:
+            variables.VARIABLES[name].parse(name, entry["value"])
     assert {"url": "heroku/python"} in data["buildpacks"]
     assert set(data["formation"]) <= set(procfile())
     assert data["keywords"]
@@ -402,7 +402,7 @@ def test_kubernetes_manifests() -> None:
 
     # The ConfigMap holds valid values, and is mounted as a whole volume.
     for name, value in configmap["data"].items():
-        conf.VARIABLES[name].parse(name, value)
+        variables.VARIABLES[name].parse(name, value)
     volumes = [
         v
         for v in pod["volumes"]
@@ -426,7 +426,7 @@ def test_kubernetes_manifests() -> None:
     web = pod["containers"][0]
     for probe in ("readinessProbe", "livenessProbe"):
         path = web[probe]["httpGet"]["path"]
-        assert path in conf.DEFAULT_HEALTH_PATHS
+        assert path in variables.DEFAULT_HEALTH_PATHS
         assert web[probe]["httpGet"]["port"] in [p["name"] for p in web["ports"]]
     # The same command as the Procfile's web line.
     assert " ".join(web["command"]) == procfile()["web"]

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 
-from maintenance_env import bypass, decision, responses
+from maintenance_env import bypass, decision, paths, responses
 
 COOKIE = {"HTTP_COOKIE": "sessionid=abcdefgh12345678"}
 BROKEN = "tests.broken_sessions"
@@ -97,12 +97,12 @@ def explode(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     ("target", "name", "kind"),
     [
-        (decision, "resolve", "URL resolution"),
-        (decision, "_is_login_url", "an exemption"),
+        (paths, "resolve", "URL resolution"),
+        (paths, "is_login_url", "an exemption"),
         (decision, "client_ip", "an exemption"),
         (bypass, "has_bypass_cookie", "an exemption"),
         (bypass, "wants_bypass", "an exemption"),
-        (decision, "is_language_prefix_patterns_used", "an exemption"),
+        (paths, "is_language_prefix_patterns_used", "an exemption"),
     ],
 )
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -159,17 +159,17 @@ def test_a_urlconf_that_cannot_be_imported_means_not_exempt(
 
 def test_a_failed_resolve_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure may be passing (a database a view's converter needs): it is retried."""
-    real = decision.resolve
-    monkeypatch.setattr(decision, "resolve", explode)
+    real = paths.resolve
+    monkeypatch.setattr(paths, "resolve", explode)
     with override_settings(MAINTENANCE_MODE=True):
         client = Client()
         assert client.get("/exempt/").status_code == 503
-        monkeypatch.setattr(decision, "resolve", real)
+        monkeypatch.setattr(paths, "resolve", real)
         assert client.get("/exempt/").status_code == 200
 
 
 def test_other_exemptions_still_work_when_one_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decision, "resolve", explode)
+    monkeypatch.setattr(paths, "resolve", explode)
     with override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_IPS="127.0.0.1"):
         assert Client().get("/").status_code == 200
 

@@ -28,7 +28,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from maintenance_env import conf, policy, responses, sources
+from maintenance_env import live, policy, responses, runtime, sources, variables
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import ok_view
@@ -107,7 +107,7 @@ def test_truncated_values_in_a_directory_keep_the_last_good_state(
     messages = " ".join(r.getMessage() for r in records)
     assert "MAINTENANCE_MODE='of'" in messages
     assert "MAINTENANCE_MODE_ENDS_AT='2099-12-01T0'" in messages
-    state = conf.get_state()
+    state = runtime.get_state()
     assert state.config.ends_at == dt.datetime(2099, 12, 1, 2, tzinfo=dt.timezone.utc)
 
     statuses, records = site.serve_while(
@@ -164,7 +164,7 @@ def test_non_utf8_value_in_a_directory_keeps_the_last_good_value(
     assert statuses == {503}
     assert levels(records) == ["ERROR"]
     assert "MAINTENANCE_MODE_MESSAGE" in records[0].getMessage()
-    assert conf.get_state().config.message == "Back soon"
+    assert runtime.get_state().config.message == "Back soon"
     assert b"Back soon" in site.get().content
 
     statuses, records = site.serve_while(
@@ -220,7 +220,7 @@ def _permission_scenario(root: str) -> dict[str, object]:
     try:
         file = os.path.join(root, "MAINTENANCE_MODE")
         environ = {"MAINTENANCE_MODE_CONFIG_PATH": root, "MAINTENANCE_MODE_RELOAD_INTERVAL": "0"}
-        runtime = conf.Runtime(environ, check_template=False)
+        runtime = live.Runtime(environ, check_template=False)
         seen: dict[str, object] = {"start": runtime.state().enabled}
 
         def phase(name: str, change: Callable[[], None]) -> None:
@@ -445,7 +445,7 @@ def test_key_file_replaced_by_a_directory(
     statuses, records = site.serve_while(replace)
     assert statuses == {503}
     assert b"Back at noon" not in site.get().content  # absent: the default message
-    assert conf.get_state().config.message == conf.DEFAULT_MESSAGE
+    assert runtime.get_state().config.message == variables.DEFAULT_MESSAGE
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "MAINTENANCE_MODE_MESSAGE (it is not a regular file (a directory))" in warnings[0]

@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf
+from maintenance_env import runtime
 
 OURS = "maintenance_env.middleware.MaintenanceModeMiddleware"
 LOCALE = "django.middleware.locale.LocaleMiddleware"
@@ -85,7 +85,7 @@ def test_german_then_english_each_get_their_own_page() -> None:
 def test_the_order_of_visitors_does_not_matter(order: tuple[str, ...]) -> None:
     with multilingual():
         pages = [get_page(lang) for lang in order]
-        conf.reset()
+        runtime.reset()
         fresh = {lang: get_page(lang) for lang in reversed(order)}
     for lang, page in zip(order, pages, strict=True):
         assert page == fresh[lang]
@@ -148,7 +148,7 @@ def test_without_i18n_there_is_one_page_in_language_code() -> None:
         assert len(pages) == 1
         (page,) = pages
         assert lang_of(page) == "en-gb"
-        assert set(conf.get_state().pages) == {""}
+        assert set(runtime.get_state().pages) == {""}
 
 
 def test_the_json_detail_is_the_same_in_every_language() -> None:
@@ -207,7 +207,7 @@ def test_property_any_header_gives_a_page_of_languages_and_stays_bounded(
             extra["HTTP_COOKIE"] = f"django_language={cookie}"
         page = Client().get("/", **extra).content.decode()
         assert lang_of(page) in {"en", "de", "ar"}
-        assert set(conf.get_state().pages) <= {"en", "de", "ar"}
+        assert set(runtime.get_state().pages) <= {"en", "de", "ar"}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -216,10 +216,10 @@ def test_property_each_visitor_gets_what_a_fresh_process_renders_for_them(
     visitors: list[str],
 ) -> None:
     with multilingual():
-        conf.reset()
+        runtime.reset()
         seen = [get_page(lang) for lang in visitors]
         for lang, page in zip(visitors, seen, strict=True):
-            conf.reset()
+            runtime.reset()
             assert get_page(lang) == page
 
 
@@ -231,17 +231,17 @@ def test_pages_are_bounded_by_languages_under_one_configuration() -> None:
             accept = ", ".join(codes[(i + j) % len(codes)] for j in range(i % 4))
             response = client.get("/", HTTP_ACCEPT_LANGUAGE=accept + f", x-{i}")
             assert response.status_code == 503
-        assert set(conf.get_state().pages) == {"en", "de", "ar"}
+        assert set(runtime.get_state().pages) == {"en", "de", "ar"}
 
 
 def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from maintenance_env import responses
+    from maintenance_env import languages
 
-    monkeypatch.setattr(responses, "NEGOTIATED_SIZE", 8)
+    monkeypatch.setattr(languages, "NEGOTIATED_SIZE", 8)
     with multilingual():
         client = Client()
         for i in range(50):
             lang = ("de", "en", "ar")[i % 3]
             page = client.get("/", HTTP_ACCEPT_LANGUAGE=f"{lang}, x-{i}").content.decode()
             assert lang_of(page) == lang  # remembered or not, the same answer
-        assert len(conf.get_state().negotiated) <= 8
+        assert len(runtime.get_state().negotiated) <= 8

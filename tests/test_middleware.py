@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory, override_settings
 
-from maintenance_env import bypass, decision, middleware
+from maintenance_env import bypass, middleware, paths
 from maintenance_env.middleware import MaintenanceModeMiddleware, client_ip
 from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import async_ok_view, ok_view
@@ -48,7 +48,7 @@ def untouched_request(path: str = "/") -> HttpRequest:
 def test_off_makes_no_query_no_session_or_user_access_no_resolving(
     monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
 ) -> None:
-    monkeypatch.setattr(decision, "resolve", None)  # calling it would raise TypeError
+    monkeypatch.setattr(paths, "resolve", None)  # calling it would raise TypeError
     monkeypatch.setattr(middleware, "decide", None)
     mw = MaintenanceModeMiddleware(ok_view)
     with django_assert_num_queries(0):
@@ -429,13 +429,13 @@ def test_a_full_redirect_url_never_exempts_a_local_path(target: str, host: str |
 @override_settings(MAINTENANCE_MODE=True)
 def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = decision.resolve
+    real = paths.resolve
 
     def counting(path: str, urlconf: str | None = None) -> Any:
         calls.append(path)
         return real(path, urlconf)
 
-    monkeypatch.setattr(decision, "resolve", counting)
+    monkeypatch.setattr(paths, "resolve", counting)
     client = Client()
     for _ in range(3):
         assert client.get("/exempt/").status_code == 200
@@ -446,11 +446,11 @@ def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> No
 
 @override_settings(MAINTENANCE_MODE=True)
 def test_the_resolve_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decision, "EXEMPT_CACHE_SIZE", 4)
+    monkeypatch.setattr(paths, "EXEMPT_CACHE_SIZE", 4)
     mw = MaintenanceModeMiddleware(ok_view)
     for i in range(10):
         assert mw(RequestFactory().get(f"/made-up/{i}/")).status_code == 503
-    from maintenance_env import conf
+    from maintenance_env import runtime
 
-    assert len(conf.get_state().exempt_views) <= 4
+    assert len(runtime.get_state().exempt_views) <= 4
     assert mw(RequestFactory().get("/exempt/")).status_code == 200  # still resolved after a clear

@@ -18,7 +18,7 @@ from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf
+from maintenance_env import runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 
@@ -277,7 +277,7 @@ def test_property_what_passes_is_what_maintenance_would_let_reach_its_destinatio
     ):
         with override_settings(MAINTENANCE_MODE=False):
             off = destination(Client(), path)
-        conf.reset()
+        runtime.reset()
         on = destination(Client(), path)  # raises on a redirect loop
         _status, final, _content = off
         if passes_by_contract(final):

@@ -32,7 +32,7 @@ from django.urls import is_valid_path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from maintenance_env import bypass, conf, parsers, sources
+from maintenance_env import bypass, config, parsers, policy, sources, variables
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import ok_view
@@ -45,7 +45,7 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-NAMES = list(conf.VARIABLES)
+NAMES = list(variables.VARIABLES)
 
 # --- the parsers ------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ settings_objects = st.recursive(
 
 
 def parses_or_names_itself(name: str, value: object) -> None:
-    variable = conf.VARIABLES[name]
+    variable = variables.VARIABLES[name]
     error: parsers.InvalidValue | None = None
     try:
         variable.parse(name, value)
@@ -190,7 +190,7 @@ def test_the_dotenv_parser_never_raises(lines: list[str], newline: str) -> None:
         with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         snapshot = mounted_source.read_mounted(path)
-    assert set(snapshot.values) <= set(conf.VARIABLES)
+    assert set(snapshot.values) <= set(variables.VARIABLES)
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -199,7 +199,7 @@ SECRET = "property-test-bypass-secret-1234"
 ALLOWED_NET = ipaddress.ip_network("203.0.113.0/24")
 EXCEPT_URL = re.compile("^/open/")
 EXEMPT_VIEWS = {"/exempt/", "/async-exempt/", "/exempt-class/"}
-HEALTH = set(conf.DEFAULT_HEALTH_PATHS)  # exact, one trailing "/" optional
+HEALTH = set(variables.DEFAULT_HEALTH_PATHS)  # exact, one trailing "/" optional
 
 path_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 paths = st.one_of(
@@ -482,11 +482,11 @@ def test_any_valid_window_bound_is_usable(moment: dt.datetime) -> None:
         parsed = parsers.parse_datetime_utc("MAINTENANCE_MODE_ENDS_AT", moment.isoformat())
     except parsers.InvalidValue:
         return  # out of range once in UTC: refused, which the parser tests cover
-    state = conf.State(
-        conf.resolve(
+    state = policy.Policy(
+        config.resolve(
             [
                 (
-                    conf.Origin.SETTINGS,
+                    variables.Origin.SETTINGS,
                     {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_ENDS_AT": parsed},
                 )
             ],

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.template import engines
 from django.test import AsyncRequestFactory, Client, RequestFactory
 
-from maintenance_env import decision, middleware
+from maintenance_env import middleware, paths
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import async_ok_view, ok_view
 
@@ -134,7 +134,7 @@ def test_a_safe_request_in_read_only_mode_resolves_nothing(
     env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_READ_ONLY="on")
-    monkeypatch.setattr(decision, "resolve", None)  # URL resolving would raise TypeError
+    monkeypatch.setattr(paths, "resolve", None)  # URL resolving would raise TypeError
     mw = MaintenanceModeMiddleware(ok_view)
     assert mw(RequestFactory().get("/anything/")).status_code == 200
 

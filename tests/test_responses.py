@@ -12,7 +12,7 @@ import pytest
 from django.test import Client, RequestFactory, override_settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf, responses
+from maintenance_env import live, responses, runtime, variables
 from maintenance_env.responses import prefers_json
 
 
@@ -29,6 +29,16 @@ from maintenance_env.responses import prefers_json
         ("", "XMLHttpRequest", True),
         ("text/html", "XMLHttpRequest", True),
         (None, None, False),
+        # Negotiated through Django's get_preferred_type: a refusal is a refusal.
+        ("application/json;q=0, text/html", None, False),
+        ("application/json;q=0.5, text/html;q=0.4", None, True),
+        ("application/vnd.api+json, text/html;q=0.9", None, True),
+        ("application/*", None, True),
+        ("text/*", None, False),
+        ("application/json;q=0", "XMLHttpRequest", False),
+        ("*/*;q=0, text/html", "XMLHttpRequest", False),
+        ("application/json;q=0, */*", "XMLHttpRequest", False),
+        ("*/*;q=0, application/json", "XMLHttpRequest", True),
     ],
 )
 def test_prefers_json(accept: str | None, xhr: str | None, expected: bool) -> None:
@@ -52,7 +62,7 @@ def test_html_page_defaults() -> None:
     assert '<html lang="en">' in page
     assert "<title>Down for maintenance</title>" in page
     assert 'name="viewport"' in page
-    assert conf.DEFAULT_MESSAGE in page
+    assert variables.DEFAULT_MESSAGE in page
     assert "prefers-color-scheme: dark" in page
     assert "http://" not in page
     assert "https://" not in page  # self-contained: no external assets
@@ -161,7 +171,7 @@ def test_a_template_that_fails_to_render_falls_back_to_a_plain_page(
 
 @override_settings(MAINTENANCE_MODE=True)
 def test_the_response_is_marked_as_logged() -> None:
-    state = conf.Runtime().state()
+    state = live.Runtime().state()
     response = responses.maintenance_response(RequestFactory().get("/"), state)
     assert response._has_been_logged is True  # type: ignore[attr-defined]
 
@@ -386,3 +396,17 @@ def check_message_paragraph(page: str, message: str) -> None:
         assert href.startswith(("http://", "https://", "mailto:")), href
         if not href.startswith("mailto:"):
             assert names == {"href": href, "rel": "nofollow noopener"}
+
+
+def test_the_maintenance_line_goes_through_logging_escaped_and_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "django.request")
+    with override_settings(MAINTENANCE_MODE=True):
+        runtime.reset()
+        response = Client().get("/caf\u00e9%0a[fake] line")
+    assert response.status_code == 503
+    lines = [r for r in caplog.records if r.name == "django.request"]
+    assert len(lines) == 1  # Django's handler does not log the 503 again at ERROR
+    assert lines[0].levelno == logging.INFO
+    assert "\n" not in lines[0].getMessage()  # a newline in the path cannot forge a line

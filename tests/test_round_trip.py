@@ -21,7 +21,7 @@ from django.core.management.base import CommandError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maintenance_env import conf, sources
+from maintenance_env import live, sources
 from maintenance_env.sources import WriteRefused, read_mounted, write_value, write_values
 from maintenance_env.sources.store import SharedStore, build_cache
 from maintenance_env.variables import VARIABLES
@@ -236,7 +236,7 @@ def test_the_command_writes_the_issue_input_and_maintenance_still_holds(
     path.write_text("MAINTENANCE_MODE=off\n")
     env(MAINTENANCE_MODE_CONFIG_PATH=str(path))
     call_command("maintenance_mode", "on", "--write", "--message", INJECTION, stdout=io.StringIO())
-    state = conf.Runtime(check_template=False).state()
+    state = live.Runtime(check_template=False).state()
     assert state.config.enabled is True
     assert state.config.except_urls == ()
     assert state.config.message == INJECTION

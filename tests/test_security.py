@@ -31,7 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
 from maintenance_env import bypass as bypass_module
-from maintenance_env import conf, responses
+from maintenance_env import responses, runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import ok_view
 from tests.kubelet import ConfigMapVolume
@@ -363,7 +363,7 @@ def test_a_bad_secret_setting_is_not_shown_in_errors_or_checks() -> None:
     number = 918273645546372819
     with override_settings(MAINTENANCE_MODE_BYPASS_SECRET=number):
         with pytest.raises(ImproperlyConfigured) as error:
-            conf.load_runtime()
+            runtime.load_runtime()
         assert "MAINTENANCE_MODE_BYPASS_SECRET" in str(error.value)
         assert str(number) not in str(error.value)
         out = io.StringIO()

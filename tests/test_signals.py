@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 import maintenance_env
-from maintenance_env import api, conf, live, policy
+from maintenance_env import live, policy, runtime, status_report
 from maintenance_env.api import Status
 from maintenance_env.signals import Change, maintenance_changed
 from maintenance_env.testing import override
@@ -60,7 +60,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
     fake = Clock(time.time())
     namespace = types.SimpleNamespace(time=lambda: fake.wall, monotonic=lambda: fake.mono)
-    for module in (live, policy, api):
+    for module in (live, policy, status_report):
         monkeypatch.setattr(module, "time", namespace)
     return fake
 
@@ -130,7 +130,7 @@ def test_private_runtimes_send_nothing(
     """A management command's or a check's runtime is not the process's view."""
     volume.update({"MAINTENANCE_MODE": "off"})
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    private = conf.Runtime()
+    private = live.Runtime()
     volume.update({"MAINTENANCE_MODE": "on"})
     assert private.state().is_active() is True
     assert private.last_change is not None
@@ -154,27 +154,27 @@ def test_the_window_opening_and_closing_is_noticed_within_one_interval(
         MAINTENANCE_MODE_ENDS_AT=iso(200),
         MAINTENANCE_MODE_RELOAD_INTERVAL="10",
     )
-    runtime = conf.load_runtime()
-    assert runtime.state().is_active() is False  # this first look sets the next tick
+    current = runtime.load_runtime()
+    assert current.state().is_active() is False  # this first look sets the next tick
     clock.advance(105)  # past STARTS_AT, and a tick is due
     with caplog.at_level(logging.INFO, "maintenance_env"):
-        assert runtime.state().is_active() is True
+        assert current.state().is_active() is True
     assert received.states == [(True, False)]
     assert received.calls[0]["change"].cause == "schedule"
     assert "the maintenance window opened" in caplog.text
 
     clock.advance(90)  # at 195 s: a tick, still inside the window
-    assert runtime.state().is_active() is True
+    assert current.state().is_active() is True
     clock.advance(6)  # at 201 s: past ENDS_AT, the next tick is due at 205 s
-    assert runtime.state().is_active() is False  # requests see it at once...
+    assert current.state().is_active() is False  # requests see it at once...
     assert received.states == [(True, False)]  # ...the signal waits for the tick
     clock.advance(4)
-    runtime.state()
+    current.state()
     assert received.states == [(True, False), (False, True)]
     assert received.calls[1]["change"].cause == "schedule"
     for _ in range(5):
         clock.advance(10)
-        runtime.state()
+        current.state()
     assert len(received.calls) == 2
 
 
@@ -182,14 +182,14 @@ def test_without_a_window_or_a_live_source_requests_do_not_tick(
     env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env(MAINTENANCE_MODE="on")
-    runtime = conf.load_runtime()
+    current = runtime.load_runtime()
 
     def monotonic() -> float:
         raise AssertionError("the off path (and this one) must not read the clock")
 
     monkeypatch.setattr(live, "time", types.SimpleNamespace(monotonic=monotonic))
     for _ in range(3):
-        assert runtime.state().enabled is True
+        assert current.state().enabled is True
 
 
 # --- overrides ----------------------------------------------------------------------

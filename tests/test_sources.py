@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from maintenance_env import conf, sources
+from maintenance_env import live, sources, variables
 from maintenance_env.sources import MountedConfig, parse_dotenv, read_mounted, write_value, writing
 from maintenance_env.sources import mounted as mounted_source
 from tests.kubelet import ConfigMapVolume
@@ -271,7 +271,7 @@ def test_a_quoted_switch_with_a_comment_turns_maintenance_on(
     path = tmp_path / "maintenance.env"
     path.write_text('MAINTENANCE_MODE="on"  # planned\n')
     env(MAINTENANCE_MODE_CONFIG_PATH=str(path))
-    assert conf.Runtime(check_template=False).state().enabled is True
+    assert live.Runtime(check_template=False).state().enabled is True
 
 
 def test_a_byte_order_mark_does_not_hide_the_first_line(tmp_path: Path) -> None:
@@ -305,13 +305,13 @@ def test_skipped_lines_are_reported_once_with_their_numbers(
     )
     caplog.set_level(logging.INFO, "maintenance_env")
     env(MAINTENANCE_MODE_CONFIG_PATH=str(path), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    runtime = conf.Runtime(check_template=False)
+    runtime = live.Runtime(check_template=False)
     for _ in range(10):
         assert runtime.state().enabled is True
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 3  # one per note, once
     assert f"the mounted config {path}: lines 3, 6 could not be parsed" in warnings[0]
-    assert runtime.source_notes == {conf.Origin.CONFIG: snapshot.notes}
+    assert runtime.source_notes == {variables.Origin.CONFIG: snapshot.notes}
     path.write_text("MAINTENANCE_MODE=on\n")  # repaired: no notes any more
     runtime.state()
     assert runtime.source_notes == {}

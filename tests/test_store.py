@@ -27,10 +27,11 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
-from maintenance_env import live
+from maintenance_env import runtime
 from maintenance_env.live import LIVE_NAMES, Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import store as store_module
+from maintenance_env.sources.refresher import Refresher
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import Origin
 from tests.conftest import async_ok_view, ok_view
@@ -72,7 +73,10 @@ class Recorder:
         recorder = self
 
         def get_many(cache: RedisCache, keys: Any, version: Any = None) -> Any:
-            recorder.calls.append((os.getpid(), threading.get_ident()))
+            # Who asked: a call runs in a short-lived thread that its asker waits for.
+            thread = threading.current_thread()
+            asker = getattr(thread, "asker", threading.get_ident())
+            recorder.calls.append((os.getpid(), asker))
             recorder.in_flight.set()
             try:
                 return original(cache, keys, version=version)
@@ -105,7 +109,7 @@ class Site:
 
     @property
     def runtime(self) -> Runtime:
-        return live.get_runtime()
+        return runtime.get_runtime()
 
     @property
     def store(self) -> SharedStore:
@@ -130,7 +134,7 @@ class Site:
 
         def served_and_checked() -> bool:
             self.get()
-            return check(live.get_state().config)
+            return check(runtime.get_state().config)
 
         eventually(served_and_checked, what)
 
@@ -172,13 +176,13 @@ def test_a_write_reaches_the_site_and_a_deleted_key_is_unset(
     assert web.status() == 200
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_MESSAGE": "hi"})
     web.until(503, "maintenance on from the store")
-    resolution = live.get_state().resolution
+    resolution = runtime.get_state().resolution
     assert resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
     assert resolution.config.message == "hi"
     # Deleting the keys (not writing "off"): the lower sources apply again.
     writer(redis_server.url).write({"MAINTENANCE_MODE": None, "MAINTENANCE_MODE_MESSAGE": None})
     web.until(200, "maintenance unset in the store")
-    resolution = live.get_state().resolution
+    resolution = runtime.get_state().resolution
     assert resolution.origins["MAINTENANCE_MODE"] is Origin.DEFAULT
     assert resolution.config.message == "from the environment"
 
@@ -239,7 +243,9 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
 ) -> None:
     recorder = Recorder(monkeypatch)
     web = site(MAINTENANCE_MODE_RELOAD_INTERVAL="0.2")
-    assert len(recorder.calls) == 1  # the read when the middleware loads, before serving
+    assert recorder.calls == []  # nothing read when the middleware loads (maybe in a master)
+    assert web.status() == 200
+    assert recorder.threads == {threading.get_ident()}  # one read before the first answer
     recorder.calls.clear()
     started = time.monotonic()
     served = 0
@@ -286,7 +292,7 @@ def test_precedence_store_over_mounted_config_over_environment_over_settings(
             MAINTENANCE_MODE_RETRY_AFTER="20",
         )
         web.until_config(lambda config: config.message == "store", "the store read")
-        resolution = live.get_state().resolution
+        resolution = runtime.get_state().resolution
     assert {
         name: (resolution.origins[name], resolution.value(name))
         for name in (
@@ -348,13 +354,20 @@ def test_dead_store_keeps_the_last_values_then_comes_back_empty(
     assert "ConnectionError" in message
     assert "keeping the values last read from it" in message
     assert f"redis://:***@127.0.0.1:{redis_server.port}/0" in message
-    redis_server.restart()  # empty: no persistence
-    web.until(200, "the empty store read: MAINTENANCE_MODE unset")
-    assert live.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.DEFAULT
+    redis_server.restart()  # empty: no persistence, so every key is gone: a lost store
+    web.serving_until(lambda: web.store.lost, "the empty store read")
+    assert web.statuses(50) == {503}  # the last values stay in force
+    errors = [r.getMessage() for r in records(caplog) if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors
+    assert "lost every key" in errors[1]
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})  # the package writes again
+    web.until(200, "the write read")
+    assert runtime.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
     assert web.store.reachable is True
+    assert not web.store.lost
     recoveries = [r for r in records(caplog) if "readable again" in r.getMessage()]
     assert len(recoveries) == 1
-    assert len([r for r in records(caplog) if r.levelno >= logging.ERROR]) == 1
+    assert len([r for r in records(caplog) if r.levelno >= logging.ERROR]) == 2
     assert redis_server.password not in everything_logged(caplog)
 
 
@@ -388,8 +401,8 @@ def test_a_hung_store_never_holds_up_a_request(
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
     recorder = Recorder(monkeypatch)
     web = site()
-    recorder.calls.clear()  # the read when the middleware loads is no request's
     web.until(503, "maintenance on")
+    recorder.calls.clear()  # the one read before the first answer is the only request's
     redis_server.pause()  # SIGSTOP: connections accepted, nothing answered
     eventually(recorder.in_flight.is_set, "the refresher stuck in get_many")
     served = 0
@@ -415,12 +428,12 @@ def test_start_during_an_outage_counts_as_absent_so_the_environment_decides(
     assert web.status() == 503
     eventually(lambda: web.store.reachable is False, "the failed first read")
     assert web.statuses() == {503}
-    assert live.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.ENVIRONMENT
+    assert runtime.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.ENVIRONMENT
     assert "counts as absent until it is read" in caplog.text
     redis_server.restart()
     writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
     web.until(200, "the store's off read")
-    assert live.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
+    assert runtime.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
 
 
 def test_a_wrong_password_is_an_outage_and_never_logged(
@@ -558,18 +571,19 @@ def test_a_forked_worker_starts_its_own_refresher(
     recorder = Recorder(monkeypatch)
     # As in a master that preloads the app: the runtime is built, no request served.
     web = site()
-    # One read when the middleware loads, in the loading thread; no refresher in the "master".
-    assert [ident for _pid, ident in recorder.calls] == [threading.get_ident()]
-    assert web.store._pid is None
-    recorder.calls.clear()
+    # Nothing read when the middleware loads: no connection, no thread in the "master".
+    assert recorder.calls == []
+    assert web.store._refresher._pid is None
     store = web.store
     # A lock held by another thread at the moment of the fork must not hang the child.
-    store._guard.acquire()
+    store._refresher._lock.acquire()
 
     def child() -> dict[str, Any]:
-        # Right after the fork, before serving, the child read the store in this thread.
-        after_fork = [ident for pid, ident in recorder.calls if pid == os.getpid()]
-        eventually(lambda: web.status() == 503, "maintenance on in the child")
+        # Nothing read in the at-fork hook: the child reads before its first answer.
+        at_fork = [ident for pid, ident in recorder.calls if pid == os.getpid()]
+        assert web.status() == 503, "the first answer comes after the first read"
+        after_fork = [ident for pid, ident in recorder.calls if pid == os.getpid()][:1]
+        assert at_fork == []
         eventually(
             lambda: len({i for p, i in recorder.calls if p == os.getpid()}) > 1,
             "the child's refresher read the store",
@@ -584,10 +598,10 @@ def test_a_forked_worker_starts_its_own_refresher(
     try:
         result = _in_child(child)
     finally:
-        store._guard.release()
+        store._refresher._lock.release()
     assert "error" not in result, result
     assert result["pid"] != os.getpid()
-    assert result["after_fork"] == [result["me"]]  # one read at the fork, before serving
+    assert result["after_fork"] == [result["me"]]  # one read before serving, in that thread
     assert set(result["readers"]) - {result["me"]}, "and then from its own refresher thread"
     assert recorder.calls == []  # the parent still has none
 
@@ -613,9 +627,9 @@ def test_the_store_is_not_read_before_a_request_in_this_process(
     env(MAINTENANCE_MODE_CACHE="default")
     runtime = Runtime()
     assert runtime.store is not None
-    assert runtime.store._pid is None  # building the runtime starts no thread
+    assert runtime.store._refresher._pid is None  # building the runtime starts no thread
     runtime.state()
-    assert runtime.store._pid == os.getpid()
+    assert runtime.store._refresher._pid == os.getpid()
     runtime.close()
 
 
@@ -665,7 +679,7 @@ def test_an_unknown_alias_or_url_refuses_to_start(env: Callable[..., None]) -> N
     ):
         env(MAINTENANCE_MODE_CACHE=value)
         with pytest.raises(ImproperlyConfigured) as caught:
-            live.load_runtime()
+            runtime.load_runtime()
         assert expected in str(caught.value)
         assert "hunter2" not in str(caught.value)
 
@@ -677,12 +691,12 @@ def test_a_process_that_starts_during_maintenance_never_serves_the_site(
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
     env(MAINTENANCE_MODE_CACHE=redis_server.url)
     starts: list[int] = []
-    # No refresher thread at all: only the read when the middleware loads can know.
-    monkeypatch.setattr(SharedStore, "_start", lambda self: starts.append(1))
+    # No refresher thread at all: only the read before the first answer can know.
+    monkeypatch.setattr(Refresher, "ensure_running", lambda self: starts.append(1))
     middleware = MaintenanceModeMiddleware(ok_view)
     assert middleware(RequestFactory().get("/")).status_code == 503
     assert starts  # the first request still starts the refresher as usual
-    assert live.get_runtime().state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
+    assert runtime.get_runtime().state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE
 
 
 def test_the_start_read_is_bounded_and_a_store_down_at_start_counts_as_absent(
@@ -731,14 +745,14 @@ def test_a_worker_forked_long_after_the_load_starts_from_the_store_as_it_is_now(
     redis_server: RedisServer, env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A master that preloads the app read "off"; the fleet flipped; then a worker is forked
-    # (a recycled one, say). Without a refresher, only the read at the fork can know.
+    # (a recycled one, say). Without a refresher, only the child's first read can know.
     writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
     env(MAINTENANCE_MODE_CACHE=redis_server.url)
     middleware = MaintenanceModeMiddleware(ok_view)
     assert middleware(RequestFactory().get("/")).status_code == 200
-    live.get_runtime().store.stop()  # type: ignore[union-attr]
+    runtime.get_runtime().store.stop()  # type: ignore[union-attr]
     writer(redis_server.url).write({"MAINTENANCE_MODE": "on"})
-    monkeypatch.setattr(SharedStore, "_start", lambda self: None)
+    monkeypatch.setattr(Refresher, "ensure_running", lambda self: None)
 
     def child() -> dict[str, Any]:
         return {"status": middleware(RequestFactory().get("/")).status_code}

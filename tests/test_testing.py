@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.test import Client, SimpleTestCase, override_settings
 
 import maintenance_env
-from maintenance_env import conf, live
+from maintenance_env import overrides, runtime
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.testing import override
 from maintenance_env.variables import Origin
@@ -33,7 +33,7 @@ def snapshot() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def no_override_left() -> Any:
     yield
-    assert live.override_layer() == {}, "an override leaked out of a test"
+    assert overrides.override_layer() == {}, "an override leaked out of a test"
 
 
 # --- the problem it solves --------------------------------------------------------------
@@ -81,10 +81,10 @@ def test_takes_effect_at_once_without_waiting_for_the_interval(
 ) -> None:
     volume.update({"MAINTENANCE_MODE": "off"})
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="3600")
-    runtime = conf.load_runtime()
+    current = runtime.load_runtime()
     with override(active=True):
-        assert runtime.state().is_active() is True
-    assert runtime.state().is_active() is False
+        assert current.state().is_active() is True
+    assert current.state().is_active() is False
 
 
 # --- active= and the window -------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_survives_override_settings_resetting_the_runtime(env: Callable[..., Non
             assert maintenance_env.is_active() is True
             assert Client().get("/").status_code == 503
         assert maintenance_env.is_active() is True
-        conf.reset()
+        runtime.reset()
         assert maintenance_env.is_active() is True
     assert maintenance_env.is_active() is False
 
@@ -247,7 +247,7 @@ def test_threads_entering_and_leaving_leave_nothing_behind(env: Callable[..., No
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert live.override_layer() == {}
+    assert overrides.override_layer() == {}
     assert maintenance_env.status().variables["MAINTENANCE_MODE_MESSAGE"].origin is Origin.DEFAULT
 
 
@@ -333,7 +333,7 @@ def test_the_pytest_fixture(maintenance_override: Callable[..., override]) -> No
 
 
 def test_the_pytest_fixture_cleaned_up_after_itself() -> None:
-    assert live.override_layer() == {}
+    assert overrides.override_layer() == {}
     assert maintenance_env.is_active() is False
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from maintenance_env import conf
+from maintenance_env import live, variables
 from maintenance_env.sources import (
     MAX_FILE_BYTES,
     MountedConfig,
@@ -214,7 +214,7 @@ def test_a_fifo_renamed_over_the_dotenv_file_counts_as_absent_and_recovers(
     path = short_dir / "maintenance.env"
     path.write_text("MAINTENANCE_MODE=on\n")
     env(MAINTENANCE_MODE_CONFIG_PATH=str(path), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    runtime = conf.Runtime(check_template=False)
+    runtime = live.Runtime(check_template=False)
     assert runtime.state().enabled is True
 
     fifo = short_dir / "fifo"
@@ -338,14 +338,14 @@ def test_many_unknown_files_log_one_line_per_change(
 ) -> None:
     caplog.set_level(logging.INFO, LOGGER)
     env(MAINTENANCE_MODE_CONFIG_PATH=str(crowded), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    runtime = conf.Runtime(check_template=False)
+    runtime = live.Runtime(check_template=False)
     warnings = site_logs(caplog)
     assert len(warnings) == 1
     assert f"and {MANY - 5} more" in warnings[0].getMessage()
     for _ in range(20):
         runtime.state()
     assert len(site_logs(caplog)) == 1  # not again while nothing changed
-    assert runtime.source_notes[conf.Origin.CONFIG] == read_mounted(str(crowded)).notes
+    assert runtime.source_notes[variables.Origin.CONFIG] == read_mounted(str(crowded)).notes
 
 
 def test_many_unknown_keys_and_bad_lines_in_a_dotenv_file_log_a_bounded_number_of_lines(
@@ -359,7 +359,7 @@ def test_many_unknown_keys_and_bad_lines_in_a_dotenv_file_log_a_bounded_number_o
     path.write_text("\n".join(lines) + "\n")
     caplog.set_level(logging.INFO, LOGGER)
     env(MAINTENANCE_MODE_CONFIG_PATH=str(path), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-    runtime = conf.Runtime(check_template=False)
+    runtime = live.Runtime(check_template=False)
     assert runtime.state().enabled is True
     messages = [r.getMessage() for r in site_logs(caplog)]
     assert len(messages) == 3, messages

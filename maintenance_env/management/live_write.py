@@ -61,7 +61,7 @@ def command_runtime(*, check_template: bool = True) -> Runtime:
     if runtime.store is not None:
         with _logging_above(logging.CRITICAL):
             # Where this process starts: no "change" of its own to report.
-            runtime.read_store_at_start(timeout=SOCKET_TIMEOUT)
+            runtime.read_first(timeout=SOCKET_TIMEOUT)
     return runtime
 
 

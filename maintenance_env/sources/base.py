@@ -48,3 +48,8 @@ class LiveSource(Protocol):
     def poll(self) -> Snapshot | None:
         """A new snapshot if anything changed since the last poll, else ``None``."""
         ...
+
+    def after_fork(self) -> None:
+        """In a child right after a fork: drop what belongs to the parent (locks, threads,
+        connections, values read by the parent). Must not do any I/O."""
+        ...

@@ -263,6 +263,9 @@ class MountedConfig:
                 files.append((name, ("error", exc.errno)))
         return ("dir", _fingerprint(top), tuple(files))
 
+    def after_fork(self) -> None:
+        """Nothing to drop: the child re-checks the files on its next poll as it would."""
+
     def poll(self) -> Snapshot | None:
         """A new snapshot if the config changed since the last poll, else ``None``."""
         signature = self._signature_now()

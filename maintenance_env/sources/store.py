@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import re
 import threading
 import time
 import urllib.parse
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache.backends.base import BaseCache
 from django.utils.module_loading import import_string
 
 from maintenance_env.sources.base import Snapshot
+from maintenance_env.sources.deadline import Deadline, DeadlineExceeded
+from maintenance_env.sources.refresher import Refresher
 from maintenance_env.variables import Origin
 
 __all__ = [
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("maintenance_env")
+
+T = TypeVar("T")
 
 #: Each variable's key in the cache, before the cache's own ``KEY_PREFIX`` and ``VERSION``.
 KEY_PREFIX = "maintenance_env:"
@@ -311,20 +313,6 @@ def describe_error(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     return f"{name}: {detail}" if detail else name
 
 
-#: Every store of this process, so that a fork gives each one fresh locks (a lock held by
-#: another thread at the moment of the fork would stay held forever in the child).
-_STORES: weakref.WeakSet[SharedStore] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for store in list(_STORES):
-        store._reinit_locks()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def _text(value: object) -> object:
     if isinstance(value, bytes):
         try:
@@ -334,8 +322,21 @@ def _text(value: object) -> object:
     return value
 
 
+#: Seconds the package waits for a read of the store before it counts as failed: the
+#: first read before a process answers, the system check's, and the refresher's.
+READ_DEADLINE = 1.0
+#: Seconds ``maintenance_mode … --write`` waits for the store to take the values.
+WRITE_DEADLINE = 5.0
+
+#: The error of a store that lost every key of the package after a read that found some.
+LOST = (
+    "lost every key of the package (a cache.clear(), an eviction or a cull?); keeping "
+    "the values last read from it until maintenance_mode writes it again"
+)
+
+
 class SharedStore:
-    """The shared store as a live source, read by a refresher thread of this process.
+    """The shared store as a live source, read by a :class:`Refresher` thread of this process.
 
     :meth:`poll` never touches the network: it returns what the refresher last published,
     once per change, and starts the refresher the first time it is called in a process.
@@ -343,6 +344,7 @@ class SharedStore:
     in seconds. ``background=False`` never starts the refresher: only :meth:`read_now`
     reads (a management command, a system check). ``on_change`` is called from the
     refresher after it published something new (the runtime uses it to poll at once).
+    Every call to the cache has a deadline of the package's own (:class:`Deadline`).
     """
 
     origin = Origin.CACHE
@@ -368,23 +370,33 @@ class SharedStore:
         self.interval = interval
         self._names = tuple(names)
         self._caches = caches
-        self._reinit_locks()
-        self._pid: int | None = None
-        self._stopped = False
+        self._refresher = Refresher(self._refresh, self._pause, name="maintenance_env store reader")
+        self._deadline = Deadline("maintenance_env store call")
+        self._forget()
+
+    def _forget(self) -> None:
+        """As if this process had never read the store."""
+        self._publishing = threading.Lock()
         # (generation, snapshot), replaced whole so that readers never see a mix.
         self._published: tuple[int, Snapshot] = (0, Snapshot({}, "not read yet", "pending"))
         self._seen = -1
+        self._cache: BaseCache | None = None
+        #: Whether a read in this process found any key of the package (for a lost store).
+        self._found_keys = False
         #: ``time.time()`` of the last successful read, and of the first failure since.
         self.last_read: float | None = None
         #: When ``maintenance_mode`` last wrote the store, as last read (ISO 8601 text).
         self.changed_at: str | None = None
         self.failing_since: float | None = None
-        _STORES.add(self)
+        #: Whether the store lost every key after a read that found some (until written).
+        self.lost = False
 
-    def _reinit_locks(self) -> None:
-        self._guard = threading.Lock()
-        self._publishing = threading.Lock()
-        self._wake = threading.Event()
+    def after_fork(self) -> None:
+        """In a child right after a fork: new locks, no thread, none of the parent's
+        connections, and none of its values (no I/O)."""
+        self._refresher.after_fork()
+        self._deadline.after_fork()
+        self._forget()
 
     # --- the request side ---------------------------------------------------------------
 
@@ -393,8 +405,8 @@ class SharedStore:
 
         Never waits on the network; the first call in a process starts its refresher.
         """
-        if self.background and self._pid != os.getpid():
-            self._start()
+        if self.background:
+            self._refresher.ensure_running()
         return self.peek()
 
     def peek(self) -> Snapshot | None:
@@ -421,26 +433,19 @@ class SharedStore:
 
     def stop(self) -> None:
         """Stop this process's refresher (tests; a new runtime replaces this one)."""
-        self._stopped = True
-        self._wake.set()
-
-    def _start(self) -> None:
-        with self._guard:
-            pid = os.getpid()
-            if self._pid == pid or self._stopped:
-                return
-            self._pid = pid
-            thread = threading.Thread(
-                target=self._run, args=(pid,), name="maintenance_env store reader", daemon=True
-            )
-            thread.start()
+        self._refresher.stop()
 
     # --- reading --------------------------------------------------------------------------
 
     def read_once(self, cache: BaseCache) -> dict[str, object]:
         """Every variable present in the store, read in one ``get_many`` (may raise), with
-        :data:`CHANGED_KEY` (kept as :attr:`changed_at`, not as a value)."""
+        :data:`CHANGED_KEY` (kept as :attr:`changed_at`, not as a value). Sets
+        :attr:`lost` when none of the keys is there after a read that found some."""
         found = cache.get_many([key(name) for name in self._names] + [CHANGED_KEY])
+        if found:
+            self._found_keys, self.lost = True, False
+        elif self._found_keys and not self.lost:
+            self.lost = True
         changed = found.get(CHANGED_KEY)
         self.changed_at = changed if isinstance(changed, str) else None
         values: dict[str, object] = {}
@@ -473,16 +478,35 @@ class SharedStore:
             pause = min(pause * 2 ** min(failures - 1, 32), ceiling)
         return pause
 
-    def _read(
-        self, cache: BaseCache | None, *, timeout: float | None = None
-    ) -> tuple[BaseCache | None, str | None]:
-        """One read, published; returns the cache to reuse and the error, if any."""
-        error: str | None = None
+    def _call(self, function: Callable[[], T], seconds: float, what: str) -> T:
+        """``function()`` under the package's own deadline, as a :class:`StoreError`."""
         try:
+            return self._deadline.call(function, seconds, f"the store {what}")
+        except DeadlineExceeded as exc:
+            raise StoreError(str(exc)) from None
+
+    def _read(self, *, timeout: float | None = None, keep: bool = True) -> str | None:
+        """One read, published; returns the error, if any. ``keep=False`` closes the
+        cache's connections after the read (nothing left for a fork or another thread)."""
+        error: str | None = None
+        seconds = READ_DEADLINE if timeout is None else timeout
+
+        def read() -> dict[str, object]:
+            cache = self._cache if keep else None
             if cache is None:
                 cache = build_cache(self.setting, self._caches, timeout=timeout)
-            values = self.read_once(cache)
+            try:
+                return self.read_once(cache)
+            finally:
+                if keep:
+                    self._cache = cache
+                else:
+                    cache.close()
+
+        try:
+            values = self._call(read, seconds, "(reading)")
         except Exception as exc:
+            self._cache = None  # a new client next time: this one may be broken
             if self.failing_since is None:
                 self.failing_since = time.time()
             reason = str(exc) if isinstance(exc, StoreError) else describe_error(exc, self.secrets)
@@ -492,29 +516,26 @@ class SharedStore:
             changed = self._publish(self.snapshot.values, error)
         else:
             self.last_read = time.time()
-            self.failing_since = None
-            changed = self._publish(values, None)
+            if self.lost:
+                error = LOST
+                if self.failing_since is None:
+                    self.failing_since = self.last_read
+                changed = self._publish(self.snapshot.values, error)
+            else:
+                self.failing_since = None
+                changed = self._publish(values, None)
         if changed and self.on_change is not None:
             self.on_change()
-        return cache, error
+        return error
+
+    def _refresh(self) -> bool:
+        return self._read() is None
 
     def read_now(self, *, timeout: float | None = None) -> str | None:
         """Read the store once now, in this thread, and publish the result for the next
-        :meth:`poll`. It may wait up to the socket timeout (``timeout`` seconds when given,
-        else the cache's own or :data:`SOCKET_TIMEOUT`). Returns the error, or ``None``."""
-        return self._read(None, timeout=timeout)[1]
-
-    def _run(self, pid: int) -> None:
-        cache: BaseCache | None = None
-        failures = 0
-        while not self._stopped and os.getpid() == pid:
-            try:
-                cache, error = self._read(cache)
-            except Exception:  # on_change failed: never let the refresher die
-                logger.exception("maintenance_env: reading %s failed", self.label)
-                error = "failed"
-            failures = failures + 1 if error else 0
-            self._wake.wait(self._pause(failures))
+        :meth:`poll`, waiting at most ``timeout`` seconds (else :data:`READ_DEADLINE`).
+        The connections of this read are closed after it. Returns the error, or ``None``."""
+        return self._read(timeout=timeout, keep=False)
 
     # --- writing (``maintenance_mode on|off --write``) -----------------------------------
 
@@ -529,35 +550,47 @@ class SharedStore:
         The store is read first, so that one that cannot be reached fails before anything
         is sent. Raises :class:`StoreError` when the store cannot be reached or refuses,
         naming it with its credentials masked."""
+        given = cache
+
+        def send() -> dict[str, str]:
+            cache = given
+            try:
+                cache = cache or build_cache(self.setting, self._caches)
+                self.read_once(cache)
+            except StoreError:
+                raise
+            except Exception as exc:
+                reason = describe_error(exc, self.secrets)
+                raise StoreError(
+                    f"{self.label} cannot be reached ({reason}): nothing written"
+                ) from None
+            try:
+                to_set = {key(n): v for n, v in values.items() if v is not None}
+                to_delete = [key(n) for n, v in values.items() if v is None]
+                # When, for `status` in any process: in the same set_many as the values.
+                to_set[CHANGED_KEY] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                if to_set:
+                    failed = cache.set_many(to_set, timeout=None)
+                    if failed:
+                        raise StoreError(
+                            f"{self.label} did not keep {', '.join(sorted(failed))}: write again"
+                        )
+                if to_delete:
+                    cache.delete_many(to_delete)
+            except StoreError:
+                raise
+            except Exception as exc:
+                reason = describe_error(exc, self.secrets)
+                raise StoreError(
+                    f"{self.label} failed while writing ({reason}): the write may or may not have "
+                    "been applied; run `maintenance_mode status` to see"
+                ) from None
+            return {name: cache.make_key(key(name)) for name in values}
+
         try:
-            cache = cache or build_cache(self.setting, self._caches)
-            self.read_once(cache)
-        except StoreError:
-            raise
-        except Exception as exc:
-            reason = describe_error(exc, self.secrets)
+            return self._deadline.call(send, WRITE_DEADLINE, "the store (writing)")
+        except DeadlineExceeded as exc:
             raise StoreError(
-                f"{self.label} cannot be reached ({reason}): nothing written"
+                f"{exc}: the write may or may not have been applied; run "
+                "`maintenance_mode status` to see"
             ) from None
-        try:
-            to_set = {key(n): v for n, v in values.items() if v is not None}
-            to_delete = [key(n) for n, v in values.items() if v is None]
-            # When, for `status` in any process: in the same set_many as the values.
-            to_set[CHANGED_KEY] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            if to_set:
-                failed = cache.set_many(to_set, timeout=None)
-                if failed:
-                    raise StoreError(
-                        f"{self.label} did not keep {', '.join(sorted(failed))}: write again"
-                    )
-            if to_delete:
-                cache.delete_many(to_delete)
-        except StoreError:
-            raise
-        except Exception as exc:
-            reason = describe_error(exc, self.secrets)
-            raise StoreError(
-                f"{self.label} failed while writing ({reason}): the write may or may not have "
-                "been applied; run `maintenance_mode status` to see"
-            ) from None
-        return {name: cache.make_key(key(name)) for name in values}

@@ -20,17 +20,18 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from maintenance_env import conf, parsers, platforms, sources
-from maintenance_env.api import build_status, reason
+from maintenance_env import live, parsers, platforms, sources
+from maintenance_env.api import detect_platform
 from maintenance_env.management import live_write, plans, status
 from maintenance_env.parsers import InvalidValue
+from maintenance_env.status_report import build_status, reason
 
 ACTIONS = ("on", "off", "status", "is-active", "unset")
 #: The options that go with ``on``/``off`` only.
 PLAN_OPTIONS = ("platform", "app", "namespace", "starts_at", "ends_at", "message")
 
 
-def _runtime(*, check_template: bool = True) -> conf.Runtime:
+def _runtime(*, check_template: bool = True) -> live.Runtime:
     # Live sources read once, the shared store included; no refresher thread.
     return live_write.command_runtime(check_template=check_template)
 
@@ -165,7 +166,7 @@ class Command(BaseCommand):
                 "namespace (lower-case letters, digits and '-', at most 63)."
             )
 
-    def _platform(self, option: str | None, runtime: conf.Runtime) -> platforms.Detection:
+    def _platform(self, option: str | None, runtime: live.Runtime) -> platforms.Detection:
         if option is not None:
             name = option.strip().lower()
             if name not in platforms.NAMES:
@@ -280,13 +281,15 @@ class Command(BaseCommand):
 
     def _status(self, as_json: bool) -> None:
         runtime = _runtime()
-        data = build_status(runtime, runtime.state(), detection_root=self.detection_root).as_dict()
+        policy = runtime.state()
+        platform = detect_platform(runtime, policy, self.detection_root)
+        data = build_status(runtime, policy, platform=platform).as_dict()
         if as_json:
             self.stdout.write(status.dumps(data))
             return
         status.render(data, self.stdout.write, self.style.ERROR)
 
-    def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
+    def _write(self, runtime: live.Runtime, values: list[tuple[str, str]]) -> None:
         if live_write.write_store(self, runtime, values, reason):
             self._warn_if_inactive(values, _runtime(check_template=False).state(), time.time())
             return
