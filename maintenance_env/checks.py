@@ -13,8 +13,8 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
+from maintenance_env.cache_url import LOCAL_BACKENDS, StoreError, backend_path, cache_params
 from maintenance_env.live import Runtime
-from maintenance_env.sources.store import LOCAL_BACKENDS, StoreError, backend_path, cache_params
 from maintenance_env.variables import PREFIX, SCHEDULE_ORDER_ID, VARIABLES, Origin
 
 __all__ = ["INCUMBENT_SETTINGS", "check_configuration"]

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 from django.core.management.base import BaseCommand, CommandError
 
+from maintenance_env.cache_url import SOCKET_TIMEOUT, StoreError
 from maintenance_env.live import Runtime
 from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value
-from maintenance_env.sources.store import MIN_PAUSE, SOCKET_TIMEOUT, SharedStore, StoreError
+from maintenance_env.sources.store import MIN_PAUSE, SharedStore
 from maintenance_env.variables import VARIABLES
 
 __all__ = [
