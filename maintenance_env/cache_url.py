@@ -10,6 +10,7 @@ command and the store's reader can all use it.
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import re
 import urllib.parse
@@ -47,6 +48,48 @@ logger = logging.getLogger("maintenance_env")
 KEY_PREFIX = "maintenance_env:"
 REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
 PYMEMCACHE_BACKEND = "django.core.cache.backends.memcached.PyMemcacheCache"
+PYLIBMC_BACKEND = "django.core.cache.backends.memcached.PyLibMCCache"
+DATABASE_BACKEND = "django.core.cache.backends.db.DatabaseCache"
+FILE_BACKEND = "django.core.cache.backends.filebased.FileBasedCache"
+DJANGO_REDIS_BACKEND = "django_redis.cache.RedisCache"
+#: The URL schemes the store serves, and the backend each one builds, whatever else is
+#: installed. ``redis``, ``rediss`` and ``unix`` URLs become the ``LOCATION`` itself, so
+#: their query options reach redis-py; the others are read by django-environ.
+SCHEMES: dict[str, str] = {
+    "redis": REDIS_BACKEND,
+    "rediss": REDIS_BACKEND,
+    "unix": REDIS_BACKEND,
+    "pymemcache": PYMEMCACHE_BACKEND,
+    "pylibmc": PYLIBMC_BACKEND,
+    "dbcache": DATABASE_BACKEND,
+    "filecache": FILE_BACKEND,
+    "locmemcache": "django.core.cache.backends.locmem.LocMemCache",
+    "dummycache": "django.core.cache.backends.dummy.DummyCache",
+}
+#: Schemes that look served but are not, with the form that works instead.
+INSTEAD: dict[str, str] = {
+    "valkey": "redis://HOST:6379/0 (Valkey speaks the Redis protocol; Django's RedisCache "
+    "serves it)",
+    "valkeys": "rediss://HOST:6380/0 (Valkey speaks the Redis protocol; Django's RedisCache "
+    "serves it)",
+    "rediscache": "redis://HOST:6379/0",
+    "memcache": "pymemcache://HOST:11211 (Django's PyMemcacheCache; MemcachedCache was "
+    "removed from Django)",
+}
+#: The client library each backend needs, and how to install it.
+CLIENTS: dict[str, tuple[str, str]] = {
+    REDIS_BACKEND: ("redis", "pip install 'django-maintenance-env[redis]'"),
+    PYMEMCACHE_BACKEND: ("pymemcache", "pip install pymemcache"),
+    PYLIBMC_BACKEND: ("pylibmc", "pip install pylibmc"),
+}
+#: ``OPTIONS`` that turn a backend's errors into misses, and the value the store forces:
+#: the switch is configuration, and an outage must never read as "no keys".
+SWALLOWING_OPTIONS: dict[str, tuple[str, object]] = {
+    DJANGO_REDIS_BACKEND: ("IGNORE_EXCEPTIONS", False),
+    PYMEMCACHE_BACKEND: ("ignore_exc", False),
+}
+#: Backends that delete entries past ``MAX_ENTRIES`` (300 unless ``OPTIONS`` set it).
+CULLING_BACKENDS = (DATABASE_BACKEND, FILE_BACKEND)
 #: Backends that cannot carry a switch across a fleet: what they are, and who a value
 #: written there does not reach (the system check's W008).
 LOCAL_BACKENDS: dict[str, tuple[str, str]] = {
@@ -73,8 +116,14 @@ _URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 class StoreError(Exception):
     """The shared store cannot be used: unknown alias, bad URL, unreachable, failing.
 
-    The message names the store with its credentials masked.
+    The message names the store with its credentials masked; ``expected`` says what would
+    be accepted and ``hint`` the form that works (both may be empty).
     """
+
+    def __init__(self, message: str, *, expected: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.hint = hint
 
 
 #: When ``maintenance_mode`` last wrote the store (ISO 8601 UTC text), beside the values.
@@ -92,6 +141,10 @@ _URL_IN_TEXT_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<
 _SECRET_PARAM_RE = re.compile(
     r"(?P<name>[^?&;=#]*(?:pass|secret|token|auth)[^?&;=#]*)=(?P<value>[^&;#]*)", re.I
 )
+#: The same, in one whole URL: a value runs to the next parameter (a ``#`` in it is kept).
+_SECRET_PARAM_WHOLE_RE = re.compile(
+    r"(?P<name>[^?&;=#]*(?:pass|secret|token|auth)[^?&;=#]*)=(?P<value>[^&;]*)", re.I
+)
 
 
 def _split_url(rest: str) -> tuple[str | None, str]:
@@ -103,56 +156,70 @@ def _split_url(rest: str) -> tuple[str | None, str]:
     return rest[:at], rest[at + 1 :]
 
 
+def _mask_url(url: str) -> str:
+    """One whole URL with its password and secret query values masked. The userinfo
+    ends at the last ``@``, so a password holding quotes, spaces, ``<``, ``>``, ``/``,
+    ``#`` or ``?`` unencoded is masked whole (a text that merely contains a URL is cut
+    by :data:`_URL_IN_TEXT_RE`, which must guess where it ends)."""
+    scheme, _, rest = url.partition("://")
+    userinfo, rest = _split_url(rest)
+    rest = _SECRET_PARAM_WHOLE_RE.sub(lambda m: f"{m['name']}=***", rest)
+    if userinfo is None:
+        return f"{scheme}://{rest}"
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest}"
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The password and secret query values of one whole URL."""
+    _, _, rest = url.partition("://")
+    userinfo, rest = _split_url(rest)
+    found = [m["value"] for m in _SECRET_PARAM_WHOLE_RE.finditer(rest)]
+    if userinfo and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    return found
+
+
 def mask(setting: str) -> str:
-    """``setting`` (or any text) with every URL's password, and any query parameter that
-    carries a secret, replaced by ``***``; a user name is kept.
+    """``setting`` with its password, and any query parameter that carries a secret,
+    replaced by ``***``; a user name is kept. A setting that is one URL is parsed whole;
+    any other text has each URL in it masked.
 
     >>> mask("redis://:hunter2@cache.internal:6379/0")
     'redis://:***@cache.internal:6379/0'
     >>> mask("redis://cache.internal:6379/0?password=hunter2")
     'redis://cache.internal:6379/0?password=***'
+    >>> mask('redis://:a "b<c>@cache:6379/0')
+    'redis://:***@cache:6379/0'
     """
-
-    def hide(match: re.Match[str]) -> str:
-        userinfo, rest = _split_url(match["rest"])
-        rest = _SECRET_PARAM_RE.sub(lambda m: f"{m['name']}=***", rest)
-        if userinfo is None:
-            return match["scheme"] + rest
-        user, colon, _password = userinfo.partition(":")
-        return f"{match['scheme']}{user}{':***' if colon else ''}@{rest}"
-
-    return _URL_IN_TEXT_RE.sub(hide, setting)
+    if is_url(setting) and not any(c in setting for c in "\n\r"):
+        return _mask_url(setting)
+    return _URL_IN_TEXT_RE.sub(lambda m: _mask_url(m[0]), setting)
 
 
 def secrets_of(params: Mapping[str, Any] | str) -> tuple[str, ...]:
     """The secrets a store's setting holds (a URL's password and secret query values, an
     entry's ``OPTIONS`` password), and their pieces (a client library may quote part of a
     URL it could not parse), so that error texts can be scrubbed of them."""
-    texts: list[str] = []
     found: list[str] = []
     if isinstance(params, str):
-        texts.append(params)
+        urls = [params] if is_url(params) else [m[0] for m in _URL_IN_TEXT_RE.finditer(params)]
     else:
         location = params.get("LOCATION") or ""
-        texts += (
-            [str(x) for x in location] if isinstance(location, (list, tuple)) else [str(location)]
-        )
+        items = location if isinstance(location, (list, tuple)) else [location]
+        urls = [u for item in items for u in re.split(r"[;,]", str(item)) if is_url(u)]
         for name, value in dict(params.get("OPTIONS") or {}).items():
             if re.search(r"pass|secret|token|auth", str(name), re.I) and isinstance(value, str):
                 found.append(value)
-    for text in texts:
-        for match in _URL_IN_TEXT_RE.finditer(text):
-            userinfo, rest = _split_url(match["rest"])
-            if userinfo and ":" in userinfo:
-                found.append(userinfo.partition(":")[2])
-            found += [m["value"] for m in _SECRET_PARAM_RE.finditer(rest)]
+    for url in urls:
+        found += _url_secrets(url)
     pieces: set[str] = set()
     for secret in found:
         if not secret:
             continue
         pieces.add(secret)
         pieces.add(urllib.parse.unquote(secret))
-        pieces.update(p for p in re.split(r"[/?#@:]", secret) if len(p) >= 3)
+        pieces.update(p for p in re.split(r"[/?#@:\s'\"<>]", secret) if len(p) >= 3)
     return tuple(sorted(pieces, key=len, reverse=True))
 
 
@@ -169,27 +236,111 @@ def is_url(setting: str) -> bool:
     return bool(_URL_RE.match(setting))
 
 
+def _scheme(setting: str) -> str:
+    return setting.split("://", 1)[0].lower()
+
+
+def _schemes_served() -> str:
+    return ", ".join(f"{name}://" for name in sorted(SCHEMES))
+
+
+def _url_params(setting: str) -> dict[str, Any]:
+    """The entry a cache URL builds (its scheme is one of :data:`SCHEMES`)."""
+    scheme = _scheme(setting)
+    backend = SCHEMES[scheme]
+    if backend == REDIS_BACKEND:
+        # The URL itself, so that redis-py reads its query (ssl_cert_reqs=none, db=…)
+        # exactly as it documents, and django-redis is never chosen for it. Only the two
+        # timeouts move into OPTIONS, so that the package's own bound can replace them.
+        try:
+            parts = urllib.parse.urlsplit(setting)
+        except ValueError as exc:
+            raise StoreError(
+                f"MAINTENANCE_MODE_CACHE={mask(setting)!r} is not a URL redis-py can read "
+                f"({mask(str(exc))})",
+                expected="a cache URL redis-py can read",
+                hint=f"Write it as {scheme}://[:PASSWORD@]HOST:PORT/DB, with any '@', ':' or "
+                "'/' in the password percent-encoded"
+                + (" (unix:///PATH/TO/SOCKET?db=0 for a socket)" if scheme == "unix" else ""),
+            ) from None
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        options: dict[str, Any] = {}
+        kept = []
+        for name, value in query:
+            if name in ("socket_timeout", "socket_connect_timeout"):
+                try:
+                    options[name] = float(value)
+                except ValueError:
+                    raise StoreError(
+                        f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: {name}={value!r} is not a "
+                        "number of seconds",
+                        expected=f"a cache URL whose {name} is a number of seconds",
+                        hint=f"Write {name}=1.5 (seconds) in the URL's query.",
+                    ) from None
+            else:
+                kept.append((name, value))
+        location = setting
+        if options:
+            location = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(kept)))
+        params: dict[str, Any] = {"BACKEND": backend, "LOCATION": location}
+        if options:
+            params["OPTIONS"] = options
+        return params
+    import environ
+
+    try:
+        params = dict(environ.Env.cache_url_config(setting))
+    except Exception as exc:
+        raise StoreError(
+            f"MAINTENANCE_MODE_CACHE={mask(setting)!r} is not a cache URL django-environ can "
+            f"read ({mask(str(exc)) or exc.__class__.__name__})",
+            expected="a cache URL django-environ can read",
+            hint=f"Write it as {scheme}://… in django-environ's cache_url form.",
+        ) from None
+    # django-environ maps pymemcache:// to PyLibMCCache (pylibmc), and may pick other
+    # backends by what is installed: the scheme alone decides here.
+    params["BACKEND"] = backend
+    if backend == DATABASE_BACKEND and not params.get("LOCATION"):
+        raise StoreError(
+            f"MAINTENANCE_MODE_CACHE={mask(setting)!r} names no table",
+            expected="dbcache://TABLE",
+            hint="Write dbcache://maintenance_env_store, then run "
+            "'python manage.py createcachetable maintenance_env_store'.",
+        )
+    return params
+
+
+def _check_scheme(setting: str) -> None:
+    scheme = _scheme(setting)
+    if scheme in SCHEMES:
+        return
+    served = _schemes_served()
+    if scheme in INSTEAD:
+        instead = INSTEAD[scheme]
+        raise StoreError(
+            f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: the store cannot serve {scheme}://",
+            expected=f"{instead.split(' ', 1)[0]} instead of {scheme}://",
+            hint=f"Use {instead}.",
+        )
+    raise StoreError(
+        f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: {scheme}:// is not a cache URL scheme the "
+        f"store serves ({served})",
+        expected=f"an alias of CACHES or a cache URL ({served})",
+        hint="Use redis://HOST:6379/0 (rediss:// for TLS, unix:///PATH for a socket), "
+        "pymemcache://HOST:11211, dbcache://TABLE, or an alias of CACHES.",
+    )
+
+
 def cache_params(setting: str, caches: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``CACHES``-style entry (``BACKEND``, ``LOCATION``, ``OPTIONS`` …) for ``setting``.
 
-    Raises :class:`StoreError` for an alias that ``CACHES`` does not have or a URL that
-    django-environ cannot parse.
+    A URL always builds the same backend (:data:`SCHEMES`), whatever else is installed.
+    Raises :class:`StoreError` (with ``expected`` and ``hint``) for a scheme the store does
+    not serve, a URL that cannot be read, or an alias that ``CACHES`` does not have.
     """
     if is_url(setting):
-        import environ
-
-        try:
-            params: dict[str, Any] = dict(environ.Env.cache_url_config(setting))
-        except Exception as exc:
-            raise StoreError(
-                f"MAINTENANCE_MODE_CACHE={mask(setting)!r} is not a cache URL "
-                f"django-environ can read ({mask(str(exc)) or exc.__class__.__name__})"
-            ) from None
-        # django-environ maps pymemcache:// to PyLibMCCache (pylibmc); Django's backend
-        # for the pymemcache library is PyMemcacheCache.
-        if setting.lower().startswith("pymemcache://"):
-            params["BACKEND"] = PYMEMCACHE_BACKEND
-        return params
+        _check_scheme(setting)
+        return _url_params(setting)
     if caches is None:
         from django.conf import settings
 
@@ -197,7 +348,10 @@ def cache_params(setting: str, caches: Mapping[str, Any] | None = None) -> dict[
     if setting not in caches:
         known = ", ".join(sorted(caches)) or "none"
         raise StoreError(
-            f"MAINTENANCE_MODE_CACHE={setting!r} is not an alias of CACHES (aliases: {known})"
+            f"MAINTENANCE_MODE_CACHE={setting!r} is not an alias of CACHES (aliases: {known})",
+            expected=f"an alias of CACHES (there: {known}) or a cache URL",
+            hint=f"Name one of the aliases of CACHES ({known}), or give a cache URL such as "
+            "redis://HOST:6379/0.",
         )
     return copy.deepcopy(dict(caches[setting]))
 
@@ -214,50 +368,130 @@ def backend_class(params: Mapping[str, Any]) -> type[BaseCache]:
     Raises :class:`StoreError` when the class, or its library, cannot be imported.
     """
     backend = backend_path(params)
+    library, install = CLIENTS.get(backend, ("", ""))
     try:
         found: type[BaseCache] = import_string(backend)
-        if backend == REDIS_BACKEND:
-            import redis  # noqa: F401
+        if library:
+            importlib.import_module(library)
     except ImportError as exc:
-        hint = "; install django-maintenance-env[redis]" if backend == REDIS_BACKEND else ""
-        raise StoreError(f"its backend {backend} cannot be imported ({exc}){hint}") from None
+        hint = f"Install its client: {install}." if install else f"Install {backend}'s package."
+        raise StoreError(
+            f"its backend {backend} cannot be imported ({exc})",
+            expected=f"a cache whose backend ({backend}) and client library can be imported",
+            hint=hint,
+        ) from None
     return found
+
+
+def refusal(setting: str, caches: Mapping[str, Any] | None = None) -> StoreError | None:
+    """Why ``setting`` cannot name a store, without connecting to anything; ``None`` when
+    it can (the scheme is served, the URL reads, the alias exists, the backend imports)."""
+    try:
+        params = cache_params(setting, caches)
+        backend_class(params)
+    except StoreError as exc:
+        return exc
+    return None
+
+
+def store_params(
+    setting: str, caches: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The entry the store's private instance is built from, and the options it dropped.
+
+    Only the alias's ``BACKEND``, ``LOCATION`` and ``OPTIONS`` are kept: never its
+    ``KEY_PREFIX``, ``VERSION`` or ``KEY_FUNCTION``, which teams change per release, so
+    that every process of a rolling deploy (and the printed store route) reads and writes
+    the same keys. Options that turn errors into misses (:data:`SWALLOWING_OPTIONS`) are
+    forced off; their names are returned, to be said once.
+    """
+    full = cache_params(setting, caches)
+    params: dict[str, Any] = {"BACKEND": backend_path(full), "LOCATION": full.get("LOCATION", "")}
+    options = dict(full.get("OPTIONS") or {})
+    dropped: list[str] = []
+    name, forced = SWALLOWING_OPTIONS.get(params["BACKEND"], ("", None))
+    if name:
+        if options.get(name):
+            dropped.append(name)
+        options[name] = forced
+    params["OPTIONS"] = options
+    return params, dropped
+
+
+#: The settings whose dropped options were already logged in this process.
+_SAID: set[str] = set()
 
 
 def build_cache(
     setting: str, caches: Mapping[str, Any] | None = None, *, timeout: float | None = None
 ) -> BaseCache:
-    """A private cache instance for ``setting``, as Django's ``CacheHandler`` would build it.
+    """A private cache instance for ``setting``, as Django's ``CacheHandler`` would build it
+    from :func:`store_params` (no ``KEY_PREFIX``, ``VERSION`` or ``KEY_FUNCTION``).
 
     Private: the request path's ``caches[alias]`` are not touched, and the instance belongs
-    to the thread that built it. For Django's ``RedisCache`` and ``PyMemcacheCache`` a
-    connect and read timeout of :data:`SOCKET_TIMEOUT` seconds is added unless ``OPTIONS``
-    set one; ``timeout`` (seconds) replaces both, set or not (the system check's short
-    probe). Raises :class:`StoreError` when the entry is unknown or its backend cannot be
-    imported.
+    to the thread that built it. For Django's ``RedisCache``, django-redis and
+    ``PyMemcacheCache`` a connect and read timeout of :data:`SOCKET_TIMEOUT` seconds is
+    added unless ``OPTIONS`` set one; ``timeout`` (seconds) replaces both, set or not (the
+    system check's short probe). Raises :class:`StoreError` when the entry is unknown or
+    its backend cannot be imported.
     """
-    params = cache_params(setting, caches)
+    params, dropped = store_params(setting, caches)
+    if dropped and setting not in _SAID:
+        _SAID.add(setting)
+        logger.warning(
+            "maintenance_env: the shared store %s ignores %s: an outage must never read as "
+            "'no keys'",
+            describe_setting(setting, caches),
+            ", ".join(dropped),
+        )
     try:
         cls = backend_class(params)
     except StoreError as exc:
-        raise StoreError(f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: {exc}") from None
-    backend = backend_path(params)
-    params.pop("BACKEND", None)
-    location = params.pop("LOCATION", "")
+        raise StoreError(
+            f"MAINTENANCE_MODE_CACHE={mask(setting)!r}: {exc}",
+            expected=exc.expected,
+            hint=exc.hint,
+        ) from None
+    backend = params["BACKEND"]
+    location = params["LOCATION"]
     names = {
         REDIS_BACKEND: ("socket_timeout", "socket_connect_timeout"),
+        DJANGO_REDIS_BACKEND: ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
         PYMEMCACHE_BACKEND: ("timeout", "connect_timeout"),
     }.get(backend, ())
-    options = params.setdefault("OPTIONS", {}) if names else {}
+    options = params["OPTIONS"]
     for name in names:
         if timeout is not None:
             options[name] = timeout
         else:
             options.setdefault(name, SOCKET_TIMEOUT)
+    if not options:
+        del params["OPTIONS"]
+    del params["BACKEND"], params["LOCATION"]
     # Every backend of Django takes (location, params), though BaseCache only params.
     factory: Any = cls
     cache: BaseCache = factory(location, params)
     return cache
+
+
+def culls(params: Mapping[str, Any]) -> int | None:
+    """The ``MAX_ENTRIES`` past which ``params``'s backend deletes entries (the switch
+    among them), or ``None`` for a backend that does not cull."""
+    if backend_path(params) not in CULLING_BACKENDS:
+        return None
+    options = dict(params.get("OPTIONS") or {})
+    try:
+        return int(options.get("MAX_ENTRIES", 300))
+    except (TypeError, ValueError):
+        return 300
+
+
+def table_fix(params: Mapping[str, Any]) -> str:
+    """For a ``DatabaseCache`` store, the command that creates its table (Django's
+    ``createcachetable`` alone only knows the tables of ``CACHES``); else empty."""
+    if backend_path(params) != DATABASE_BACKEND:
+        return ""
+    return f"python manage.py createcachetable {params.get('LOCATION')}"
 
 
 def describe_setting(setting: str, caches: Mapping[str, Any] | None = None) -> str:
