@@ -52,6 +52,10 @@ __all__ = [
 MASK = "***"
 
 
+#: The variable naming the shared store.
+CACHE_VARIABLE = "MAINTENANCE_MODE_CACHE"
+
+
 def is_active() -> bool:
     """Whether maintenance is active in this process now: ``MAINTENANCE_MODE`` on and now
     inside [``STARTS_AT``, ``ENDS_AT``), from the same sources as the middleware, test
@@ -262,7 +266,13 @@ def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
     newest modification time among the mounted config and its variables' files."""
     if origin is Origin.CACHE:
         written = runtime.store.changed_at if runtime.store is not None else None
-        return parse_datetime(written) if written else None
+        try:
+            moment = parse_datetime(written) if isinstance(written, str) else None
+        except ValueError:  # well-formed but impossible (a hand-written record)
+            return None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment
     path = runtime.base.config.config_path
     if not path:
         return None
@@ -276,8 +286,28 @@ def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
     return _moment(max(times)) if times else None
 
 
+def _unusable_store(runtime: live.Runtime) -> SourceHealth | None:
+    """A ``MAINTENANCE_MODE_CACHE`` that is set but refused: shown as a store that cannot
+    be used, never as "no store" (the servers that read it would disagree)."""
+    problem = next((p for p in runtime.base.problems if p.name == CACHE_VARIABLE), None)
+    if problem is None or runtime.store is not None:
+        return None
+    where = VARIABLES[CACHE_VARIABLE].show(problem.raw)
+    return SourceHealth(
+        Origin.CACHE,
+        f"the shared store {where}",
+        False,
+        f"unusable: {problem}",
+        None,
+        None,
+    )
+
+
 def _sources(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
     found = []
+    unusable = _unusable_store(runtime)
+    if unusable is not None:
+        found.append(unusable)
     for source in runtime.sources:
         origin = source.origin
         snapshot = runtime.snapshots.get(origin)
@@ -320,9 +350,12 @@ def _variables(policy: Policy) -> Mapping[str, VariableStatus]:
         return variables
     resolution = policy.resolution
     found = {}
+    refused = {p.name: p for p in resolution.problems if p.name == CACHE_VARIABLE}
     for name, var in VARIABLES.items():
         value = var.show(resolution.value(name))
         found[name] = VariableStatus(value, resolution.origins[name])
+        if name in refused:  # set, though unusable: shown as set, not as unset
+            found[name] = VariableStatus(var.show(refused[name].raw), refused[name].origin)
     variables = MappingProxyType(found)
     _variables_cache = (policy, variables)
     return variables

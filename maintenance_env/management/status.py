@@ -33,6 +33,11 @@ def source_lines(sources: list[dict[str, Any]]) -> list[str]:
         return [f"Shared store: {where} (reachable)"]
     if store["ok"] is None:
         return [f"Shared store: {where} (not read yet)"]
+    if str(store["error"]).startswith("unusable: "):
+        return [
+            f"Shared store: {where} (UNUSABLE: {store['error'].removeprefix('unusable: ')}; "
+            "on|off --write and unset refuse to run until it is fixed)"
+        ]
     return [
         f"Shared store: {where} (UNREACHABLE: {store['error']}; stale since "
         f"{store['stale_since']}: running processes keep the values they last read from "
