@@ -32,6 +32,7 @@ from django.utils import translation
 
 from maintenance_env import bypass, responses
 from maintenance_env.decorators import EXEMPT_ATTR
+from maintenance_env.matching import NetworkSet, PathPatterns
 from maintenance_env.policy import Policy, health_key
 
 __all__ = [
@@ -130,7 +131,12 @@ def _is_open_path(path: str, state: Policy) -> bool:
     key = health_key(path)
     if key in state.health_paths or key == state.redirect_key:
         return True
-    return any(pattern.match(path) for pattern in state.config.except_urls)
+    if not state.config.except_urls:
+        return False
+    patterns = state.url_patterns
+    if patterns is None:
+        patterns = state.url_patterns = PathPatterns(p.pattern for p in state.config.except_urls)
+    return patterns.match(path)
 
 
 def _is_login_class(view_class: type) -> bool:
@@ -322,7 +328,10 @@ def _exemption(request: HttpRequest, state: Policy) -> HttpResponse | Verdict | 
         return Verdict.PASS
     if config.except_ips:
         address = client_ip(request, config.trusted_proxies)
-        if address is not None and any(address in net for net in config.except_ips):
+        networks = state.networks
+        if networks is None:
+            networks = state.networks = NetworkSet(config.except_ips)
+        if address is not None and address in networks:
             return Verdict.PASS_CLIENT
     if bypass.has_bypass_cookie(request, state):
         return Verdict.PASS_COOKIE

@@ -21,6 +21,8 @@ from typing import Any
 import environ
 from django.utils.dateparse import parse_datetime
 
+from maintenance_env.matching import PatternRefused, compile_linear
+
 __all__ = [
     "FALSE_WORDS",
     "TRUE_WORDS",
@@ -166,6 +168,15 @@ def parse_regexes(name: str, value: object) -> tuple[re.Pattern[str], ...]:
             patterns.append(re.compile(item))
         except (re.error, OverflowError, RecursionError) as exc:  # "a{4294967296}", "((((..."
             raise InvalidValue(name, item, f"a valid regular expression ({exc})") from None
+        try:
+            compile_linear(item)
+        except PatternRefused as exc:
+            raise InvalidValue(
+                name,
+                item,
+                f"a regular expression the linear-time engine (RE2) can match ({exc}): no "
+                "backreferences or lookarounds, and $ rather than \\Z",
+            ) from None
     return tuple(patterns)
 
 
