@@ -53,8 +53,21 @@ class InvalidValue(ValueError):
         self.name = name
         self.value = value
         self.expected = expected
-        shown = "'***'" if secret else repr(value)
+        shown = "'***'" if secret else shown_value(value)
         super().__init__(f"{name}={shown} is not valid: expected {expected}.")
+
+
+#: The most characters of a refused value that a message shows: a 1 MB bad value from a
+#: live source makes a short log line, not a 1 MB one.
+SHOWN_CHARS = 200
+
+
+def shown_value(value: object) -> str:
+    """``repr(value)`` (control characters escaped), cut to :data:`SHOWN_CHARS`."""
+    shown = repr(value)
+    if len(shown) > SHOWN_CHARS:
+        shown = f"{shown[:SHOWN_CHARS]}… ({len(shown)} characters)"
+    return shown
 
 
 def is_empty(value: object) -> bool:

@@ -145,8 +145,9 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
 def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
     lang = html.escape(language or settings.LANGUAGE_CODE)
+    charset = html.escape(settings.DEFAULT_CHARSET)
     return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="{charset}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
@@ -171,7 +172,9 @@ def _render_page(state: Policy, language: str) -> bytes:
                 state.config.template,
             )
             text = _fallback_page(state, language)
-    return text.encode(settings.DEFAULT_CHARSET)
+    # A character DEFAULT_CHARSET cannot carry (an em dash or a coffee cup under
+    # iso-8859-1, from any source) becomes an HTML character reference, never a 500.
+    return text.encode(settings.DEFAULT_CHARSET, "xmlcharrefreplace")
 
 
 def _json_body(state: Policy, retry_after: int | None) -> bytes:
@@ -198,6 +201,13 @@ def _expires(now: float) -> str:
     return cached[1]
 
 
+def _escaped(text: object) -> str:
+    """``text`` with control characters (and anything non-ASCII) as backslash escapes,
+    as Django's own ``log_response`` does since CVE-2025-48432: a request line cannot
+    forge another log line."""
+    return str(text).encode("unicode_escape").decode("ascii")
+
+
 def _finish(
     response: HttpResponse, request: HttpRequest, retry_after: int | None, now: float
 ) -> HttpResponse:
@@ -221,7 +231,7 @@ def _finish(
                 __file__,
                 0,
                 "Maintenance mode: %s %s",
-                (request.method, request.path),
+                (_escaped(request.method), _escaped(request.path)),
                 None,
                 "maintenance_response",
                 {"status_code": response.status_code, "request": request},

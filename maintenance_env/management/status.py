@@ -5,12 +5,22 @@ command and :func:`maintenance_env.status` never disagree)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from maintenance_env.variables import DEFAULT_RETRY_AFTER, Origin
 
-__all__ = ["dumps", "render", "source_lines"]
+__all__ = ["dumps", "printable", "render", "source_lines"]
+
+
+#: C0 and C1 control characters and DEL: a terminal acts on them.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """``line`` with every control character as a backslash escape (``\\x1b``)."""
+    return _CONTROL_RE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
 
 
 def _text_value(value: object) -> str:
@@ -47,7 +57,13 @@ def source_lines(sources: list[dict[str, Any]]) -> list[str]:
 
 def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[str], str]) -> None:
     """``data`` (``Status.as_dict()``) as text, one ``write`` per line; ``error`` styles
-    the problem lines."""
+    the problem lines. Control characters from live values are shown escaped, never sent
+    raw to the terminal."""
+    raw_write = write
+
+    def write(line: str) -> None:
+        raw_write(printable(line))
+
     write(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
     if data["read_only"]:
         write("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")

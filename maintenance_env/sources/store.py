@@ -88,13 +88,60 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+#: The largest value the store's reader takes, in bytes of UTF-8 (64 KiB, as the mounted
+#: config's files): a larger one is a bad value shown in one short line.
+MAX_VALUE_BYTES = 64 * 1024
+
+
+class Foreign:
+    """A value of the store that is not text (a ``Decimal``, a ``dict``, an oversized
+    text): refused by the parsers as any bad value, naming the variable. Comparable and
+    hashable, so that it never breaks the comparison of two reads (``Decimal('sNaN')``
+    raises on ``==``) and later changes are still seen."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Foreign) and other.shown == self.shown
+
+    def __hash__(self) -> int:
+        return hash(self.shown)
+
+    def __repr__(self) -> str:
+        return self.shown
+
+
 def _text(value: object) -> object:
+    """A value as read from the store: text, undecodable bytes (refused as "not text"),
+    ``True``/``False``/an ``int`` as a setting would give, or a :class:`Foreign`."""
     if isinstance(value, bytes):
+        if len(value) > MAX_VALUE_BYTES:
+            return Foreign(f"<{len(value)} bytes: over the {MAX_VALUE_BYTES}-byte bound>")
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
             return value  # refused by the parsers as "not text", naming the variable
-    return value
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE_BYTES // 4 and len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+            return Foreign(f"<{len(value)} characters: over the {MAX_VALUE_BYTES}-byte bound>")
+        return value
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
+        return value
+    try:
+        shown = repr(value)
+    except Exception:
+        shown = object.__repr__(value)
+    if len(shown) > 80:
+        shown = shown[:80] + "…"
+    return Foreign(f"<a {type(value).__name__} in the store, not text: {shown}>")
+
+
+def _changed_text(value: object) -> str | None:
+    """The store's ``changed_at`` record when it is short text, else ``None``."""
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 class SharedStore:
@@ -205,7 +252,7 @@ class SharedStore:
         :data:`CHANGED_KEY` (kept as :attr:`changed_at`, not as a value)."""
         found = cache.get_many([key(name) for name in self._names] + [CHANGED_KEY])
         changed = found.get(CHANGED_KEY)
-        self.changed_at = changed if isinstance(changed, str) else None
+        self.changed_at = _changed_text(changed)
         values: dict[str, object] = {}
         for name in self._names:
             value = found.get(key(name))
