@@ -302,6 +302,13 @@ LEAKY_URLS = [
     "redis://user:LEAKQ1@127.0.0.1:1/0",
     "redis://:LEAKQ1%40x@127.0.0.1:1/0",
     "rediss://:LEAKQ1@127.0.0.1:1,127.0.0.1:2/0",
+    # Characters a regex for "the end of a URL" stops at: the password is parsed instead.
+    'redis://:LEAKQ1"x@127.0.0.1:1/0',
+    "redis://:LEAKQ1'x@127.0.0.1:1/0",
+    "redis://:LEAKQ1<x>@127.0.0.1:1/0",
+    "redis://:LEAKQ1 x@127.0.0.1:1/0",
+    "redis://:x LEAKQ1@127.0.0.1:1/0",
+    "redis://:x\"LEAKQ1#?/@127.0.0.1:1/0",
 ]
 
 
@@ -313,8 +320,13 @@ def test_no_form_of_a_redis_url_shows_its_password(
     env(MAINTENANCE_MODE_CACHE=url)
     caplog.set_level(logging.DEBUG)
     shown = run("status") + run("status", "--json")
+    for args in (("on", "--write"), ("unset", "MAINTENANCE_MODE")):
+        with pytest.raises(CommandError) as refused:
+            run(*args)
+        shown += str(refused.value)
     out, err = StringIO(), StringIO()
     call_command("check", stdout=out, stderr=err)
+    call_command("check", "--deploy", "--tag", "maintenance_env_store", stdout=out, stderr=err)
     shown += out.getvalue() + err.getvalue() + caplog.text
     assert "LEAKQ1" not in shown
     assert "***" in shown
