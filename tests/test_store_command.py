@@ -308,7 +308,7 @@ LEAKY_URLS = [
     "redis://:LEAKQ1<x>@127.0.0.1:1/0",
     "redis://:LEAKQ1 x@127.0.0.1:1/0",
     "redis://:x LEAKQ1@127.0.0.1:1/0",
-    "redis://:x\"LEAKQ1#?/@127.0.0.1:1/0",
+    'redis://:x"LEAKQ1#?/@127.0.0.1:1/0',
 ]
 
 
