@@ -59,46 +59,45 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
     """``data`` (``Status.as_dict()``) as text, one ``write`` per line; ``error`` styles
     the problem lines. Control characters from live values are shown escaped, never sent
     raw to the terminal."""
-    raw_write = write
 
-    def write(line: str) -> None:
-        raw_write(printable(line))
+    def out(line: str) -> None:
+        write(printable(line))
 
-    write(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
+    out(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
     if data["read_only"]:
-        write("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
+        out("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
     window = data["window"]
     if window is None:
-        write("Window: none (active whenever MAINTENANCE_MODE is on)")
+        out("Window: none (active whenever MAINTENANCE_MODE is on)")
     else:
-        write(
+        out(
             f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
             f"({window['when']})"
         )
     if data["retry_after"] is not None:
-        write(f"Retry-After: {data['retry_after']} s")
+        out(f"Retry-After: {data['retry_after']} s")
     platform = data["platform"]
-    write(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
+    out(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
     if data["config_path"]:
         problem = data["config_error"]
-        write(f"Mounted config: {data['config_path']}" + (f" ({problem})" if problem else ""))
+        out(f"Mounted config: {data['config_path']}" + (f" ({problem})" if problem else ""))
     else:
-        write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
+        out("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
     for line in source_lines(data["sources"]):
-        write(line)
+        out(line)
     for source in data["sources"]:
         for note in source["notes"]:
-            write(f"Skipped in {source['label']}: {note}")
+            out(f"Skipped in {source['label']}: {note}")
     change = data["last_change"]
     if change is not None:
         state = "on" if change["active"] else "off"
-        write(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
+        out(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
     for source in data["sources"]:
         if source["changed_at"]:
-            write(f"Last change of {source['label']}: {source['changed_at']}")
-    write("")
+            out(f"Last change of {source['label']}: {source['changed_at']}")
+    out("")
     width = max(len(name) for name in data["variables"])
-    write(f"  {'variable':<{width}}  {'from':<11}  value")
+    out(f"  {'variable':<{width}}  {'from':<11}  value")
     for name, item in data["variables"].items():
         value = _text_value(item["value"])
         if name == "MAINTENANCE_MODE_RETRY_AFTER" and item["value"] is None:
@@ -108,9 +107,9 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
                 if data["variables"]["MAINTENANCE_MODE_ENDS_AT"]["value"]
                 else f"({DEFAULT_RETRY_AFTER})"
             )
-        write(f"  {name:<{width}}  {item['origin']:<11}  {value}")
+        out(f"  {name:<{width}}  {item['origin']:<11}  {value}")
     for problem in data["problems"]:
-        write(error(f"Problem: {problem}"))
+        write(error(printable(f"Problem: {problem}")))
 
 
 def dumps(data: dict[str, Any]) -> str:
