@@ -4,9 +4,11 @@ by prefix length, IPv4-mapped addresses on both sides."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -159,3 +161,21 @@ def test_a_mapped_network_lets_a_mapped_client_through(env: Env) -> None:
     ):
         response = middleware(RequestFactory().get("/", REMOTE_ADDR=client))
         assert response.status_code == status, client
+
+
+def test_patterns_from_a_mounted_config_are_bounded_and_refused_alike(
+    env: Env, tmp_path: Path
+) -> None:
+    config = tmp_path / "maintenance.env"
+    config.write_text(f"MAINTENANCE_MODE=on\nMAINTENANCE_MODE_EXCEPT_URLS={CATASTROPHIC[0]}\n")
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(config), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
+    middleware = MaintenanceModeMiddleware(lambda request: HttpResponse("ok"))
+    hostile = RequestFactory().get("/api/v1/" + "a" * 35 + "!")
+    assert finishes(lambda: middleware(hostile)).status_code == 503  # type: ignore[attr-defined]
+    assert middleware(RequestFactory().get("/api/v1/users/")).status_code == 200
+    # A pattern RE2 cannot match arrives live: refused, the last good list stays.
+    config.write_text("MAINTENANCE_MODE=on\nMAINTENANCE_MODE_EXCEPT_URLS=^/(a)\\1\n")
+    os.utime(config, (1, 1))  # a different modification time, whatever the clock's grain
+    assert middleware(RequestFactory().get("/api/v1/users/")).status_code == 200
+    problems = [str(p) for p in live.get_runtime().state().resolution.problems]
+    assert any("MAINTENANCE_MODE_EXCEPT_URLS" in p and "RE2" in p for p in problems), problems
