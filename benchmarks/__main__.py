@@ -90,6 +90,9 @@ def inprocess_tables(
         PRINTED,
         READ_ONLY_OFF,
         READ_ONLY_SAFE,
+        SCALE_BASE,
+        SCALE_NETWORKS,
+        SCALE_PATTERNS,
         STORE_OFF,
         STORE_ON,
         STORE_READ,
@@ -146,6 +149,18 @@ def inprocess_tables(
             f"({STORE_OFF}): {share:.2%} of a bare request (target ≤ 2%) — "
             f"{_mark(share <= 0.02)}"
         )
+    scale_base = results.get(f"alone/{SCALE_BASE}")
+    for label, what in (
+        (SCALE_NETWORKS, "10,000 EXCEPT_IPS networks"),
+        (SCALE_PATTERNS, "1,000 EXCEPT_URLS patterns"),
+    ):
+        if scale_base is not None and f"alone/{label}" in results:
+            ratio = results[f"alone/{label}"].ratio(scale_base)
+            targets.append(
+                f"maintenance on, no exemption matches, middleware alone with {what}: "
+                f"{ratio:.2f}x the same request with no lists (target ≤ 1.50x) — "
+                f"{_mark(ratio <= 1.5)}"
+            )
     if "alone/dmm off" in med:
         targets.append(
             f"for comparison, django-maintenance-mode off, middleware alone: "

@@ -33,10 +33,14 @@ from tests.kubelet import ConfigMapVolume
 __all__ = [
     "READ_ONLY_OFF",
     "READ_ONLY_SAFE",
+    "SCALE_BASE",
+    "SCALE_NETWORKS",
+    "SCALE_PATTERNS",
     "Configuration",
     "adaptation_report",
     "configurations",
     "measure",
+    "scale_configurations",
 ]
 
 OURS_TEMPLATE = "maintenance_env/maintenance.html"
@@ -59,6 +63,15 @@ HOP = "hop/one sync_to_async call"
 READ_ONLY_OFF = "ours read-only, off"
 READ_ONLY_SAFE = "ours read-only, GET passes"
 STORE_READ = "poll/shared store, one read"
+#: The scale rows: an active request that no exemption matches, with long lists.
+SCALE_NETWORKS = "ours on, 10,000 EXCEPT_IPS networks"
+SCALE_PATTERNS = "ours on, 1,000 EXCEPT_URLS patterns"
+#: What the scale rows are compared with: the same request with no lists.
+SCALE_BASE = "ours on"
+#: None of them contains the request's 127.0.0.1.
+NETWORKS = ",".join(f"10.{i // 256}.{i % 256}.0/24" for i in range(10_000))
+#: None of them matches the request's path, "/".
+PATTERNS = ",".join(rf"^/tenant{i}/(\w+)/detail$" for i in range(1_000))
 
 
 def have_dmm() -> bool:
@@ -239,6 +252,35 @@ def configurations(workdir: Path, redis_url: str | None = None) -> list[Configur
     return found
 
 
+def scale_configurations() -> list[Configuration]:
+    """Maintenance on with 10,000 ``EXCEPT_IPS`` networks, and with 1,000 ``EXCEPT_URLS``
+    patterns, none of which lets the request through (issue 18's scale rows)."""
+    ours = stacks.OURS_MIDDLEWARE
+    return [
+        Configuration(
+            name,
+            ours,
+            lambda name=name, values=values: set_our_environment(  # type: ignore[misc]
+                {"MAINTENANCE_MODE": "on", name: values}
+            ),
+            503,
+        )
+        for name, values in (
+            ("MAINTENANCE_MODE_EXCEPT_IPS", NETWORKS),
+            ("MAINTENANCE_MODE_EXCEPT_URLS", PATTERNS),
+        )
+    ]
+
+
+def _scale_cases() -> list[Case]:
+    """The middleware alone under each scale configuration, named for its row."""
+    cases = []
+    for config, name in zip(scale_configurations(), (SCALE_NETWORKS, SCALE_PATTERNS), strict=True):
+        case = _alone_case(config)
+        cases.append(Case(f"alone/{name}", case.setup, case.run))
+    return cases
+
+
 def _check(name: str, got: int, expected: int) -> None:
     if got != expected:
         raise RuntimeError(f"{name}: status {got}, expected {expected}")
@@ -383,6 +425,7 @@ def measure(*, rounds: int, target: float, redis_url: str | None = None) -> dict
             # Two groups, each interleaved on its own, so that a round stays short and the
             # cases compared with each other are measured close together in time.
             sync_cases = [_alone_case(c) for c in configs if c.name != CONTROL]
+            sync_cases += _scale_cases()
             sync_cases += [_wsgi_case(c) for c in configs]
             sync_cases.append(_poll_case(workdir))
             if redis_url is not None:

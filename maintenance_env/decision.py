@@ -15,6 +15,7 @@ logged once per kind and configuration at WARNING.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from enum import Enum
@@ -23,6 +24,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from maintenance_env import bypass, paths, responses
+from maintenance_env.matching import NetworkSet
 from maintenance_env.paths import check_failed
 from maintenance_env.policy import SAFE_METHODS, Policy, Reach
 
@@ -50,7 +52,11 @@ class Verdict(Enum):
     ASK_USER = "ask user"  # only a user-based exemption can still let it through
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_ip(text: str) -> IPAddress | None:
+    """A client address as text, parsed (``ipaddress`` costs more than the lookup in
+    10,000 networks): the last 1,024 seen are remembered, so a returning client costs a
+    dictionary hit; a flood of new ones costs what parsing costs."""
     text = text.strip()
     if text.startswith("["):  # "[2001:db8::1]:443"
         text = text[1:].split("]", 1)[0]
@@ -138,7 +144,10 @@ def _exemption(request: HttpRequest, state: Policy) -> HttpResponse | Verdict | 
         return Verdict.PASS
     if config.except_ips:
         address = client_ip(request, config.trusted_proxies)
-        if address is not None and any(address in net for net in config.except_ips):
+        networks = state.networks
+        if networks is None:
+            networks = state.networks = NetworkSet(config.except_ips)
+        if address is not None and address in networks:
             return Verdict.PASS_CLIENT
     if bypass.has_bypass_cookie(request, state):
         return Verdict.PASS_COOKIE

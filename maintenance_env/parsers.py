@@ -20,6 +20,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from maintenance_env.matching import PatternRefused, compile_linear
+
 __all__ = [
     "FALSE_WORDS",
     "TRUE_WORDS",
@@ -50,8 +52,21 @@ class InvalidValue(ValueError):
         self.name = name
         self.value = value
         self.expected = expected
-        shown = "'***'" if secret else repr(value)
+        shown = "'***'" if secret else shown_value(value)
         super().__init__(f"{name}={shown} is not valid: expected {expected}.")
+
+
+#: The most characters of a refused value that a message shows: a 1 MB bad value from a
+#: live source makes a short log line, not a 1 MB one.
+SHOWN_CHARS = 200
+
+
+def shown_value(value: object) -> str:
+    """``repr(value)`` (control characters escaped), cut to :data:`SHOWN_CHARS`."""
+    shown = repr(value)
+    if len(shown) > SHOWN_CHARS:
+        shown = f"{shown[:SHOWN_CHARS]}… ({len(shown)} characters)"
+    return shown
 
 
 def is_empty(value: object) -> bool:
@@ -165,6 +180,15 @@ def parse_regexes(name: str, value: object) -> tuple[re.Pattern[str], ...]:
             patterns.append(re.compile(item))
         except (re.error, OverflowError, RecursionError) as exc:  # "a{4294967296}", "((((..."
             raise InvalidValue(name, item, f"a valid regular expression ({exc})") from None
+        try:
+            compile_linear(item)
+        except PatternRefused as exc:
+            raise InvalidValue(
+                name,
+                item,
+                f"a regular expression the linear-time engine (RE2) can match ({exc}): no "
+                "backreferences or lookarounds, and $ rather than \\Z",
+            ) from None
     return tuple(patterns)
 
 

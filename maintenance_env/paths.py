@@ -21,6 +21,7 @@ from django.urls import Resolver404, resolve
 from django.utils import translation
 
 from maintenance_env.languages import request_language
+from maintenance_env.matching import PathPatterns
 from maintenance_env.policy import EXEMPT_ATTR, Policy, Reach, health_key
 
 __all__ = [
@@ -62,7 +63,12 @@ def is_open_path(path: str, state: Policy) -> bool:
     key = health_key(path)
     if key in state.health_paths or key == state.redirect_key:
         return True
-    return any(pattern.match(path) for pattern in state.config.except_urls)
+    if not state.config.except_urls:
+        return False
+    patterns = state.url_patterns
+    if patterns is None:
+        patterns = state.url_patterns = PathPatterns(p.pattern for p in state.config.except_urls)
+    return patterns.match(path)
 
 
 def _is_login_class(view_class: type) -> bool:

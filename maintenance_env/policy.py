@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import translation
 
+from maintenance_env.matching import NetworkSet, PathPatterns
 from maintenance_env.variables import DEFAULT_RETRY_AFTER
 
 if TYPE_CHECKING:
@@ -80,12 +81,14 @@ class Policy:
         "languages",
         "login_path",
         "negotiated",
+        "networks",
         "pages",
         "redirect_key",
         "redirect_path",
         "resolution",
         "signer",
         "start_ts",
+        "url_patterns",
         "windowed",
     )
 
@@ -128,6 +131,10 @@ class Policy:
         self.login_path: str | None = None
         #: The kinds of failed exemption checks already logged under this configuration.
         self.failures: set[str] = set()
+        #: ``EXCEPT_URLS`` as one linear-time alternation, and ``EXCEPT_IPS`` as sets of
+        #: integers, built on the first active request that needs them.
+        self.url_patterns: PathPatterns | None = None
+        self.networks: NetworkSet | None = None
 
     def is_active(self, now: float | None = None) -> bool:
         """Maintenance is on and ``now`` (``time.time()``) is inside [STARTS_AT, ENDS_AT)."""

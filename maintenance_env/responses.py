@@ -118,8 +118,9 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
 def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
     lang = html.escape(language or settings.LANGUAGE_CODE)
+    charset = html.escape(settings.DEFAULT_CHARSET)
     return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="{charset}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
@@ -144,7 +145,9 @@ def _render_page(state: Policy, language: str) -> bytes:
                 state.config.template,
             )
             text = _fallback_page(state, language)
-    return text.encode(settings.DEFAULT_CHARSET)
+    # A character DEFAULT_CHARSET cannot carry (an em dash or a coffee cup under
+    # iso-8859-1, from any source) becomes an HTML character reference, never a 500.
+    return text.encode(settings.DEFAULT_CHARSET, "xmlcharrefreplace")
 
 
 def _json_body(state: Policy, retry_after: int | None) -> bytes:

@@ -13,6 +13,9 @@ from django.utils.dateparse import parse_datetime
 from maintenance_env import live
 from maintenance_env.variables import VARIABLES, Origin
 
+#: The variable naming the shared store.
+CACHE_VARIABLE = "MAINTENANCE_MODE_CACHE"
+
 __all__ = ["SourceHealth", "source_health"]
 
 
@@ -49,7 +52,13 @@ def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
     newest modification time among the mounted config and its variables' files."""
     if origin is Origin.CACHE:
         written = runtime.store.changed_at if runtime.store is not None else None
-        return parse_datetime(written) if written else None
+        try:
+            moment = parse_datetime(written) if isinstance(written, str) else None
+        except ValueError:  # well-formed but impossible (a hand-written record)
+            return None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment
     path = runtime.base.config.config_path
     if not path:
         return None
@@ -63,9 +72,29 @@ def _changed_at(runtime: live.Runtime, origin: Origin) -> dt.datetime | None:
     return _moment(max(times)) if times else None
 
 
+def _unusable_store(runtime: live.Runtime) -> SourceHealth | None:
+    """A ``MAINTENANCE_MODE_CACHE`` that is set but refused: shown as a store that cannot
+    be used, never as "no store" (the servers that read it would disagree)."""
+    problem = next((p for p in runtime.base.problems if p.name == CACHE_VARIABLE), None)
+    if problem is None or runtime.store is not None:
+        return None
+    where = VARIABLES[CACHE_VARIABLE].show(problem.raw)
+    return SourceHealth(
+        Origin.CACHE,
+        f"the shared store {where}",
+        False,
+        f"unusable: {problem}",
+        None,
+        None,
+    )
+
+
 def source_health(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
     """Each live source of ``runtime``, highest precedence first."""
     found = []
+    unusable = _unusable_store(runtime)
+    if unusable is not None:
+        found.append(unusable)
     for source in runtime.sources:
         origin = source.origin
         snapshot = runtime.snapshots.get(origin)

@@ -209,9 +209,12 @@ def _variables(policy: Policy) -> Mapping[str, VariableStatus]:
         return variables
     resolution = policy.resolution
     found = {}
+    refused = {p.name: p for p in resolution.problems if p.name == "MAINTENANCE_MODE_CACHE"}
     for name, var in VARIABLES.items():
         value = var.show(resolution.value(name))
         found[name] = VariableStatus(value, resolution.origins[name])
+        if name in refused:  # set, though unusable: shown as set, not as unset
+            found[name] = VariableStatus(var.show(refused[name].raw), refused[name].origin)
     variables = MappingProxyType(found)
     _variables_cache = (policy, variables)
     return variables

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
-from maintenance_env import parsers
+from maintenance_env import cache_url, parsers
 from maintenance_env.parsers import InvalidValue, Network
 
 __all__ = [
@@ -169,51 +169,22 @@ def _path(name: str, value: object) -> str:
     return parsers.parse_text(name, value)
 
 
-#: A value that looks like a URL is a cache URL; anything else must be an alias of CACHES.
-_URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
-
-
 def _masked_url(text: str) -> str:
     """A cache URL (or alias) with any password in it masked."""
-    from maintenance_env.sources.store import mask
-
-    return mask(text)
+    return cache_url.mask(text)
 
 
 def _cache(name: str, value: object) -> str:
-    """An alias of ``CACHES`` or a cache URL in django-environ's ``cache_url`` form (one of
-    its ``Env.CACHE_SCHEMES``), whose backend can be imported. Nothing is connected to."""
-    from maintenance_env.sources import store
-
+    """An alias of ``CACHES`` or a cache URL of a scheme the store serves
+    (:data:`maintenance_env.cache_url.SCHEMES`), whose backend can be imported. Nothing is
+    connected to."""
     text = parsers.parse_text(name, value)
-    if _URL_RE.match(text):
-        import environ
-
-        scheme = text.split("://", 1)[0].lower()
-        if scheme not in environ.Env.CACHE_SCHEMES:
-            known = ", ".join(sorted(environ.Env.CACHE_SCHEMES))
-            raise InvalidValue(
-                name, _masked_url(text), f"an alias of CACHES or a cache URL ({known})"
-            )
-    elif not re.fullmatch(r"[\w.-]+", text):
+    if not cache_url.is_url(text) and not re.fullmatch(r"[\w.-]+", text):
         raise InvalidValue(name, _masked_url(text), "an alias of CACHES or a cache URL")
-    try:
-        params = store.cache_params(text)
-    except store.StoreError:
-        from django.conf import settings
-
-        if store.is_url(text):
-            expected = "a cache URL django-environ can read"
-        else:
-            known = ", ".join(sorted(getattr(settings, "CACHES", {}))) or "none"
-            expected = f"an alias of CACHES (there: {known}) or a cache URL"
-        raise InvalidValue(name, value, expected, secret=True) from None
-    try:
-        store.backend_class(params)
-    except store.StoreError as exc:
-        raise InvalidValue(
-            name, value, f"a cache that can be used, but {exc}", secret=True
-        ) from None
+    refused = cache_url.refusal(text)
+    if refused is not None:
+        expected = refused.expected or "a cache that can be used"
+        raise InvalidValue(name, _masked_url(text), expected)
     return text
 
 

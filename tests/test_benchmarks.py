@@ -345,3 +345,17 @@ def test_store_tables_and_targets() -> None:
     assert targets[0].endswith("✅ met")
     assert "0.00x, 4 errors" in targets[1]
     assert hung_table({}, []) == []
+
+
+def test_scale_rows_serve_maintenance_and_are_measured() -> None:
+    # The lists hold nothing that lets the prebuilt request through: both answer 503.
+    cases = inprocess._scale_cases()
+    assert [c.name for c in cases] == [
+        f"alone/{inprocess.SCALE_NETWORKS}",
+        f"alone/{inprocess.SCALE_PATTERNS}",
+    ]
+    try:
+        results = interleave(cases, rounds=1, target=0.0005)
+    finally:
+        inprocess.set_our_environment({})
+    assert all(results[c.name].median > 0 for c in cases)

@@ -406,13 +406,15 @@ def test_a_dangling_symlink_is_written_as_its_target(tmp_path: Path) -> None:
 def test_a_symlinked_file_in_the_directory_form_is_written_through_the_link(
     tmp_path: Path,
 ) -> None:
+    # A link inside the directory only: one pointing outside is refused
+    # (tests/test_write_ownership.py).
     config = tmp_path / "config"
-    config.mkdir()
-    (tmp_path / "switch").write_text("off\n")
-    (config / "MAINTENANCE_MODE").symlink_to(tmp_path / "switch")
+    (config / "shared").mkdir(parents=True)
+    (config / "shared" / "switch").write_text("off\n")
+    (config / "MAINTENANCE_MODE").symlink_to(config / "shared" / "switch")
     write_value(str(config), "MAINTENANCE_MODE", "on")
     assert (config / "MAINTENANCE_MODE").is_symlink()
-    assert (tmp_path / "switch").read_text() == "on\n"
+    assert (config / "shared" / "switch").read_text() == "on\n"
 
 
 def test_a_non_utf8_dotenv_file_is_refused_naming_the_file(tmp_path: Path) -> None:

@@ -202,7 +202,11 @@ def test_keys_are_written_with_no_expiry_under_the_caches_own_key_function(
     assert client.ttl(":1:maintenance_env:changed_at") == -1
 
 
-def test_key_prefix_and_version_separate_or_group_apps(redis_server: RedisServer) -> None:
+def test_key_prefix_version_and_key_function_never_split_the_fleet(
+    redis_server: RedisServer,
+) -> None:
+    # Teams change KEY_PREFIX or VERSION per release to drop a cache: in a rolling deploy
+    # the old pods and the new ones must still read one switch (section 8).
     def entry(**extra: object) -> dict[str, object]:
         return {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -212,13 +216,13 @@ def test_key_prefix_and_version_separate_or_group_apps(redis_server: RedisServer
 
     caches = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "shop": entry(KEY_PREFIX="shop"),
-        "shop_too": entry(KEY_PREFIX="shop"),
-        "blog": entry(KEY_PREFIX="blog"),
-        "shop_v2": entry(KEY_PREFIX="shop", VERSION=2),
+        "release_41": entry(KEY_PREFIX="shop-41"),
+        "release_42": entry(KEY_PREFIX="shop-42"),
+        "versioned": entry(KEY_PREFIX="shop", VERSION=7),
+        "own_keys": entry(KEY_FUNCTION=lambda key, prefix, version: f"custom|{key}"),
     }
     with override_settings(CACHES=caches):
-        writer("shop").write({"MAINTENANCE_MODE": "on"})
+        keys = writer("release_41").write({"MAINTENANCE_MODE": "on"})
         seen = {}
         for alias in caches:
             if alias == "default":
@@ -226,15 +230,15 @@ def test_key_prefix_and_version_separate_or_group_apps(redis_server: RedisServer
             store = SharedStore(alias, LIVE_NAMES, 1.0, background=False)
             assert store.read_now() is None
             seen[alias] = dict(store.snapshot.values)
-    assert seen == {
-        "shop": {"MAINTENANCE_MODE": "on"},
-        "shop_too": {"MAINTENANCE_MODE": "on"},  # same prefix and version: one switch
-        "blog": {},
-        "shop_v2": {},
-    }
+        # The printed store route (a URL to the same server) reads what they read.
+        by_url = SharedStore(redis_server.url, LIVE_NAMES, 1.0, background=False)
+        assert by_url.read_now() is None
+        seen["url"] = dict(by_url.snapshot.values)
+    assert all(values == {"MAINTENANCE_MODE": "on"} for values in seen.values()), seen
+    assert keys == {"MAINTENANCE_MODE": ":1:maintenance_env:MAINTENANCE_MODE"}
     assert sorted(redis.Redis.from_url(redis_server.url).keys("*")) == [
-        b"shop:1:maintenance_env:MAINTENANCE_MODE",
-        b"shop:1:maintenance_env:changed_at",
+        b":1:maintenance_env:MAINTENANCE_MODE",
+        b":1:maintenance_env:changed_at",
     ]
 
 
@@ -674,8 +678,9 @@ def test_an_unknown_alias_or_url_refuses_to_start(env: Callable[..., None]) -> N
 
     for value, expected in (
         ("nosuchalias", "an alias of CACHES (there: default) or a cache URL"),
-        ("ftp://x/", "an alias of CACHES or a cache URL (dbcache,"),
-        ("redis://:hunter2@[::1/0", "a cache URL django-environ can read"),
+        ("ftp://x/", "an alias of CACHES or a cache URL (dbcache://,"),
+        ("redis://:hunter2@[::1/0", "a cache URL redis-py can read"),
+        ("valkey://:hunter2@cache/0", "redis://HOST:6379/0 instead of valkey://"),
     ):
         env(MAINTENANCE_MODE_CACHE=value)
         with pytest.raises(ImproperlyConfigured) as caught:

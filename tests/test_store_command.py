@@ -302,6 +302,13 @@ LEAKY_URLS = [
     "redis://user:LEAKQ1@127.0.0.1:1/0",
     "redis://:LEAKQ1%40x@127.0.0.1:1/0",
     "rediss://:LEAKQ1@127.0.0.1:1,127.0.0.1:2/0",
+    # Characters a regex for "the end of a URL" stops at: the password is parsed instead.
+    'redis://:LEAKQ1"x@127.0.0.1:1/0',
+    "redis://:LEAKQ1'x@127.0.0.1:1/0",
+    "redis://:LEAKQ1<x>@127.0.0.1:1/0",
+    "redis://:LEAKQ1 x@127.0.0.1:1/0",
+    "redis://:x LEAKQ1@127.0.0.1:1/0",
+    'redis://:x"LEAKQ1#?/@127.0.0.1:1/0',
 ]
 
 
@@ -313,8 +320,64 @@ def test_no_form_of_a_redis_url_shows_its_password(
     env(MAINTENANCE_MODE_CACHE=url)
     caplog.set_level(logging.DEBUG)
     shown = run("status") + run("status", "--json")
+    for args in (("on", "--write"), ("unset", "MAINTENANCE_MODE")):
+        with pytest.raises(CommandError) as refused:
+            run(*args)
+        shown += str(refused.value)
     out, err = StringIO(), StringIO()
     call_command("check", stdout=out, stderr=err)
+    call_command("check", "--deploy", "--tag", "maintenance_env_store", stdout=out, stderr=err)
     shown += out.getvalue() + err.getvalue() + caplog.text
     assert "LEAKQ1" not in shown
     assert "***" in shown
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("shraed", "is not valid: expected an alias of CACHES"),  # a typo of an alias
+        ("valkey://:s3cretQ@cache:6379/0", "redis://HOST:6379/0 instead of valkey://"),
+        ("redis://:s3cretQ@[::1/0", "a cache URL redis-py can read"),
+        ("memcache://cache:11211", "pymemcache://HOST:11211 instead"),
+    ],
+)
+def test_an_unusable_store_is_an_error_never_a_fallback(
+    env: Env, tmp_path: Path, setting: str, said: str
+) -> None:
+    config = tmp_path / "maintenance.env"
+    config.write_text("MAINTENANCE_MODE_MESSAGE=hello\n")
+    env(MAINTENANCE_MODE_CACHE=setting, MAINTENANCE_MODE_CONFIG_PATH=str(config))
+    for args, nothing in (
+        (("on", "--write"), "nothing written"),
+        (("off", "--write"), "nothing written"),
+        (("unset", "MAINTENANCE_MODE"), "nothing removed"),
+    ):
+        message = fails(*args)
+        assert said in message
+        assert nothing in message
+        assert "s3cretQ" not in message
+    assert config.read_text() == "MAINTENANCE_MODE_MESSAGE=hello\n"  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maintenance.env"]
+    output = run("status")
+    assert "Shared store: none" not in output
+    assert "UNUSABLE" in output
+    assert "s3cretQ" not in output
+    data = json.loads(run("status", "--json"))
+    assert data["variables"]["MAINTENANCE_MODE_CACHE"]["origin"] == "environment"
+    assert data["variables"]["MAINTENANCE_MODE_CACHE"]["value"] is not None
+    assert "s3cretQ" not in json.dumps(data)
+
+
+def test_a_missing_client_library_is_an_unusable_store(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    config = tmp_path / "maintenance.env"
+    config.write_text("")
+    env(MAINTENANCE_MODE_CACHE="redis://cache:6379/0", MAINTENANCE_MODE_CONFIG_PATH=str(config))
+    message = fails("on", "--write")
+    assert "client library" in message
+    assert "nothing written" in message
+    assert config.read_text() == ""

@@ -98,13 +98,19 @@ if Path(MAINTENANCE_MODE_CONFIG_PATH) == DEFAULT_CONFIG_DIR:
 # writes there; every process of every dyno or container reads it within the reload
 # interval. MAINTENANCE_MODE_CACHE in the environment still wins. Without REDIS_URL
 # (`make demo`), nothing changes: Django's local-memory cache, no store.
+# The store is the URL itself, not the default alias: a cache.clear() of the app's cache
+# never takes the switch with it, and the URL builds Django's RedisCache whatever else is
+# installed, its query reaching redis-py.
 if env.str("REDIS_URL", default=""):
-    CACHES = {"default": env.cache_url("REDIS_URL")}
-    if "DYNO" in os.environ and CACHES["default"]["LOCATION"].startswith("rediss://"):
+    REDIS_URL = env.str("REDIS_URL")
+    if "DYNO" in os.environ and REDIS_URL.startswith("rediss://"):
         # Heroku Key-Value Store requires TLS, with a self-signed certificate that
         # redis-py refuses unless certificate checking is off.
-        CACHES["default"].setdefault("OPTIONS", {}).setdefault("ssl_cert_reqs", None)
-    MAINTENANCE_MODE_CACHE = "default"
+        REDIS_URL += ("&" if "?" in REDIS_URL else "?") + "ssl_cert_reqs=none"
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    MAINTENANCE_MODE_CACHE = REDIS_URL
 
 LOGGING = {
     "version": 1,

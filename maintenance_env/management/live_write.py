@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 from django.core.management.base import BaseCommand, CommandError
 
+from maintenance_env.cache_url import SOCKET_TIMEOUT, StoreError
 from maintenance_env.live import Runtime
 from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value
-from maintenance_env.sources.store import MIN_PAUSE, SOCKET_TIMEOUT, SharedStore, StoreError
+from maintenance_env.sources.store import MIN_PAUSE, SharedStore
 from maintenance_env.variables import VARIABLES
 
 __all__ = [
@@ -84,8 +85,17 @@ def _now_line(reason: Reason, interval: float) -> str:
     return f"Maintenance is now {state} ({reason(policy, now)}); {_seen_within(interval)}."
 
 
-def _store(runtime: Runtime) -> SharedStore | None:
+def _store(runtime: Runtime, nothing: str = "nothing written") -> SharedStore | None:
+    """The store to write, or ``None`` when ``MAINTENANCE_MODE_CACHE`` is unset. Raises
+    ``CommandError`` when it is set but unusable (a typo, a bad URL, a missing client):
+    never a fallback to the mounted config, which the servers would not read."""
     config = runtime.base.config
+    refused = next((p for p in runtime.base.problems if p.name == "MAINTENANCE_MODE_CACHE"), None)
+    if refused is not None:
+        raise CommandError(
+            f"{refused}: {nothing} (the servers read the shared store, so the mounted "
+            "config is not written instead)"
+        )
     if not config.cache:
         return None
     return SharedStore(config.cache, live_names(), config.reload_interval, background=False)
@@ -144,7 +154,7 @@ def unset(command: BaseCommand, runtime: Runtime, names: Sequence[str], reason: 
     """
     chosen = _check_names(names)
     config = runtime.base.config
-    store = _store(runtime)
+    store = _store(runtime, "nothing removed")
     if store is not None:
         error = store.read_now()
         if error is not None:

@@ -5,12 +5,22 @@ command and :func:`maintenance_env.status` never disagree)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from maintenance_env.variables import DEFAULT_RETRY_AFTER, Origin
 
-__all__ = ["dumps", "render", "source_lines"]
+__all__ = ["dumps", "printable", "render", "source_lines"]
+
+
+#: C0 and C1 control characters and DEL: a terminal acts on them.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """``line`` with every control character as a backslash escape (``\\x1b``)."""
+    return _CONTROL_RE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
 
 
 def _text_value(value: object) -> str:
@@ -33,6 +43,11 @@ def source_lines(sources: list[dict[str, Any]]) -> list[str]:
         return [f"Shared store: {where} (reachable)"]
     if store["ok"] is None:
         return [f"Shared store: {where} (not read yet)"]
+    if str(store["error"]).startswith("unusable: "):
+        return [
+            f"Shared store: {where} (UNUSABLE: {store['error'].removeprefix('unusable: ')}; "
+            "on|off --write and unset refuse to run until it is fixed)"
+        ]
     return [
         f"Shared store: {where} (UNREACHABLE: {store['error']}; stale since "
         f"{store['stale_since']}: running processes keep the values they last read from "
@@ -42,42 +57,47 @@ def source_lines(sources: list[dict[str, Any]]) -> list[str]:
 
 def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[str], str]) -> None:
     """``data`` (``Status.as_dict()``) as text, one ``write`` per line; ``error`` styles
-    the problem lines."""
-    write(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
+    the problem lines. Control characters from live values are shown escaped, never sent
+    raw to the terminal."""
+
+    def out(line: str) -> None:
+        write(printable(line))
+
+    out(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
     if data["read_only"]:
-        write("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
+        out("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
     window = data["window"]
     if window is None:
-        write("Window: none (active whenever MAINTENANCE_MODE is on)")
+        out("Window: none (active whenever MAINTENANCE_MODE is on)")
     else:
-        write(
+        out(
             f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
             f"({window['when']})"
         )
     if data["retry_after"] is not None:
-        write(f"Retry-After: {data['retry_after']} s")
+        out(f"Retry-After: {data['retry_after']} s")
     platform = data["platform"]
-    write(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
+    out(f"Platform: {platform['name'] or '?'} ({platform['reason']})")
     if data["config_path"]:
         problem = data["config_error"]
-        write(f"Mounted config: {data['config_path']}" + (f" ({problem})" if problem else ""))
+        out(f"Mounted config: {data['config_path']}" + (f" ({problem})" if problem else ""))
     else:
-        write("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
+        out("Mounted config: none (MAINTENANCE_MODE_CONFIG_PATH is not set)")
     for line in source_lines(data["sources"]):
-        write(line)
+        out(line)
     for source in data["sources"]:
         for note in source["notes"]:
-            write(f"Skipped in {source['label']}: {note}")
+            out(f"Skipped in {source['label']}: {note}")
     change = data["last_change"]
     if change is not None:
         state = "on" if change["active"] else "off"
-        write(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
+        out(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
     for source in data["sources"]:
         if source["changed_at"]:
-            write(f"Last change of {source['label']}: {source['changed_at']}")
-    write("")
+            out(f"Last change of {source['label']}: {source['changed_at']}")
+    out("")
     width = max(len(name) for name in data["variables"])
-    write(f"  {'variable':<{width}}  {'from':<11}  value")
+    out(f"  {'variable':<{width}}  {'from':<11}  value")
     for name, item in data["variables"].items():
         value = _text_value(item["value"])
         if name == "MAINTENANCE_MODE_RETRY_AFTER" and item["value"] is None:
@@ -87,9 +107,9 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
                 if data["variables"]["MAINTENANCE_MODE_ENDS_AT"]["value"]
                 else f"({DEFAULT_RETRY_AFTER})"
             )
-        write(f"  {name:<{width}}  {item['origin']:<11}  {value}")
+        out(f"  {name:<{width}}  {item['origin']:<11}  {value}")
     for problem in data["problems"]:
-        write(error(f"Problem: {problem}"))
+        write(error(printable(f"Problem: {problem}")))
 
 
 def dumps(data: dict[str, Any]) -> str:

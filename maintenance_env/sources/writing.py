@@ -5,7 +5,8 @@ serialised, atomic.
   :func:`maintenance_env.sources.dotenv.unwritable`), or nothing is written.
 - A symlink is followed: the file it points to is replaced (so a link shared by several
   apps keeps pointing at the new content), by a temporary file in that file's directory
-  renamed over it.
+  renamed over it, with the old file's owner, group and mode. In the directory form a
+  link must stay inside the directory: one planted there that points outside is refused.
 - The dotenv form is read, changed and renamed under an advisory lock (``fcntl.flock``) on
   a lock file beside the target, ``.<name>.lock``, so that two writers never lose each
   other's update. The holder removes the lock file when done.
@@ -86,23 +87,53 @@ def _refuse_special(target: str) -> None:
 
 def _replace_atomically(target: str, content: bytes) -> None:
     """Write ``content`` to a temporary file beside ``target`` and rename it over it, keeping
-    the old file's permission bits."""
+    the old file's owner, group and permission bits (a new file gets 0644).
+
+    Run as root over an app-owned 0600 file, the new file stays app-owned 0600, so the app
+    can still read it. Raises :class:`WriteRefused`, writing nothing, when the owner or
+    group cannot be kept (another user's file, written by a user that cannot chown)."""
     directory = os.path.dirname(target)
-    mode = 0o644
+    old: os.stat_result | None = None
     with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        old = os.stat(target)
+    mode = stat.S_IMODE(old.st_mode) if old is not None else 0o644
     fd, tmp = tempfile.mkstemp(prefix=".maintenance-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if old is not None and hasattr(os, "fchown"):
+                made = os.fstat(handle.fileno())
+                if (made.st_uid, made.st_gid) != (old.st_uid, old.st_gid):
+                    try:
+                        os.fchown(handle.fileno(), old.st_uid, old.st_gid)
+                    except PermissionError:
+                        raise WriteRefused(
+                            f"{target} belongs to uid {old.st_uid}, gid {old.st_gid}, which "
+                            f"this user (uid {made.st_uid}) cannot give a new file: run the "
+                            "command as that user or as root; nothing written"
+                        ) from None
+            os.fchmod(handle.fileno(), mode)
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _inside(path: str, name: str) -> str:
+    """The real path of ``name`` in the directory ``path``; raises :class:`WriteRefused`
+    when a symlink there points outside the directory (the kubelet's ``NAME ->
+    ..data/NAME`` links stay inside it)."""
+    root = os.path.realpath(path)
+    target = os.path.realpath(os.path.join(path, name))
+    if os.path.commonpath([root, target]) != root:
+        raise WriteRefused(
+            f"{os.path.join(path, name)} is a symlink to {target}, outside "
+            f"MAINTENANCE_MODE_CONFIG_PATH={path!r}: refusing to write there; remove the link"
+        )
+    return target
 
 
 def lock_path(target: str) -> str:
@@ -273,8 +304,8 @@ def write_values(path: str, values: Sequence[tuple[str, str]]) -> list[str]:
         target = _write_dotenv(path, dict(values))
         return [target] * len(values)
     written: list[str] = []
-    for name, value in values:
-        target = os.path.realpath(os.path.join(path, name))
+    targets = [_inside(path, name) for name, _value in values]  # all checked first
+    for (_name, value), target in zip(values, targets, strict=True):
         _refuse_special(target)
         _replace_atomically(target, (value + "\n").encode("utf-8"))
         written.append(target)
