@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from maintenance_env import live
+from maintenance_env import runtime
 from maintenance_env.matching import NetworkSet, PathPatterns
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.parsers import InvalidValue, parse_networks, parse_regexes
@@ -67,7 +67,7 @@ def test_a_pattern_the_linear_engine_cannot_match_is_refused(pattern: str, env: 
     assert "RE2" in str(caught.value)
     env(MAINTENANCE_MODE_EXCEPT_URLS=pattern)
     with pytest.raises(ImproperlyConfigured):
-        live.load_runtime()
+        runtime.load_runtime()
 
 
 PATTERNS = [
@@ -177,5 +177,5 @@ def test_patterns_from_a_mounted_config_are_bounded_and_refused_alike(
     config.write_text("MAINTENANCE_MODE=on\nMAINTENANCE_MODE_EXCEPT_URLS=^/(a)\\1\n")
     os.utime(config, (1, 1))  # a different modification time, whatever the clock's grain
     assert middleware(RequestFactory().get("/api/v1/users/")).status_code == 200
-    problems = [str(p) for p in live.get_runtime().state().resolution.problems]
+    problems = [str(p) for p in runtime.get_runtime().state().resolution.problems]
     assert any("MAINTENANCE_MODE_EXCEPT_URLS" in p and "RE2" in p for p in problems), problems
