@@ -108,7 +108,14 @@ class RedisServer(Daemon):
     def command_line(self) -> list[str]:
         argv = [self.executable, "--bind", HOST]
         if self.unix:
-            argv += ["--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
+            argv += [
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+            ]
         elif self.tls:
             argv += [
                 "--port",

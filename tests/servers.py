@@ -377,10 +377,8 @@ class Daemon:
         if self.paused:
             self.resume()
         process.send_signal(self.stop_signal)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()  # what it left behind, if anything
 
     def restart(self) -> None:

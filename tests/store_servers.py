@@ -191,7 +191,14 @@ class PostgresServer(Daemon):
     def sql(self, query: str, database: str = "postgres") -> str:
         """Run ``query`` with ``psql``; what it printed (unaligned, tuples only)."""
         return self._tool(
-            "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query,
+            "psql",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            query,
             *self._connection_args(database),
         ).stdout
 
