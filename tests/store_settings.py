@@ -1,4 +1,4 @@
-"""Settings for a process of the store-backend tests (``tests/store_process.py``, createcachetable).
+"""Settings for the processes of the store-backend tests (``tests/store_process.py``).
 
 The suite's settings, with ``CACHES`` and ``DATABASES`` taken from the JSON in
 ``STORE_TEST_SETTINGS`` (``{"CACHES": {...}, "DATABASES": {...}}``), so that each test
