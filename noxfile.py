@@ -5,11 +5,17 @@
 arguments). Each Django series runs on the oldest and newest Python it supports here:
 5.2 LTS on 3.10 and 3.11, 6.0 and 6.1 on 3.12 and 3.13. nox finds ``python3.X`` on
 ``PATH``; ``.ci/run`` puts the installed interpreters there first.
+
+``redis_floor`` runs the shared store's Redis tests (``tests/test_store_backends.py``,
+``tests/test_redis_server.py``) with the lowest redis-py the ``[redis]`` extra allows, on
+Django 5.2 LTS and Python 3.10; the main run has the newest.
 """
 
 from __future__ import annotations
 
 import nox
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 # Django series -> the Pythons it is tested on.
 MATRIX: dict[str, tuple[str, ...]] = {
@@ -20,11 +26,22 @@ MATRIX: dict[str, tuple[str, ...]] = {
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests", "redis_floor"]
 # A matrix cell silently skipped because its Python is missing would look like a pass.
 nox.options.error_on_missing_interpreters = True
 # The standard library's venv: no extra tool decides which interpreter is meant.
 nox.options.default_venv_backend = "venv"
+
+
+def extra_floor(extra: str, package: str) -> str:
+    """The lowest version of ``package`` that the project's ``extra`` allows (its ``>=``)."""
+    for line in PYPROJECT["project"]["optional-dependencies"][extra]:
+        requirement = Requirement(line)
+        if requirement.name == package:
+            for spec in requirement.specifier:
+                if spec.operator == ">=":
+                    return spec.version
+    raise LookupError(f"the [{extra}] extra gives no lower bound for {package}")
 
 
 def series_bounds(series: str) -> str:
@@ -53,3 +70,31 @@ def tests(session: nox.Session, django: str) -> None:
     session.log(f"Django {version}")
     screenshots = f"build/screenshots/django{django}-python{session.python}"
     session.run("python", "-m", "pytest", *session.posargs, env={"SCREENSHOT_DIR": screenshots})
+
+
+@nox.session(python="3.10")
+def redis_floor(session: nox.Session) -> None:
+    """The shared store's Redis tests with the lowest redis-py the ``[redis]`` extra allows."""
+    floor = extra_floor("redis", "redis")
+    session.install(
+        "-e",
+        ".",
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+        series_bounds("5.2"),
+        f"redis=={floor}",
+    )
+    output = session.run("python", "-c", "import redis; print(redis.__version__)", silent=True)
+    version = str(output).strip()
+    if Version(version) != Version(floor):
+        session.error(f"wanted redis-py {floor}, got {version}")
+    session.log(f"redis-py {version}")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "redis",
+        "tests/test_store_backends.py",
+        "tests/test_redis_server.py",
+        *session.posargs,
+    )

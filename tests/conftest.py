@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import logging.config
@@ -17,7 +18,13 @@ from django.http import HttpRequest, HttpResponse
 from maintenance_env import runtime
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer, running_redis
-from tests.tools import need_tool
+from tests.store_servers import (
+    MemcachedServer,
+    PostgresServer,
+    running_memcached,
+    running_postgresql,
+)
+from tests.tools import need_postgresql, need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -74,6 +81,42 @@ def redis_server() -> Iterator[RedisServer]:
     ``url``, ``pid``, ``pause()``/``resume()`` (SIGSTOP/SIGCONT), ``kill()``, ``restart()``
     (same port, empty), ``stop()``, ``flush()``, ``command(...)``."""
     with running_redis(need_tool("redis-server")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_servers() -> Iterator[Callable[..., RedisServer]]:
+    """``redis_servers(password=True, tls=False, unix=False)`` starts one more real
+    redis-server (mark such tests ``redis``): without a password, over TLS with a
+    certificate made for it (``url`` ends in ``?ssl_cert_reqs=none``), or on a unix socket
+    in a temporary directory (``url`` is ``unix://…``). All are killed at the end."""
+    executable = need_tool("redis-server")
+    with contextlib.ExitStack() as stack:
+
+        def start(*, password: bool = True, tls: bool = False, unix: bool = False) -> RedisServer:
+            return stack.enter_context(
+                running_redis(executable, password=password, tls=tls, unix=unix)
+            )
+
+        yield start
+
+
+@pytest.fixture
+def memcached_server() -> Iterator[MemcachedServer]:
+    """A real memcached on a free 127.0.0.1 port, killed at the end of the test (mark such
+    tests ``memcached``). See ``tests/store_servers.py``: ``url`` (``pymemcache://``),
+    ``location``, ``pause()``/``resume()``, ``kill()``, ``restart()``, ``flush()``."""
+    with running_memcached(need_tool("memcached")) as server:
+        yield server
+
+
+@pytest.fixture
+def postgresql_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster made for the test, on a unix socket in a temporary
+    directory, run as an unprivileged user, stopped at the end (mark such tests
+    ``postgresql``). See ``tests/store_servers.py``: ``settings(database)``,
+    ``create_database()``, ``sql()``, ``stop()``, ``start()``, ``kill()``."""
+    with running_postgresql(need_postgresql()) as server:
         yield server
 
 

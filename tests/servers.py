@@ -4,6 +4,10 @@ The gunicorn command is read from the ``Procfile``'s ``web:`` line, so the tests
 very configuration a deployment runs (2 workers x 4 threads from
 ``example_project/gunicorn.conf.py``). Every wait here is bounded: a server that never
 answers fails the test with its own output, it does not hang the suite.
+
+:class:`Daemon` is the same for the servers the tests talk to (redis-server, memcached,
+PostgreSQL; see ``tests/redis_server.py`` and ``tests/store_servers.py``): started in a
+temporary directory, probed until it answers within a bound, always stopped.
 """
 
 from __future__ import annotations
@@ -20,16 +24,20 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "HOST",
     "ROOT",
+    "Account",
+    "Daemon",
     "Server",
     "free_port",
     "gunicorn_command",
     "procfile_command",
     "running",
     "server_environment",
+    "unprivileged_account",
     "uvicorn_command",
 ]
 
@@ -200,3 +208,181 @@ def running(
         yield server
     finally:
         _stop(process)
+
+
+# --- background servers a test starts: redis-server, memcached, PostgreSQL -----------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """An unprivileged user a server runs as (PostgreSQL refuses root; memcached wants one)."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def unprivileged_account(name: str = "nobody") -> Account | None:
+    """The account a server started by root runs as (``None``: this process is not root,
+    so servers run as this user). Raises ``LookupError`` when root has no such account."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise LookupError(f"no user {name!r} to run the server as (this process is root)") from None
+    return Account(name, entry.pw_uid, entry.pw_gid)
+
+
+class Daemon:
+    """One server process run by a test in a temporary ``directory``, and always stopped.
+
+    Subclasses say how to start it (:meth:`command_line`) and how to tell it answers
+    (:meth:`ready`: one probe, ``True`` or an ``OSError``). It runs in its own session, with
+    its output in ``<directory>/<name>.log``, as ``account`` when one is given. Every wait
+    is bounded: a server that does not answer within :attr:`start_timeout` seconds fails
+    with its own log. Faults are real: :meth:`pause` (SIGSTOP: the kernel accepts
+    connections, nothing answers), :meth:`kill` (SIGKILL of its whole process group),
+    :meth:`restart` (the same address).
+    """
+
+    name = "server"
+    #: How long it may take to answer its first probe (seconds; a bound, not an assertion).
+    start_timeout = 20.0
+    stop_timeout = STOP_TIMEOUT
+    #: The signal of a clean stop (PostgreSQL's fast shutdown is SIGINT).
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, directory: Path, account: Account | None = None) -> None:
+        self.directory = directory
+        self.account = account
+        self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+
+    # --- what a subclass says -----------------------------------------------------------
+
+    def command_line(self) -> list[str]:
+        """The argv that runs the server in the foreground."""
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """One probe: whether it answers now (may raise ``OSError``)."""
+        raise NotImplementedError
+
+    def new_address(self) -> None:
+        """Pick another address after a failed start (the port was taken meanwhile)."""
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.process.pid
+
+    @property
+    def log(self) -> str:
+        """What the server wrote (for a failing test's message)."""
+        path = self.directory / f"{self.name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def as_account(self) -> dict[str, object]:
+        """``subprocess`` arguments that run a command as :attr:`account`."""
+        if self.account is None:
+            return {}
+        return {"user": self.account.uid, "group": self.account.gid, "extra_groups": []}
+
+    def give_to_account(self, *paths: Path) -> None:
+        """Let :attr:`account` use ``paths`` (created if need be) and reach the directory."""
+        for path in paths:
+            path.mkdir(parents=True, exist_ok=True)
+        if self.account is None:
+            return
+        self.directory.chmod(0o755)
+        for path in paths:
+            os.chown(path, self.account.uid, self.account.gid)
+
+    def start(self, attempts: int = 3) -> None:
+        """Start it and wait until it answers (bounded); an address taken meanwhile by
+        another process is retried on a new one, ``attempts`` times in all."""
+        for attempt in range(attempts):
+            self._spawn()
+            try:
+                self._wait_ready()
+                return
+            except RuntimeError:
+                self.kill()
+                if attempt == attempts - 1:
+                    raise
+                self.new_address()
+
+    def _spawn(self) -> None:
+        extra: Any = self.as_account()
+        with open(self.directory / f"{self.name}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                self.command_line(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                start_new_session=True,
+                **extra,
+            )
+        self.paused = False
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited ({self.process.returncode}):\n{self.log[-6000:]}"
+                )
+            with contextlib.suppress(OSError):
+                if self.ready():
+                    return
+            time.sleep(0.02)
+        raise RuntimeError(
+            f"{self.name} did not answer within {self.start_timeout:g} s:\n{self.log[-6000:]}"
+        )
+
+    def pause(self) -> None:
+        """SIGSTOP: the port stays open, nothing is answered (a hung server)."""
+        os.kill(self.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        os.kill(self.pid, signal.SIGCONT)
+        self.paused = False
+
+    def kill(self) -> None:
+        """SIGKILL to its process group, then reap it: nothing answers until :meth:`restart`."""
+        process = self.process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=self.stop_timeout)
+        self.paused = False
+
+    def stop(self) -> None:
+        """A clean stop (:attr:`stop_signal`; SIGKILL after :attr:`stop_timeout`)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        if self.paused:
+            self.resume()
+        process.send_signal(self.stop_signal)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=self.stop_timeout)
+        self.kill()  # what it left behind, if anything
+
+    def restart(self) -> None:
+        """Kill it if it runs, and start it again at the same address."""
+        self.kill()
+        self._spawn()
+        self._wait_ready()
