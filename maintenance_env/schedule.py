@@ -292,7 +292,8 @@ class Schedule:
         end: dt.datetime | None = None
         limit = dt.timedelta(days=CHAIN_DAYS)
         for occurrence in merged:
-            assert occurrence.starts_at is not None and occurrence.ends_at is not None
+            assert occurrence.starts_at is not None
+            assert occurrence.ends_at is not None
             if start is not None and end is not None:
                 if occurrence.starts_at <= end and end - max(since, start) < limit:
                     end = max(end, occurrence.ends_at)
@@ -306,7 +307,8 @@ class Schedule:
         """The window ``now`` (aware) is in, or ``None``."""
         now = _utc(now)
         for chain in self._chains(now):
-            assert chain.starts_at is not None and chain.ends_at is not None
+            assert chain.starts_at is not None
+            assert chain.ends_at is not None
             if chain.ends_at <= now:
                 continue
             return chain if chain.starts_at <= now else None
