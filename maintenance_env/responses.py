@@ -128,14 +128,15 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
     ``message_html``: the message escaped, its URLs as links."""
     config = state.config
     retry_after = state.retry_after()
+    window = state.window()
     return {
         "message": config.message,
         "message_html": _message_html(config.message),
         "retry_after": retry_after,
         "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
         "retry_after_configured": config.retry_after is not None,
-        "starts_at": config.starts_at,
-        "ends_at": config.ends_at,
+        "starts_at": window.starts_at if window else config.starts_at,
+        "ends_at": window.ends_at if window else config.ends_at,
         "status_code": config.status_code,
         "language_code": language or settings.LANGUAGE_CODE,
         "language_bidi": translation.get_language_bidi(),
@@ -175,7 +176,8 @@ def _render_page(state: Policy, language: str) -> bytes:
 
 
 def _json_body(state: Policy, retry_after: int | None) -> bytes:
-    ends_at = state.config.ends_at
+    window = state.window()
+    ends_at = window.ends_at if window else state.config.ends_at
     return json.dumps(
         {
             "detail": state.config.message,
@@ -262,7 +264,7 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     retry_after = state.retry_after(now)
     response: HttpResponse
     if prefers_json(request):
-        if config.retry_after is not None or config.ends_at is None:
+        if config.retry_after is not None or state.window_end() is None:
             body = state.json_body
             if body is None:
                 body = state.json_body = _json_body(state, retry_after)

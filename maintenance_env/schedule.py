@@ -39,7 +39,7 @@ import enum
 import heapq
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -353,7 +353,15 @@ class Plan:
     not changed after it is built (its cache fills by itself; a race computes twice).
     """
 
-    __slots__ = ("_last", "announce", "ends_at", "read_only_first", "schedule", "starts_at")
+    __slots__ = (
+        "_last",
+        "announce",
+        "ends_at",
+        "on_new_window",
+        "read_only_first",
+        "schedule",
+        "starts_at",
+    )
 
     def __init__(
         self,
@@ -363,6 +371,7 @@ class Plan:
         ends_at: dt.datetime | None = None,
         read_only_first: int = 0,
         announce: int = 0,
+        on_new_window: Callable[[], None] | None = None,
     ) -> None:
         if read_only_first < 0 or announce < 0:
             raise ValueError("read_only_first and announce are seconds >= 0")
@@ -371,7 +380,35 @@ class Plan:
         self.ends_at = None if ends_at is None else _utc(ends_at)
         self.read_only_first = read_only_first
         self.announce = announce
+        #: Called by :meth:`at` when the window it finds is not the last one's (a policy
+        #: drops what it built for the last window: its page, its JSON body).
+        self.on_new_window = on_new_window
         self._last: Period | None = None
+
+    @classmethod
+    def build(
+        cls,
+        schedule: Schedule | None,
+        zone: ZoneInfo,
+        *,
+        starts_at: dt.datetime | None,
+        ends_at: dt.datetime | None,
+        read_only_first: int,
+        announce: int,
+        on_new_window: Callable[[], None] | None = None,
+    ) -> Plan | None:
+        """The plan for these values, its schedule read in ``zone``; ``None`` when there is
+        neither a schedule nor a one-off bound (maintenance, when on, is always active)."""
+        if schedule is None and starts_at is None and ends_at is None:
+            return None
+        return cls(
+            None if schedule is None else schedule.in_zone(zone),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            read_only_first=read_only_first,
+            announce=announce,
+            on_new_window=on_new_window,
+        )
 
     def window_at(self, now: dt.datetime) -> Occurrence | None:
         """The window ``now`` (aware) is in, or ``None``."""
@@ -431,4 +468,14 @@ class Plan:
         if last is not None and last.since <= now < last.until:
             return last
         period = self._last = self.phase(dt.datetime.fromtimestamp(now, UTC))
+        if self.on_new_window is not None and (last is None or last.current != period.current):
+            self.on_new_window()
         return period
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds from ``now`` (Unix time) until the current window ends; ``None``
+        outside a window or when it has no end."""
+        current = self.at(now).current
+        if current is None or current.ends_at is None:
+            return None
+        return current.ends_at.timestamp() - now
