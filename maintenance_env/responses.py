@@ -26,9 +26,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from maintenance_env import logs
 from maintenance_env.policy import Policy
+from maintenance_env.variables import DEFAULT_MESSAGE
 
 __all__ = [
     "NEVER_CACHE",
+    "READ_ONLY_MESSAGE",
     "SAFE_METHODS",
     "for_one_client",
     "maintenance_response",
@@ -40,8 +42,14 @@ logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
 
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
-#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: The methods read-only mode lets through, when they carry no body: RFC 9110 section
+#: 9.2.1's safe methods but TRACE, which echoes the request (and a body) back.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a refused write is told, in JSON (the page says it in the visitor's language).
+READ_ONLY_MESSAGE = (
+    "The site is in read-only mode for maintenance: changes cannot be saved right now. "
+    "Please try again later."
+)
 
 
 def prefers_json(request: HttpRequest) -> bool:
@@ -120,12 +128,14 @@ def _message_html(message: str) -> SafeString:
     return mark_safe(linked.replace(' rel="nofollow"', ' rel="nofollow noopener"'))
 
 
-def page_context(state: Policy, language: str = "") -> dict[str, Any]:
+def page_context(state: Policy, language: str = "", *, read_only: bool = False) -> dict[str, Any]:
     """The page template's context: built without a request, the same for every visitor
     of one language. ``retry_after_configured``: whether someone set ``RETRY_AFTER`` (else
     ``retry_after`` is only the default of the header, not a promise);
     ``retry_after_minutes``: the same rounded to minutes (an int, for plural forms);
-    ``message_html``: the message escaped, its URLs as links."""
+    ``message_html``: the message escaped, its URLs as links; ``read_only``: the page
+    answers a write refused in read-only mode; ``message_custom``: whether ``MESSAGE`` was
+    set (a read-only page shows it under its own text, never the default)."""
     config = state.config
     retry_after = state.retry_after()
     window = state.window()
@@ -138,6 +148,8 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
         "starts_at": window.starts_at if window else config.starts_at,
         "ends_at": window.ends_at if window else config.ends_at,
         "status_code": config.status_code,
+        "read_only": read_only,
+        "message_custom": config.message != DEFAULT_MESSAGE,
         "language_code": language or settings.LANGUAGE_CODE,
         "language_bidi": translation.get_language_bidi(),
     }
@@ -155,7 +167,7 @@ def _fallback_page(state: Policy, language: str) -> str:
     )
 
 
-def _render_page(state: Policy, language: str) -> bytes:
+def _render_page(state: Policy, language: str, read_only: bool = False) -> bytes:
     """The page for one language, rendered under that language and ``TIME_ZONE`` (not
     whatever an earlier middleware or request left active in this thread)."""
     text: str
@@ -164,7 +176,8 @@ def _render_page(state: Policy, language: str) -> bytes:
         timezone.override(settings.TIME_ZONE),
     ):
         try:
-            text = render_to_string(state.config.template, page_context(state, language))
+            context = page_context(state, language, read_only=read_only)
+            text = render_to_string(state.config.template, context)
         except Exception:
             # A broken user template must not turn maintenance into a 500.
             logger.exception(
@@ -175,12 +188,13 @@ def _render_page(state: Policy, language: str) -> bytes:
     return text.encode(settings.DEFAULT_CHARSET)
 
 
-def _json_body(state: Policy, retry_after: int | None) -> bytes:
+def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) -> bytes:
     window = state.window()
     ends_at = window.ends_at if window else state.config.ends_at
     return json.dumps(
         {
-            "detail": state.config.message,
+            "detail": READ_ONLY_MESSAGE if read_only else state.config.message,
+            "read_only": read_only,
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
         }
@@ -262,24 +276,27 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     now = time.time()
     config = state.config
     retry_after = state.retry_after(now)
+    # In read-only mode only writes get here: they are told so, not "down for maintenance".
+    read_only = state.is_read_only(now)
     response: HttpResponse
     if prefers_json(request):
-        if config.retry_after is not None or state.window_end() is None:
+        if not read_only and (config.retry_after is not None or state.window_end() is None):
             body = state.json_body
             if body is None:
                 body = state.json_body = _json_body(state, retry_after)
         else:
-            body = _json_body(state, retry_after)
+            body = _json_body(state, retry_after, read_only)
         response = HttpResponse(body, status=config.status_code, content_type="application/json")
-    elif config.redirect_url and not (config.read_only and request.method not in SAFE_METHODS):
+    elif config.redirect_url and not read_only:
         # In read-only mode a refused write is answered, not redirected: a 302 would turn
         # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(_redirect_location(request, state))
     else:
         language = request_language(request, state)
-        page = state.pages.get(language)
+        key = f"read-only:{language}" if read_only else language
+        page = state.pages.get(key)
         if page is None:
-            page = state.pages[language] = _render_page(state, language)
+            page = state.pages[key] = _render_page(state, language, read_only)
         response = HttpResponse(
             page,
             status=config.status_code,

@@ -45,7 +45,10 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
     the problem lines."""
     write(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
     if data["read_only"]:
-        write("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
+        write(
+            "Read-only mode: safe methods (GET, HEAD, OPTIONS) without a body pass, and "
+            "sign-in, sign-out and set_language"
+        )
     window = data["window"]
     if window is None:
         write("Window: none (active whenever MAINTENANCE_MODE is on)")
@@ -54,6 +57,12 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
             f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
             f"({window['when']})"
         )
+    for key, label in (("current", "Current window"), ("next", "Next window")):
+        occurrence = data.get(key)
+        if occurrence is not None:
+            write(
+                f"{label}: {occurrence['starts_at'] or 'open'} to {occurrence['ends_at'] or 'open'}"
+            )
     if data["retry_after"] is not None:
         write(f"Retry-After: {data['retry_after']} s")
     platform = data["platform"]
