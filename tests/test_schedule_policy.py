@@ -135,3 +135,36 @@ def test_bad_values_are_check_errors_naming_them(
     assert errors[0].hint
     with pytest.raises(ImproperlyConfigured, match=name):
         maintenance_env.is_active()
+
+
+@override_settings(
+    **SUNDAYS, MAINTENANCE_MODE_READ_ONLY_FIRST=600, MAINTENANCE_MODE_RELOAD_INTERVAL=0
+)
+def test_the_signal_fires_at_each_edge_and_phase_change() -> None:
+    from maintenance_env import live
+    from maintenance_env.signals import maintenance_changed
+
+    seen: list[tuple[bool, bool, bool]] = []
+
+    def receiver(sender: object, *, active: bool, previous: bool, status: Any, **kw: Any) -> None:
+        seen.append((active, previous, status.read_only))
+
+    maintenance_changed.connect(receiver, weak=False)
+    try:
+        with at(2026, 12, 5, 23, 59):
+            live.load_runtime()
+            maintenance_env.is_active()
+        for minute in (0, 5, 10, 30):
+            with at(2026, 12, 6, 0, minute):
+                maintenance_env.is_active()
+                maintenance_env.is_active()
+        with at(2026, 12, 6, 1, 0):
+            maintenance_env.is_active()
+    finally:
+        maintenance_changed.disconnect(receiver)
+    # off -> read-only -> full -> off: one signal each, none between.
+    assert seen == [
+        (True, False, True),
+        (True, True, False),
+        (False, True, False),
+    ]
