@@ -140,7 +140,7 @@ class Policy:
         plan = self.plan
         if plan is None:
             return True
-        return plan.at(time.time() if now is None else now).phase.inside
+        return plan.at(time.time() if now is None else now).inside
 
     def is_read_only(self, now: float | None = None) -> bool:
         """While active: ``READ_ONLY`` is on, or ``now`` is in the first ``READ_ONLY_FIRST``

@@ -120,6 +120,11 @@ class Period:
     until: float
     current: Occurrence | None
     next: Occurrence | None
+    #: ``phase.inside``, kept as a plain attribute: the request path reads it.
+    inside: bool = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inside", self.phase.inside)
 
     def covers(self, now: float) -> bool:
         """Whether ``now`` (Unix time, seconds) is inside [``since``, ``until``)."""
