@@ -54,7 +54,8 @@ MASK = "***"
 
 def is_active() -> bool:
     """Whether maintenance is active in this process now: ``MAINTENANCE_MODE`` on and now
-    inside [``STARTS_AT``, ``ENDS_AT``), from the same sources as the middleware, test
+    inside [``STARTS_AT``, ``ENDS_AT``) and inside a window of ``MAINTENANCE_MODE_SCHEDULE``
+    when one is set, from the same sources as the middleware, test
     overrides included.
 
     As cheap as the middleware's own check once the process has its runtime (a few
@@ -125,8 +126,12 @@ class SourceHealth:
 class Status:
     """Everything ``maintenance_mode status`` says, as typed values (see :func:`status`).
 
-    ``read_only`` is whether read-only mode is in force now (active and
-    ``MAINTENANCE_MODE_READ_ONLY`` on). ``retry_after`` is ``None`` unless active.
+    ``read_only`` is whether read-only mode is in force now (active, and
+    ``MAINTENANCE_MODE_READ_ONLY`` on or in a window's first ``READ_ONLY_FIRST`` seconds).
+    ``retry_after`` is ``None`` unless active. ``phase`` is the schedule's phase now
+    (``"off"``, ``"upcoming"``, ``"read-only"``, ``"active"``); ``current`` the window
+    maintenance is active in and ``next`` the next one to start (aware UTC bounds, ``None``
+    for an open one), from ``MAINTENANCE_MODE_SCHEDULE`` and ``STARTS_AT``/``ENDS_AT``.
     ``variables`` maps every variable's name, in the documented order, to its value and
     origin. ``last_change`` is the last change of the effective state this process saw.
     """

@@ -168,3 +168,18 @@ def test_the_signal_fires_at_each_edge_and_phase_change() -> None:
         (True, True, False),
         (False, True, False),
     ]
+
+
+@override_settings(**SUNDAYS)
+def test_the_status_command_shows_the_windows() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with at(2026, 12, 6, 0, 30):
+        call_command("maintenance_mode", "status", stdout=out)
+    text = out.getvalue()
+    assert "Current window: 2026-12-06T00:00:00Z to 2026-12-06T01:00:00Z" in text
+    assert "Next window: 2026-12-13T00:00:00Z to 2026-12-13T01:00:00Z" in text
+    assert "in a window of MAINTENANCE_MODE_SCHEDULE until 2026-12-06T01:00:00Z" in text

@@ -57,8 +57,9 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
             f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
             f"({window['when']})"
         )
+    scheduled = data["variables"].get("MAINTENANCE_MODE_SCHEDULE", {}).get("value")
     for key, label in (("current", "Current window"), ("next", "Next window")):
-        occurrence = data.get(key)
+        occurrence = data.get(key) if scheduled else None  # else "Window:" says it all
         if occurrence is not None:
             write(
                 f"{label}: {occurrence['starts_at'] or 'open'} to {occurrence['ends_at'] or 'open'}"
