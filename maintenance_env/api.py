@@ -30,7 +30,8 @@ __all__ = ["Status", "detect_platform", "is_active", "status"]
 
 def is_active() -> bool:
     """Whether maintenance is active in this process now: ``MAINTENANCE_MODE`` on and now
-    inside [``STARTS_AT``, ``ENDS_AT``), from the same sources as the middleware, test
+    inside [``STARTS_AT``, ``ENDS_AT``) and inside a window of ``MAINTENANCE_MODE_SCHEDULE``
+    when one is set, from the same sources as the middleware, test
     overrides included.
 
     As cheap as the middleware's own check once the process has its runtime (a few

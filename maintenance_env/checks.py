@@ -63,6 +63,11 @@ _HINTS = {
     "template": "Name a template your TEMPLATES settings can find.",
     "platform": "Run 'manage.py maintenance_mode on --platform list' to see the names.",
     "text": "Use plain text.",
+    "schedule": "Use comma-separated windows DAYS HH:MM-HH:MM, such as 'sun 01:00-02:00' or "
+    "'mon-fri 23:30-00:15, 1st-sun 02:00-06:00' (days: daily, mon..sun, mon-fri, 1st-sun..4th-sun, "
+    "last-fri).",
+    "time zone": "Use an IANA zone name such as Europe/Berlin, America/Sao_Paulo or UTC "
+    "(install tzdata where the system has no zone database).",
     "path": "Use a filesystem path.",
     "cache": "Name an alias of CACHES, or give a cache URL such as "
     "redis://:password@host:6379/0 (install django-maintenance-env[redis] for Redis).",

@@ -19,27 +19,39 @@ from typing import Any
 from django.http import HttpRequest
 
 from maintenance_env import runtime
+from maintenance_env.schedule import Phase
 
 __all__ = ["maintenance"]
 
 
 def maintenance(request: HttpRequest) -> dict[str, Any]:
-    """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
-    still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
-    methods get through), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
+    """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, not active, and within
+    ``MAINTENANCE_MODE_ANNOUNCE`` seconds of the next window), ``read_only`` (active and
+    read-only: ``MAINTENANCE_MODE_READ_ONLY``, or the first ``READ_ONLY_FIRST`` seconds of
+    a window), ``phase`` (``"off"``, ``"upcoming"``, ``"read-only"``, ``"active"``),
+    ``starts_at`` and ``ends_at`` (the current window while active, the next one while
+    upcoming, else ``STARTS_AT``/``ENDS_AT``), ``next_starts_at`` and ``next_ends_at`` (the
+    next window, while upcoming), all aware UTC datetimes or ``None``, and ``message``."""
     state = runtime.get_state()
     config = state.config
     now = time.time()
     active = state.is_active(now)
-    upcoming = bool(config.enabled and state.start_ts is not None and now < state.start_ts)
+    period = state.period(now) if config.enabled else None
+    upcoming = period is not None and period.phase is Phase.UPCOMING
+    window = period.current if period is not None and active else None
+    announced = period.next if upcoming and period is not None else None
+    shown = window or announced
     return {
         "maintenance": {
             "active": active,
             "enabled": config.enabled,
             "upcoming": upcoming,
-            "read_only": active and config.read_only,
-            "starts_at": config.starts_at,
-            "ends_at": config.ends_at,
+            "phase": (period.phase if period else Phase.ACTIVE if active else Phase.OFF).value,
+            "read_only": active and state.is_read_only(now),
+            "starts_at": shown.starts_at if shown else config.starts_at,
+            "ends_at": shown.ends_at if shown else config.ends_at,
+            "next_starts_at": announced.starts_at if announced else None,
+            "next_ends_at": announced.ends_at if announced else None,
             "message": config.message,
         }
     }

@@ -5,8 +5,10 @@ only (health paths, the redirect target, ``EXCEPT_URLS``, the exempt view, login
 then addresses and the bypass cookie); ``request.user`` is touched only when a user-based
 exemption is on, and then by the middleware, which knows whether it runs sync or async.
 
-In read-only mode (``MAINTENANCE_MODE_READ_ONLY``) a request with a safe method passes
-right after the bypass link is handled; the others go through the usual exemptions.
+In read-only mode (``MAINTENANCE_MODE_READ_ONLY``, or the first ``READ_ONLY_FIRST``
+seconds of a window) a request with a safe method and no body passes right after the
+bypass link is handled, and so do the login and logout views and ``set_language``; the
+others go through the usual exemptions.
 
 Checking an exemption never fails a request: an error while checking one (a database
 that is down, a session that cannot be read, a URLconf that raises) means "not exempt",
@@ -33,6 +35,7 @@ __all__ = [
     "auser_passes",
     "client_ip",
     "decide",
+    "is_safe",
     "request_user_passes",
 ]
 
@@ -124,11 +127,25 @@ async def auser_passes(request: HttpRequest, state: Policy) -> bool:
 # --- the decision -----------------------------------------------------------------------------
 
 
+def is_safe(request: HttpRequest) -> bool:
+    """A safe method (GET, HEAD, OPTIONS) that carries no body: a ``Content-Length`` of 0
+    or none, and no ``Transfer-Encoding``. A body on a safe method is how a write slips
+    past read-only mode into a view that only tests ``request.method != "GET"``."""
+    if request.method not in SAFE_METHODS:
+        return False
+    meta = request.META
+    if meta.get("HTTP_TRANSFER_ENCODING"):
+        return False
+    length = meta.get("CONTENT_LENGTH")
+    return not length or length.strip() == "0"
+
+
 def _exemption(request: HttpRequest, state: Policy) -> HttpResponse | Verdict | None:
     config = state.config
     if bypass.wants_bypass(request, state):
         return bypass.bypass_redirect(request, state)
-    if config.read_only and request.method in SAFE_METHODS:
+    read_only = state.is_read_only()
+    if read_only and is_safe(request):
         return Verdict.PASS  # for everyone alike: nothing to mark private
     path = request.path_info
     # First what passes for every client alike, then what passes for this client only.
@@ -138,7 +155,10 @@ def _exemption(request: HttpRequest, state: Policy) -> HttpResponse | Verdict | 
     if reach is Reach.EXEMPT:
         return Verdict.PASS
     users = config.user_exemptions
-    if users and (reach is Reach.LOGIN or paths.is_login_url(request, state)):
+    # Signing in and out, and choosing a language, change only the visitor's session.
+    if (users or read_only) and (reach is Reach.LOGIN or paths.is_login_url(request, state)):
+        return Verdict.PASS
+    if read_only and reach is Reach.SESSION:
         return Verdict.PASS
     if reach is Reach.NONE and paths.redirects_to_passing_path(request, path, state):
         return Verdict.PASS

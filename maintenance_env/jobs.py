@@ -5,28 +5,33 @@ decorator, so that it wraps the function the task runs)::
 
     from maintenance_env import skip_during_maintenance
 
-    @app.task
+    @app.task(max_retries=None)
     @skip_during_maintenance
-    def send_newsletter(): ...
+    def sync_orders(since): ...          # retried after the window: nothing is lost
 
-    @app.task(bind=True, max_retries=None)
-    @skip_during_maintenance(action="retry")
-    def sync_orders(self, since): ...
+    @skip_during_maintenance
+    def refresh_sitemap(): ...           # skipped, with a WARNING naming it
 
 While maintenance is active (:func:`maintenance_env.is_active`, this process's view,
 live sources included), the function's body does not run. What happens instead is
 ``action``:
 
-- ``"skip"`` (the default): it returns ``None``, and an INFO line on the
-  ``maintenance_env`` logger says which function was skipped and why;
-- ``"raise"``: it raises :class:`MaintenanceActive`;
-- ``"retry"``: a bound Celery task (``bind=True``: its first argument is the task) calls
-  Celery's own ``self.retry(countdown=...)``, which raises ``Retry`` and schedules the task
-  again; anything else raises :class:`MaintenanceActive`, which Celery's
-  ``autoretry_for=(MaintenanceActive,)`` or a job runner's own retry can act on.
+- by default (``action=None``): a Celery task is retried, a plain function skipped;
+- ``"retry"``: the running Celery task (bound or not) calls Celery's own
+  ``task.retry(countdown=...)``, which raises ``Retry`` and schedules it again; called
+  outside a Celery task, it raises :class:`MaintenanceActive`, which a job runner's own
+  retry (or Celery's ``autoretry_for=(MaintenanceActive,)``) can act on;
+- ``"skip"``: it returns ``None``; every skipped call is logged at WARNING on the
+  ``maintenance_env`` logger, naming the function: that call is gone, not postponed;
+- ``"raise"``: it raises :class:`MaintenanceActive`.
 
-``countdown`` is the seconds until the retry, by default the ``Retry-After`` of the
-maintenance response (the seconds left until ``ENDS_AT``, or ``RETRY_AFTER``, or 3600).
+The retry's countdown is ``countdown``, or else the seconds until the maintenance window
+ends (the maintenance response's ``Retry-After``), and never more than ``max_countdown``
+(300 s by default). A task retried later than the broker's ``visibility_timeout`` (Redis
+and SQS: one hour by default) is handed to a second worker while the first still holds
+it, and then runs more than once: keep ``max_countdown`` well under it. Each retry
+counts against the task's ``max_retries`` (Celery's default is 3): give tasks that may
+wait out a long window ``max_retries=None``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from asgiref.sync import iscoroutinefunction
 
 from maintenance_env import runtime
 
-__all__ = ["ACTIONS", "MaintenanceActive", "skip_during_maintenance"]
+__all__ = ["ACTIONS", "MAX_COUNTDOWN", "MaintenanceActive", "skip_during_maintenance"]
 
 logger = logging.getLogger("maintenance_env")
 
@@ -75,24 +80,56 @@ def _celery_task(candidate: object) -> bool:
     return task_class is not None and isinstance(candidate, task_class)
 
 
-def _stopped(name: str, action: Action, countdown: int | None, args: tuple[Any, ...]) -> bool:
-    """``False`` when the job may run; ``True`` when it is skipped (logged); otherwise
-    raises (``"raise"``, ``"retry"``)."""
+#: The longest countdown of a retry by default, in seconds: well under the one-hour
+#: ``visibility_timeout`` of Celery's Redis and SQS transports.
+MAX_COUNTDOWN = 300
+
+
+def _running_task(wrapper: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """The Celery task whose body is ``wrapper`` and that is running it now (bound: its
+    first argument; unbound: Celery's current task), or ``None`` for a plain call."""
+    if args and _celery_task(args[0]):
+        return args[0]
+    state = sys.modules.get("celery._state")
+    task = state.get_current_task() if state is not None else None
+    run = getattr(task, "run", None)
+    if run is not None and (run is wrapper or getattr(run, "__func__", None) is wrapper):
+        return task
+    return None
+
+
+def _stopped(
+    name: str,
+    action: Action | None,
+    countdown: int | None,
+    max_countdown: int,
+    wrapper: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> bool:
+    """``False`` when the job may run; ``True`` when it is skipped (logged at WARNING);
+    otherwise raises (``"raise"``, ``"retry"``)."""
     policy = runtime.get_state()
     if not policy.is_active():
         return False
     retry_after = policy.retry_after() if countdown is None else countdown
+    task = _running_task(wrapper, args) if action in (None, "retry") else None
+    if action is None:
+        action = "retry" if task is not None else "skip"
     if action == "skip":
-        logger.info("maintenance_env: %s skipped: maintenance is active", name)
-        return True
-    if action == "retry" and args and _celery_task(args[0]):
-        logger.info(
-            "maintenance_env: %s will be retried in %s s: maintenance is active",
+        logger.warning(
+            "maintenance_env: %s skipped: maintenance is active; this call will not run",
             name,
-            retry_after,
         )
-        raise args[0].retry(countdown=retry_after)
-    raise MaintenanceActive(name, retry_after)
+        return True
+    if action == "raise":
+        raise MaintenanceActive(name, retry_after)
+    delay = min(max_countdown if retry_after is None else retry_after, max_countdown)
+    if task is not None:
+        logger.info(
+            "maintenance_env: %s will be retried in %s s: maintenance is active", name, delay
+        )
+        raise task.retry(countdown=delay)
+    raise MaintenanceActive(name, delay)
 
 
 @overload
@@ -101,28 +138,40 @@ def skip_during_maintenance(func: F) -> F: ...
 
 @overload
 def skip_during_maintenance(
-    func: None = None, *, action: Action = "skip", countdown: int | None = None
+    func: None = None,
+    *,
+    action: Action | None = None,
+    countdown: int | None = None,
+    max_countdown: int = MAX_COUNTDOWN,
 ) -> Callable[[F], F]: ...
 
 
 def skip_during_maintenance(
-    func: F | None = None, *, action: Action = "skip", countdown: int | None = None
+    func: F | None = None,
+    *,
+    action: Action | None = None,
+    countdown: int | None = None,
+    max_countdown: int = MAX_COUNTDOWN,
 ) -> F | Callable[[F], F]:
     """Run the decorated function only while maintenance is not active (see the module).
 
-    ``action`` is ``"skip"``, ``"raise"`` or ``"retry"``; ``countdown`` the seconds until
-    a retry (default: the maintenance response's ``Retry-After``). Async functions stay
-    async. Raises ``ValueError`` for another action and ``TypeError`` when given a Celery
-    task object (decorate the function under ``@app.task`` instead).
+    ``action`` is ``None`` (retry a Celery task, skip a plain function), ``"retry"``,
+    ``"skip"`` or ``"raise"``; ``countdown`` the seconds until a retry (default: until the
+    window ends, the maintenance response's ``Retry-After``), capped at ``max_countdown``
+    seconds (default 300; keep it under the broker's ``visibility_timeout``). Async
+    functions stay async. Raises ``ValueError`` for another action or a negative
+    countdown, and ``TypeError`` when given a Celery task object (decorate the function
+    under ``@app.task`` instead).
     """
-    if action not in ACTIONS:
+    if action is not None and action not in ACTIONS:
         raise ValueError(f"skip_during_maintenance(action={action!r}): expected one of {ACTIONS}")
-    if countdown is not None and (
-        isinstance(countdown, bool) or not isinstance(countdown, int) or countdown < 0
-    ):
-        raise ValueError(
-            f"skip_during_maintenance(countdown={countdown!r}): expected whole seconds >= 0"
-        )
+    for label, seconds, low in (("countdown", countdown, 0), ("max_countdown", max_countdown, 1)):
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < low
+        ):
+            raise ValueError(
+                f"skip_during_maintenance({label}={seconds!r}): expected whole seconds >= {low}"
+            )
 
     def decorate(function: F) -> F:
         if _celery_task(function):
@@ -135,7 +184,7 @@ def skip_during_maintenance(
 
             @functools.wraps(function)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _stopped(name, action, countdown, args):
+                if _stopped(name, action, countdown, max_countdown, async_wrapper, args):
                     return None
                 return await function(*args, **kwargs)
 
@@ -143,7 +192,7 @@ def skip_during_maintenance(
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _stopped(name, action, countdown, args):
+            if _stopped(name, action, countdown, max_countdown, wrapper, args):
                 return None
             return function(*args, **kwargs)
 

@@ -101,6 +101,7 @@ class Runtime:
         self._ready = False  # changes are noticed from the end of __init__ on
         self._state = Policy(base)
         self._active = False
+        self._read_only = False
         if not base.problems:
             if self.sources:
                 # No read of the store, no thread: this may be a master about to fork.
@@ -109,6 +110,7 @@ class Runtime:
             elif override_layer():
                 self._apply(log=False)
         self._active = self._state.is_active()
+        self._read_only = self._active and self._state.is_read_only()
         self._watch = self._watching(self._state)
         self._ready = True
 
@@ -165,6 +167,7 @@ class Runtime:
                 self._poll_locked(start=False)
             finally:
                 self._active = self._state.is_active()
+                self._read_only = self._active and self._state.is_read_only()
                 self._ready = ready
         self._next_poll = 0.0  # the poll that follows starts the refresher
 
@@ -266,8 +269,11 @@ class Runtime:
         if not self._ready:
             return None
         active = policy.is_active(now)
-        if active == self._active:
+        # A phase change (read-only first, then full maintenance) is a change too.
+        read_only = active and policy.is_read_only(now)
+        if active == self._active and read_only == self._read_only:
             return None
+        self._read_only = read_only
         change = Change(
             dt.datetime.fromtimestamp(now, dt.timezone.utc), active, self._active, cause
         )

@@ -100,6 +100,10 @@ def _admin_reach(func: Any) -> Reach:
 def _classify(func: Any) -> Reach:
     if getattr(func, EXEMPT_ATTR, False):
         return Reach.EXEMPT
+    from django.views.i18n import set_language
+
+    if func is set_language:
+        return Reach.SESSION
     view_class = getattr(func, "view_class", None)
     if view_class is not None:
         if getattr(view_class, EXEMPT_ATTR, False):

@@ -8,16 +8,19 @@ signer, the exempt-view verdicts), each in its own typed slot.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import translation
 
 from maintenance_env.matching import NetworkSet, PathPatterns
+from maintenance_env.schedule import Occurrence, Period, Phase, Plan
 from maintenance_env.variables import DEFAULT_RETRY_AFTER
 
 if TYPE_CHECKING:
@@ -32,8 +35,9 @@ __all__ = ["EXEMPT_ATTR", "NEVER_CACHE", "SAFE_METHODS", "Policy", "Reach", "hea
 EXEMPT_ATTR = "maintenance_exempt"
 #: The ``Cache-Control`` of every answer that must not be kept by any cache.
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
-#: RFC 9110 section 9.2.1's safe methods: the ones read-only mode lets through.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: The methods read-only mode lets through, when they carry no body: RFC 9110 section
+#: 9.2.1's safe methods but TRACE, which echoes the request (and a body) back.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Reach(Enum):
@@ -41,6 +45,7 @@ class Reach(Enum):
 
     EXEMPT = "exempt"  # a view decorated with maintenance_exempt
     LOGIN = "login"  # a login or logout view: passes while a user-based exemption is on
+    SESSION = "session"  # Django's set_language: writes only the session and a cookie
     VIEW = "view"  # any other view, or resolving failed
     NONE = "none"  # no view: Django answers 404, or redirects (APPEND_SLASH, i18n_patterns)
 
@@ -83,6 +88,7 @@ class Policy:
         "negotiated",
         "networks",
         "pages",
+        "plan",
         "redirect_key",
         "redirect_path",
         "resolution",
@@ -99,7 +105,18 @@ class Policy:
         self.enabled = config.enabled
         self.start_ts = config.starts_at.timestamp() if config.starts_at else None
         self.end_ts = config.ends_at.timestamp() if config.ends_at else None
-        self.windowed = self.start_ts is not None or self.end_ts is not None
+        #: When maintenance, switched on, is active: the schedule and the one-off window
+        #: with their phases (``None``: always).
+        self.plan = Plan.build(
+            config.schedule,
+            config.schedule_time_zone or ZoneInfo(str(settings.TIME_ZONE or "UTC")),
+            starts_at=config.starts_at,
+            ends_at=config.ends_at,
+            read_only_first=config.read_only_first,
+            announce=config.announce,
+            on_new_window=self._new_window,
+        )
+        self.windowed = self.plan is not None
         self.health_paths = frozenset(health_key(p) for p in config.health_paths)
         # The redirect target must pass, or maintenance would redirect to itself. Only a
         # path (below any SCRIPT_NAME prefix) is ours: a full URL names another site, and
@@ -136,23 +153,55 @@ class Policy:
         self.url_patterns: PathPatterns | None = None
         self.networks: NetworkSet | None = None
 
+    def _new_window(self) -> None:
+        # The page and the JSON body name the window's start and end: built again.
+        self.pages = {}
+        self.json_body = None
+
     def is_active(self, now: float | None = None) -> bool:
-        """Maintenance is on and ``now`` (``time.time()``) is inside [STARTS_AT, ENDS_AT)."""
+        """Maintenance is on and ``now`` (``time.time()``) is inside [STARTS_AT, ENDS_AT)
+        and inside a window of the schedule, when there is one."""
         if not self.enabled:
             return False
-        if not self.windowed:
+        plan = self.plan
+        if plan is None:
             return True
-        now = time.time() if now is None else now
-        if self.start_ts is not None and now < self.start_ts:
-            return False
-        return self.end_ts is None or now < self.end_ts
+        return plan.at(time.time() if now is None else now).inside
+
+    def is_read_only(self, now: float | None = None) -> bool:
+        """While active: ``READ_ONLY`` is on, or ``now`` is in the first ``READ_ONLY_FIRST``
+        seconds of a window."""
+        if self.config.read_only:
+            return True
+        plan = self.plan
+        return plan is not None and (
+            plan.at(time.time() if now is None else now).phase is Phase.READ_ONLY
+        )
+
+    def period(self, now: float | None = None) -> Period | None:
+        """The schedule's :class:`~maintenance_env.schedule.Period` at ``now``, ``None``
+        without a schedule or a one-off window."""
+        plan = self.plan
+        return None if plan is None else plan.at(time.time() if now is None else now)
+
+    def window(self, now: float | None = None) -> Occurrence | None:
+        """The window maintenance is active in at ``now``: the schedule's current
+        occurrence, or the one-off [STARTS_AT, ENDS_AT); ``None`` outside one."""
+        period = self.period(now)
+        return None if period is None else period.current
+
+    def window_end(self, now: float | None = None) -> dt.datetime | None:
+        """When the current window ends (``None``: no end, or outside a window)."""
+        window = self.window(now)
+        return None if window is None else window.ends_at
 
     def retry_after(self, now: float | None = None) -> int | None:
         """Seconds for ``Retry-After``; ``None`` means no header (configured 0)."""
         configured = self.config.retry_after
         if configured is None:
-            if self.end_ts is None:
-                return DEFAULT_RETRY_AFTER
             now = time.time() if now is None else now
-            return max(1, math.ceil(self.end_ts - now))
+            left = None if self.plan is None else self.plan.seconds_left(now)
+            if left is None:
+                return DEFAULT_RETRY_AFTER
+            return max(1, math.ceil(left))
         return configured or None

@@ -26,9 +26,11 @@ from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
 
 from maintenance_env.languages import request_language
-from maintenance_env.policy import NEVER_CACHE, SAFE_METHODS, Policy
+from maintenance_env.policy import NEVER_CACHE, Policy
+from maintenance_env.variables import DEFAULT_MESSAGE
 
 __all__ = [
+    "READ_ONLY_MESSAGE",
     "for_one_client",
     "maintenance_response",
     "prefers_json",
@@ -58,6 +60,13 @@ def _refuses_json(request: HttpRequest) -> bool:
         return False
     most = max(_specificity(media) for media in covering)
     return all(media.quality == 0 for media in covering if _specificity(media) == most)
+
+
+#: What a refused write is told, in JSON (the page says it in the visitor's language).
+READ_ONLY_MESSAGE = (
+    "The site is in read-only mode for maintenance: changes cannot be saved right now. "
+    "Please try again later."
+)
 
 
 def prefers_json(request: HttpRequest) -> bool:
@@ -93,23 +102,28 @@ def _message_html(message: str) -> SafeString:
     return mark_safe(linked.replace(' rel="nofollow"', ' rel="nofollow noopener"'))
 
 
-def page_context(state: Policy, language: str = "") -> dict[str, Any]:
+def page_context(state: Policy, language: str = "", *, read_only: bool = False) -> dict[str, Any]:
     """The page template's context: built without a request, the same for every visitor
     of one language. ``retry_after_configured``: whether someone set ``RETRY_AFTER`` (else
     ``retry_after`` is only the default of the header, not a promise);
     ``retry_after_minutes``: the same rounded to minutes (an int, for plural forms);
-    ``message_html``: the message escaped, its URLs as links."""
+    ``message_html``: the message escaped, its URLs as links; ``read_only``: the page
+    answers a write refused in read-only mode; ``message_custom``: whether ``MESSAGE`` was
+    set (a read-only page shows it under its own text, never the default)."""
     config = state.config
     retry_after = state.retry_after()
+    window = state.window()
     return {
         "message": config.message,
         "message_html": _message_html(config.message),
         "retry_after": retry_after,
         "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
         "retry_after_configured": config.retry_after is not None,
-        "starts_at": config.starts_at,
-        "ends_at": config.ends_at,
+        "starts_at": window.starts_at if window else config.starts_at,
+        "ends_at": window.ends_at if window else config.ends_at,
         "status_code": config.status_code,
+        "read_only": read_only,
+        "message_custom": config.message != DEFAULT_MESSAGE,
         "language_code": language or settings.LANGUAGE_CODE,
         "language_bidi": translation.get_language_bidi(),
     }
@@ -128,7 +142,7 @@ def _fallback_page(state: Policy, language: str) -> str:
     )
 
 
-def _render_page(state: Policy, language: str) -> bytes:
+def _render_page(state: Policy, language: str, read_only: bool = False) -> bytes:
     """The page for one language, rendered under that language and ``TIME_ZONE`` (not
     whatever an earlier middleware or request left active in this thread)."""
     text: str
@@ -137,7 +151,8 @@ def _render_page(state: Policy, language: str) -> bytes:
         timezone.override(settings.TIME_ZONE),
     ):
         try:
-            text = render_to_string(state.config.template, page_context(state, language))
+            context = page_context(state, language, read_only=read_only)
+            text = render_to_string(state.config.template, context)
         except Exception:
             # A broken user template must not turn maintenance into a 500.
             logger.exception(
@@ -150,11 +165,13 @@ def _render_page(state: Policy, language: str) -> bytes:
     return text.encode(settings.DEFAULT_CHARSET, "xmlcharrefreplace")
 
 
-def _json_body(state: Policy, retry_after: int | None) -> bytes:
-    ends_at = state.config.ends_at
+def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) -> bytes:
+    window = state.window()
+    ends_at = window.ends_at if window else state.config.ends_at
     return json.dumps(
         {
-            "detail": state.config.message,
+            "detail": READ_ONLY_MESSAGE if read_only else state.config.message,
+            "read_only": read_only,
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
         }
@@ -228,24 +245,27 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
     now = time.time()
     config = state.config
     retry_after = state.retry_after(now)
+    # In read-only mode only writes get here: they are told so, not "down for maintenance".
+    read_only = state.is_read_only(now)
     response: HttpResponse
     if prefers_json(request):
-        if config.retry_after is not None or config.ends_at is None:
+        if not read_only and (config.retry_after is not None or state.window_end() is None):
             body = state.json_body
             if body is None:
                 body = state.json_body = _json_body(state, retry_after)
         else:
-            body = _json_body(state, retry_after)
+            body = _json_body(state, retry_after, read_only)
         response = HttpResponse(body, status=config.status_code, content_type="application/json")
-    elif config.redirect_url and not (config.read_only and request.method not in SAFE_METHODS):
+    elif config.redirect_url and not read_only:
         # In read-only mode a refused write is answered, not redirected: a 302 would turn
         # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(_redirect_location(request, state))
     else:
         language = request_language(request, state)
-        page = state.pages.get(language)
+        key = f"read-only:{language}" if read_only else language
+        page = state.pages.get(key)
         if page is None:
-            page = state.pages[language] = _render_page(state, language)
+            page = state.pages[key] = _render_page(state, language, read_only)
         response = HttpResponse(
             page,
             status=config.status_code,

@@ -84,6 +84,11 @@ class Status:
     problems: tuple[str, ...]
     sources: tuple[SourceHealth, ...]
     last_change: Change | None
+    #: The schedule's phase now (``"off"``, ``"upcoming"``, ``"read-only"``, ``"active"``),
+    #: the window maintenance is active in, and the next window to start (section 11).
+    phase: str = "off"
+    current: Window | None = None
+    next: Window | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, the keys of ``maintenance_mode status --json``: datetimes as ISO
@@ -123,7 +128,16 @@ class Status:
                 for source in self.sources
             ],
             "last_change": self.last_change.as_dict() if self.last_change else None,
+            "phase": self.phase,
+            "current": _window_dict(self.current),
+            "next": _window_dict(self.next),
         }
+
+
+def _window_dict(window: Window | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {"starts_at": iso(window.starts_at), "ends_at": iso(window.ends_at), "when": window.when}
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -153,6 +167,20 @@ def reason(policy: Policy, now: float) -> str:
     origin = policy.resolution.origins["MAINTENANCE_MODE"].value
     if not config.enabled:
         return f"MAINTENANCE_MODE is off, from the {origin}"
+    if config.schedule is not None:
+        period = policy.period(now)
+        if period is not None and not period.phase.inside:
+            upcoming = period.next
+            after = f"; the next starts at {iso(upcoming.starts_at)}" if upcoming else ""
+            return (
+                f"MAINTENANCE_MODE is on, from the {origin}, but no window of "
+                f"MAINTENANCE_MODE_SCHEDULE ({config.schedule}) is open{after}"
+            )
+        if period is not None and period.current is not None:
+            return (
+                f"MAINTENANCE_MODE is on, from the {origin}, in a window of "
+                f"MAINTENANCE_MODE_SCHEDULE until {iso(period.current.ends_at)}"
+            )
     if config.starts_at is not None and now < config.starts_at.timestamp():
         return (
             f"MAINTENANCE_MODE is on, from the {origin}, but the window starts at "
@@ -234,11 +262,14 @@ def build_status(
     resolution = policy.resolution
     config = policy.config
     active = policy.is_active(now)
+    period = policy.period(now) if config.enabled else None
+    current = period.current if period is not None else None
+    upcoming = period.next if period is not None else None
     if platform is None:
         platform = configured_platform(runtime, policy) or NOT_DETECTED
     return Status(
         active=active,
-        read_only=active and config.read_only,
+        read_only=active and policy.is_read_only(now),
         reason=reason(policy, now),
         window=_window(policy, now),
         retry_after=policy.retry_after(now) if active else None,
@@ -249,4 +280,7 @@ def build_status(
         problems=tuple(str(p) for p in resolution.problems),
         sources=source_health(runtime),
         last_change=runtime.last_change,
+        phase=(period.phase.value if period else "active" if active else "off"),
+        current=Window(current.starts_at, current.ends_at, "current") if current else None,
+        next=Window(upcoming.starts_at, upcoming.ends_at, "upcoming") if upcoming else None,
     )

@@ -16,11 +16,14 @@ import re
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from maintenance_env import cache_url, parsers
 from maintenance_env.parsers import InvalidValue, Network
+from maintenance_env.schedule import Schedule
 
 __all__ = [
+    "DEFAULT_ANNOUNCE",
     "DEFAULT_HEALTH_PATHS",
     "DEFAULT_MESSAGE",
     "DEFAULT_RETRY_AFTER",
@@ -40,6 +43,8 @@ DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
 DEFAULT_MESSAGE = "This site is down for scheduled maintenance. Please check back soon."
 DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
 DEFAULT_RETRY_AFTER = 3600
+#: Seconds before a window from which it is announced (``MAINTENANCE_MODE_ANNOUNCE``).
+DEFAULT_ANNOUNCE = 86400
 #: The largest delta-seconds HTTP caches must handle (RFC 9111 §1.2.2: 2^31).
 MAX_DELTA_SECONDS = 2**31
 #: Browsers cap a cookie's Max-Age at 400 days (RFC 6265bis, "The Max-Age Attribute").
@@ -188,6 +193,31 @@ def _cache(name: str, value: object) -> str:
     return text
 
 
+def _schedule(name: str, value: object) -> Schedule:
+    """Recurring windows (contract section 11), comma-separated or, from settings, a list;
+    their clock times are read in ``MAINTENANCE_MODE_SCHEDULE_TIME_ZONE`` by the policy."""
+    if isinstance(value, Schedule):
+        return value
+    items = parsers.parse_list(name, value)
+    try:
+        return Schedule.parse(items)
+    except ValueError as exc:
+        raise InvalidValue(name, value, f"comma-separated windows, but {exc}") from None
+
+
+def _time_zone(name: str, value: object) -> ZoneInfo:
+    """An IANA time zone name that this system's zone database has."""
+    if isinstance(value, ZoneInfo):
+        return value
+    text = parsers.parse_text(name, value)
+    try:
+        return ZoneInfo(text)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "../x" a ValueError
+        raise InvalidValue(
+            name, value, "an IANA time zone name such as Europe/Berlin or UTC"
+        ) from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Every variable, parsed. Immutable: a change builds a new one.
@@ -272,6 +302,22 @@ class Config:
         "MAINTENANCE_MODE_READ_ONLY", parsers.parse_bool, False, "E023", "bool"
     )
     refresh: int | None = variable("MAINTENANCE_MODE_REFRESH", _int_between(1), None, "E024", "int")
+    schedule: Schedule | None = variable(
+        "MAINTENANCE_MODE_SCHEDULE", _schedule, None, "E025", "schedule"
+    )
+    schedule_time_zone: ZoneInfo | None = variable(
+        "MAINTENANCE_MODE_SCHEDULE_TIME_ZONE", _time_zone, None, "E026", "time zone"
+    )
+    read_only_first: int = variable(
+        "MAINTENANCE_MODE_READ_ONLY_FIRST", _int_between(0, MAX_DELTA_SECONDS), 0, "E027", "int"
+    )
+    announce: int = variable(
+        "MAINTENANCE_MODE_ANNOUNCE",
+        _int_between(0, MAX_DELTA_SECONDS),
+        DEFAULT_ANNOUNCE,
+        "E028",
+        "int",
+    )
 
     @property
     def user_exemptions(self) -> bool:

@@ -466,6 +466,7 @@ BANNER_STATES: dict[str, dict[str, str]] = {
         "MAINTENANCE_MODE": "on",
         "MAINTENANCE_MODE_STARTS_AT": BANNER_DAY.isoformat(),
         "MAINTENANCE_MODE_ENDS_AT": (BANNER_DAY + timedelta(hours=2)).isoformat(),
+        "MAINTENANCE_MODE_ANNOUNCE": str(7 * 86400),
     },
     "read-only": {"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_READ_ONLY": "on"},
 }

@@ -426,7 +426,12 @@ def test_hostile_requests_never_fail_and_never_sneak_in(
             assert status == 503
             assert not may_pass(request), (path, forwarded)
             if response["Content-Type"] == "application/json":
-                assert set(json.loads(response.content)) == {"detail", "retry_after", "ends_at"}
+                assert set(json.loads(response.content)) == {
+                    "detail",
+                    "read_only",
+                    "retry_after",
+                    "ends_at",
+                }
             else:
                 assert response["Content-Type"].startswith("text/html")
             counts["maintenance"] += 1

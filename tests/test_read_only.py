@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
+import time_machine
 from django.http import HttpRequest, HttpResponseBase
 from django.template import engines
 from django.test import AsyncRequestFactory, Client, RequestFactory
@@ -13,8 +15,10 @@ from maintenance_env import middleware, paths
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from tests.conftest import async_ok_view, ok_view
 
-SAFE = ("get", "head", "options", "trace")
-UNSAFE = ("post", "put", "patch", "delete")
+SAFE = ("get", "head", "options")
+UNSAFE = ("post", "put", "patch", "delete", "trace")
+#: Hours before the windows of the banner tests: inside the default ANNOUNCE (86400 s).
+DAY_BEFORE = time_machine.travel(dt.datetime(2999, 12, 1, 0, tzinfo=dt.timezone.utc), tick=False)
 
 
 def send(client: Client, method: str, path: str = "/", **extra: str) -> HttpResponseBase:
@@ -37,12 +41,54 @@ def test_safe_methods_go_through(method: str) -> None:
 
 @pytest.mark.usefixtures("read_only")
 @pytest.mark.parametrize("method", UNSAFE)
-def test_other_methods_get_the_maintenance_page(method: str) -> None:
+def test_other_methods_get_the_read_only_page(method: str) -> None:
     response = send(Client(), method)
     assert response.status_code == 503
     assert response["Retry-After"] == "3600"
     assert response["Content-Type"].startswith("text/html")
-    assert b"Down for maintenance" in response.content
+    assert b"Changes cannot be saved right now" in response.content
+    assert b"Down for maintenance" not in response.content
+    assert b"down for scheduled maintenance" not in response.content  # the default MESSAGE
+
+
+@pytest.mark.usefixtures("read_only")
+@pytest.mark.parametrize("method", SAFE)
+@pytest.mark.parametrize(
+    "body",
+    [{"CONTENT_LENGTH": "12"}, {"HTTP_TRANSFER_ENCODING": "chunked"}, {"CONTENT_LENGTH": "x"}],
+)
+def test_a_safe_method_with_a_body_is_not_safe(method: str, body: dict[str, str]) -> None:
+    request = getattr(RequestFactory(), method)("/", **body)
+    response = MaintenanceModeMiddleware(ok_view)(request)
+    assert response.status_code == 503
+
+
+@pytest.mark.usefixtures("read_only")
+def test_an_empty_body_is_no_body() -> None:
+    request = RequestFactory().options("/", CONTENT_LENGTH="0")
+    assert MaintenanceModeMiddleware(ok_view)(request).status_code == 200
+
+
+@pytest.mark.usefixtures("read_only")
+def test_a_custom_message_is_shown_under_the_read_only_text(env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE_MESSAGE="Moving to a new database until 03:00.")
+    content = Client().post("/").content
+    assert b"Changes cannot be saved right now" in content
+    assert b"Moving to a new database until 03:00." in content
+    assert b"Down for maintenance" not in Client().post("/").content
+
+
+@pytest.mark.usefixtures("read_only")
+def test_a_refused_write_in_json_says_read_only() -> None:
+    body = Client().post("/api/items/", HTTP_ACCEPT="application/json").json()
+    assert body["read_only"] is True
+    assert "changes cannot be saved right now" in body["detail"]
+
+
+def test_full_maintenance_json_says_not_read_only(env: Callable[..., None]) -> None:
+    env(MAINTENANCE_MODE="on")
+    body = Client().get("/api/items/", HTTP_ACCEPT="application/json").json()
+    assert body["read_only"] is False
 
 
 @pytest.mark.usefixtures("read_only")
@@ -173,6 +219,7 @@ def test_banner_is_empty_when_there_is_nothing_to_say(env: Callable[..., None]) 
     assert banner(RequestFactory().get("/")) == ""
 
 
+@DAY_BEFORE
 def test_banner_announces_a_window_on_one_day(env: Callable[..., None]) -> None:
     env(
         MAINTENANCE_MODE="on",
@@ -185,6 +232,7 @@ def test_banner_announces_a_window_on_one_day(env: Callable[..., None]) -> None:
     assert "Read-only" not in html
 
 
+@DAY_BEFORE
 def test_banner_announces_a_window_over_two_days_in_the_current_time_zone(
     env: Callable[..., None],
 ) -> None:
@@ -203,6 +251,7 @@ def test_banner_announces_a_window_over_two_days_in_the_current_time_zone(
     assert "Maintenance from 1 Dec, 23:00 to 2 Dec, 03:00 CET." in html
 
 
+@DAY_BEFORE
 def test_banner_announces_an_open_ended_window(env: Callable[..., None]) -> None:
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_STARTS_AT="2999-12-01T02:00:00Z")
     assert "Maintenance from 1 Dec, 02:00 UTC." in banner(RequestFactory().get("/"))

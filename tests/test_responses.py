@@ -89,7 +89,7 @@ def test_json_response_with_end_time() -> None:
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     body = json.loads(response.content)
-    assert set(body) == {"detail", "retry_after", "ends_at"}
+    assert set(body) == {"detail", "read_only", "retry_after", "ends_at"}
     assert body["ends_at"] == "2999-06-01T12:30:00Z"
     assert body["retry_after"] == int(response["Retry-After"]) > 3600
 

@@ -65,7 +65,10 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
 
     out(f"Maintenance is {'ACTIVE' if data['active'] else 'not active'}: {data['reason']}.")
     if data["read_only"]:
-        out("Read-only mode: safe methods (GET, HEAD, OPTIONS, TRACE) pass")
+        out(
+            "Read-only mode: safe methods (GET, HEAD, OPTIONS) without a body pass, and "
+            "sign-in, sign-out and set_language"
+        )
     window = data["window"]
     if window is None:
         out("Window: none (active whenever MAINTENANCE_MODE is on)")
@@ -74,6 +77,13 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
             f"Window: {window['starts_at'] or 'open'} to {window['ends_at'] or 'open'} "
             f"({window['when']})"
         )
+    scheduled = data["variables"].get("MAINTENANCE_MODE_SCHEDULE", {}).get("value")
+    for key, label in (("current", "Current window"), ("next", "Next window")):
+        occurrence = data.get(key) if scheduled else None  # else "Window:" says it all
+        if occurrence is not None:
+            write(
+                f"{label}: {occurrence['starts_at'] or 'open'} to {occurrence['ends_at'] or 'open'}"
+            )
     if data["retry_after"] is not None:
         out(f"Retry-After: {data['retry_after']} s")
     platform = data["platform"]
