@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
 import maintenance_env
-from maintenance_env import conf
+from maintenance_env import runtime
 
 UTC = dt.timezone.utc
 # Sundays 01:00-02:00 in Berlin: 2026-12-06 00:00-01:00 UTC (CET is UTC+1).
@@ -101,7 +101,7 @@ def test_the_first_seconds_of_a_window_are_read_only() -> None:
 @override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_SCHEDULE_TIME_ZONE="UTC")
 def test_the_zone_defaults_to_time_zone() -> None:
     with override_settings(MAINTENANCE_MODE_SCHEDULE="sun 01:00-02:00", TIME_ZONE="Asia/Tokyo"):
-        conf.reset()
+        runtime.reset()
         with at(2026, 12, 6, 1, 30):
             assert maintenance_env.is_active() is True  # the zone set wins
     with override_settings(
@@ -128,7 +128,7 @@ def test_bad_values_are_check_errors_naming_them(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str, check_id: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    conf.reset()
+    runtime.reset()
     errors = [m for m in run_checks() if m.id == f"maintenance_env.{check_id}"]
     assert len(errors) == 1
     assert says in errors[0].msg
@@ -141,7 +141,7 @@ def test_bad_values_are_check_errors_naming_them(
     **SUNDAYS, MAINTENANCE_MODE_READ_ONLY_FIRST=600, MAINTENANCE_MODE_RELOAD_INTERVAL=0
 )
 def test_the_signal_fires_at_each_edge_and_phase_change() -> None:
-    from maintenance_env import live
+    from maintenance_env import runtime as live
     from maintenance_env.signals import maintenance_changed
 
     seen: list[tuple[bool, bool, bool]] = []
