@@ -23,7 +23,7 @@ from django.core.management.commands.createcachetable import Command as CreateCa
 from maintenance_env import fleet
 from maintenance_env.fleet import Change, Reporter, State
 
-START = dt.datetime(2031, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
+START = dt.datetime(2040, 6, 1, 5, 6, 7, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def _now() -> float:
     return dt.datetime.now(dt.timezone.utc).timestamp()
 
 
-ON = State("on", "2031-03-04T05:06:07Z", 1.0)
+ON = State("on", "2040-06-01T05:06:07Z", 1.0)
 OFF = State("off", None, 1.0)
 
 
@@ -178,7 +178,7 @@ def test_one_claim_wins_among_racing_threads() -> None:
 
     def race(reporter: Reporter) -> None:
         barrier.wait()
-        if reporter.claim(cache, "2031-03-04T05:06:07Z", _now()):
+        if reporter.claim(cache, "2040-06-01T05:06:07Z", _now()):
             won.append(reporter.pid)
 
     threads = [threading.Thread(target=race, args=(r,)) for r in reporters]
@@ -210,7 +210,7 @@ def test_a_done_claim_closes_and_a_dead_winner_is_taken_over(cache: BaseCache, c
 
 
 def test_claim_keys_are_memcached_safe() -> None:
-    key = fleet._done_key("2031-03-04 05:06:07\n+00:00" + "x" * 300)
+    key = fleet._done_key("2040-06-01 05:06:07\n+00:00" + "x" * 300)
     assert len(key) < 250
     assert " " not in key
     assert "\n" not in key
@@ -221,7 +221,7 @@ def test_claim_keys_are_memcached_safe() -> None:
 
 def test_history_keeps_the_last_50_newest_first(cache: BaseCache, clock: Any) -> None:
     for n in range(60):
-        fleet.record_change(cache, Change(f"2031-03-04T05:{n:02d}:00Z", "ops@h", f"step {n}"))
+        fleet.record_change(cache, Change(f"2040-06-01T05:{n:02d}:00Z", "ops@h", f"step {n}"))
     changes = fleet.history(cache)
     assert len(changes) == fleet.HISTORY_LIMIT
     assert changes[0].reason == "step 59"
@@ -234,7 +234,7 @@ def test_concurrent_writers_lose_no_entry() -> None:
 
     def write(n: int) -> None:
         barrier.wait()
-        fleet.record_change(cache, Change(f"2031-03-04T05:06:{n:02d}Z", f"w{n}", None))
+        fleet.record_change(cache, Change(f"2040-06-01T05:06:{n:02d}Z", f"w{n}", None))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -252,7 +252,7 @@ def test_a_writer_that_cannot_take_the_lock_writes_and_says_so(
     ticks = iter(range(100))
     fleet.record_change(
         cache,
-        Change("2031-03-04T05:06:07Z", "ops", "why"),
+        Change("2040-06-01T05:06:07Z", "ops", "why"),
         lock_timeout=3,
         clock=lambda: float(next(ticks)),
         sleep=lambda _s: None,

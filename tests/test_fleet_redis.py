@@ -16,7 +16,7 @@ from tests.redis_server import RedisServer
 pytestmark = pytest.mark.redis
 
 PROCESSES = 4
-INSTANTS = ("2031-03-04T05:06:07Z", "2031-03-04T06:00:00Z", "2031-03-04T07:00:00Z")
+INSTANTS = ("2040-06-01T05:06:07Z", "2040-06-01T06:00:00Z", "2040-06-01T07:00:00Z")
 
 
 def _cache(url: str) -> RedisCache:

@@ -16,8 +16,8 @@ from maintenance_env import fleet
 from maintenance_env.fleet import Change, Reporter, State
 from maintenance_env.management import fleet_text
 
-START = dt.datetime(2031, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
-APPLIED = "2031-03-04T05:06:07Z"
+START = dt.datetime(2040, 6, 1, 5, 6, 7, tzinfo=dt.timezone.utc)
+APPLIED = "2040-06-01T05:06:07Z"
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_wait_with_no_process_reporting_says_so(cache: LocMemCache, clock: Any) 
 def _fleet(cache: LocMemCache) -> list[fleet.Report]:
     Reporter("web-1", 10).report(cache, State("on", APPLIED, 1.0), _now())
     Reporter("web-1", 11).report(cache, State("on", APPLIED, 1.0), _now())
-    Reporter("web\x1b[31m-2", 20).report(cache, State("off", "2031-03-04T05:00:00Z", 1.0), _now())
+    Reporter("web\x1b[31m-2", 20).report(cache, State("off", "2040-06-01T05:00:00Z", 1.0), _now())
     return fleet.live_reports(cache)
 
 
@@ -110,8 +110,8 @@ def test_status_fleet_groups_processes_and_names_laggards(cache: LocMemCache, cl
         "Fleet: 3 live processes",
         "  on: 2 (web-1:10, web-1:11)",
         "  off: 1 (web\\x1b[31m-2:20)",
-        "  not applied the change at 2031-03-04T05:06:07Z: web\\x1b[31m-2:20",
-        "Last change: 2031-03-04T05:06:07Z, on, by ops@deploy\\x0a-1: db upgrade\\x1b]0;owned\\x07",
+        "  not applied the change at 2040-06-01T05:06:07Z: web\\x1b[31m-2:20",
+        "Last change: 2040-06-01T05:06:07Z, on, by ops@deploy\\x0a-1: db upgrade\\x1b]0;owned\\x07",
     ]
     found = fleet_text.fleet_json(reports, last, APPLIED)
     assert found["processes"] == 3
@@ -122,12 +122,12 @@ def test_status_fleet_groups_processes_and_names_laggards(cache: LocMemCache, cl
 
 
 def test_history_text_and_json(cache: LocMemCache) -> None:
-    fleet.record_change(cache, Change("2031-03-04T05:00:00Z", "a@h", None, "on", "admin"))
-    fleet.record_change(cache, Change("2031-03-04T06:00:00Z", "b@h", "done\r", "off"))
+    fleet.record_change(cache, Change("2040-06-01T05:00:00Z", "a@h", None, "on", "admin"))
+    fleet.record_change(cache, Change("2040-06-01T06:00:00Z", "b@h", "done\r", "off"))
     changes = fleet.history(cache)
     assert fleet_text.history_text(changes).splitlines() == [
-        "2031-03-04T06:00:00Z  off        b@h (command): done\\x0d",
-        "2031-03-04T05:00:00Z  on         a@h (admin)",
+        "2040-06-01T06:00:00Z  off        b@h (command): done\\x0d",
+        "2040-06-01T05:00:00Z  on         a@h (admin)",
     ]
     assert json.loads(fleet_text.history_json(changes))[0]["reason"] == "done\r"
     assert fleet_text.history_text([]) == "No change recorded in the shared store."

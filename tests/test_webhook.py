@@ -61,8 +61,8 @@ def receiver() -> Iterator[Receiver]:
     webhook.disconnect()
 
 
-CHANGE = Change("2031-03-04T05:06:07Z", "ops@deploy-1", "database upgrade", "on")
-ENDS = dt.datetime(2031, 3, 4, 6, 0, tzinfo=dt.timezone.utc)
+CHANGE = Change("2040-06-01T05:06:07Z", "ops@deploy-1", "database upgrade", "on")
+ENDS = dt.datetime(2040, 6, 1, 6, 0, tzinfo=dt.timezone.utc)
 
 
 def test_one_post_per_fleet_change(receiver: Receiver) -> None:
@@ -78,7 +78,7 @@ def test_one_post_per_fleet_change(receiver: Receiver) -> None:
     try:
         webhook.post_in_background = spy  # type: ignore[assignment]
         fleet.send_fleet_changed(True, False, CHANGE, message="Back at six", ends_at=ENDS)
-        fleet.send_fleet_changed(False, True, Change("2031-03-04T06:00:00Z", "ops", None, "off"))
+        fleet.send_fleet_changed(False, True, Change("2040-06-01T06:00:00Z", "ops", None, "off"))
     finally:
         webhook.post_in_background = original  # type: ignore[assignment]
     assert len(sent) == 2
@@ -88,11 +88,11 @@ def test_one_post_per_fleet_change(receiver: Receiver) -> None:
     assert len(receiver.bodies) == 2
     first, second = receiver.bodies
     assert first == {
-        "text": "Maintenance is on until 2031-03-04T06:00:00Z by ops@deploy-1: database upgrade",
+        "text": "Maintenance is on until 2040-06-01T06:00:00Z by ops@deploy-1: database upgrade",
         "active": True,
         "read_only": False,
         "message": "Back at six",
-        "ends_at": "2031-03-04T06:00:00Z",
+        "ends_at": "2040-06-01T06:00:00Z",
         "changed_by": "ops@deploy-1",
         "reason": "database upgrade",
     }
@@ -132,7 +132,7 @@ def test_an_unreachable_url_is_logged_masked(caplog: pytest.LogCaptureFixture) -
 
 
 def test_the_text_escapes_what_users_typed() -> None:
-    change = Change("2031-03-04T05:06:07Z", "eve\x1b[2J", "<!channel> & <http://x|y>\nz", "on")
+    change = Change("2040-06-01T05:06:07Z", "eve\x1b[2J", "<!channel> & <http://x|y>\nz", "on")
     body = webhook.payload(active=True, read_only=True, message=None, ends_at=None, change=change)
     assert body["text"] == (
         "Maintenance (read-only) is on by eve\\x1b[2J: "
