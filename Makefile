@@ -43,10 +43,10 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory docs
 
-# Everything but real servers, the browser, kubectl, redis-server and the load tests, with
-# 100 generated inputs per property test instead of 300, on every core (pytest-xdist);
-# no coverage, no linters. Under a minute on two cores.
-FAST := not server and not browser and not kubectl and not redis and not slow
+# Everything but real servers, the browser, kubectl, redis-server, memcached and the load
+# tests, with 100 generated inputs per property test instead of 300, on every core
+# (pytest-xdist); no coverage, no linters. Under a minute on two cores.
+FAST := not server and not browser and not kubectl and not redis and not memcached and not slow
 test-fast: $(STAMP)
 	PROPERTY_EXAMPLES=100 $(BIN)/python -m pytest -m "$(FAST)" -n auto $(PYTEST_ARGS)
 

@@ -8,6 +8,7 @@ driven by a frozen clock (time-machine), which both backends read.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -284,3 +285,32 @@ def test_default_by_is_user_at_host() -> None:
     assert user
     assert at
     assert host
+
+
+@pytest.mark.parametrize(("processes", "reads"), [(10, 2), (250, 4)])
+def test_a_reader_costs_what_the_docs_say(processes: int, reads: int, clock: Any) -> None:
+    """docs/live-sources.md: ceil(N / 100) + 1 get_many calls per read."""
+    cache = _locmem()
+    for pid in range(processes):
+        Reporter("web", pid).report(cache, OFF, _now())
+    counting = Counting(cache)
+    assert len(fleet.live_reports(counting)) == processes  # type: ignore[arg-type]
+    assert counting.calls == ["get_many"] * reads
+
+
+def test_the_module_report_uses_this_process_reporter(clock: Any) -> None:
+    cache = _locmem()
+    fleet.report(cache, ON, _now())
+    fleet.report(cache, OFF, _now())
+    (found,) = fleet.live_reports(cache)
+    assert (found.pid, found.serving, found.token) == (os.getpid(), "off", fleet.reporter().token)
+
+
+def test_a_lost_store_is_reclaimed_in_the_same_slot(clock: Any) -> None:
+    cache = _locmem()
+    reporter = Reporter("web", 1)
+    reporter.report(cache, OFF, _now())
+    cache.clear()  # flushed or evicted
+    reporter.report(cache, ON, _now(), found=cache.get_many(reporter.keys_to_read()))
+    assert reporter.slot == 0
+    assert [r.serving for r in fleet.live_reports(cache)] == ["on"]
