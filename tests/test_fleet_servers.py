@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -122,3 +123,58 @@ def test_every_process_reports_and_each_change_has_one_winner(server: tuple[str,
             if child.is_alive():
                 child.kill()
     assert [child.exitcode for child in children] == [0] * PROCESSES
+
+
+def _reporting(kind: str, location: str, serving: Any, stop: Any) -> None:
+    cache = _cache(kind, location)
+    reporter = fleet.reporter()
+    for _round in range(3000):  # at most about 5 minutes
+        if stop.is_set():
+            break
+        state = fleet.State(serving.value.decode(), None, 0.1)
+        reporter.report(cache, state, time.time())
+        stop.wait(0.1)
+
+
+def test_wait_sees_a_flip_and_names_a_stopped_process(server: tuple[str, str]) -> None:
+    from maintenance_env.management.fleet_text import wait_for_fleet
+
+    kind, location = server
+    context = multiprocessing.get_context("fork")
+    serving, stop = context.Array("c", b"off      "), context.Event()
+
+    def set_serving(value: str) -> None:
+        serving.value = value.encode()
+
+    set_serving("off")
+    children = [
+        context.Process(target=_reporting, args=(kind, location, serving, stop)) for _n in range(3)
+    ]
+    for child in children:
+        child.start()
+    cache = _cache(kind, location)
+    try:
+        for _try in range(300):  # every child reports within about 30 s
+            if len(fleet.live_reports(cache)) == 3:
+                break
+            time.sleep(0.1)
+        assert wait_for_fleet(cache, "off", 30, 0.1).count == 3
+        set_serving("on")
+        result = wait_for_fleet(cache, "on", 30, 0.1)
+        assert (result.exit_code, result.count) == (0, 3)
+        stopped = children[1]
+        os.kill(stopped.pid, signal.SIGSTOP)
+        try:
+            set_serving("read-only")
+            result = wait_for_fleet(cache, "read-only", 2, 0.1)
+            assert result.exit_code == 1
+            assert [r.pid for r in result.laggards] == [stopped.pid]
+            assert f"{socket.gethostname()}:{stopped.pid} (on)" in result.text
+        finally:
+            os.kill(stopped.pid, signal.SIGCONT)
+    finally:
+        stop.set()
+        for child in children:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
