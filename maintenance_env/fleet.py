@@ -42,6 +42,17 @@ How the refresher wires it in (hook points for the store's reader thread)::
                 reporter.done(cache, instant)
         wait(min(interval, fleet.MAX_REPORT_EVERY))
 
+And the writer (the command, the admin, the API), after its ``set_many`` of the values::
+
+    change = fleet.Change(changed_at, by or fleet.default_by(), reason, serving, "command")
+    fleet.record_change(cache, change)               # the history, newest first
+    # Without a store: no claim, the writing process sends it itself.
+    fleet.send_fleet_changed(active, previous, change, read_only=..., message=..., ends_at=...)
+
+with ``by`` and ``reason`` first passed through :func:`check_text`. The app's ``ready``
+connects the webhook once, with a getter of the resolved ``webhook_url``:
+``webhook.connect(lambda: <the runtime's config>.webhook_url)``.
+
 In steady state (a slot held, no open claim) that is one extra call per interval, the
 ``set``; the slot, the high-water mark and open claims ride on the existing ``get_many``.
 Reporting failures are the store's failures: the caller handles them as a failing read
@@ -103,6 +114,9 @@ CLAIM_PREFIX = PREFIX + "claim:"
 HISTORY_LIMIT = 50
 #: Slots read per ``get_many`` by :func:`live_reports`.
 CHUNK = 100
+#: The most slots a fleet may hold: readers and claimers never look past it, whatever the
+#: store's high-water mark says.
+MAX_SLOTS = 100_000
 #: A report is renewed at least this often (seconds), whatever the reload interval.
 MAX_REPORT_EVERY = 10.0
 #: A report not renewed within this many intervals expires (at least :data:`MIN_TTL` s).
@@ -317,7 +331,7 @@ def live_reports(cache: BaseCache, *, now: float | None = None) -> list[Report]:
     now = time.time() if now is None else now
     newest: dict[str, Report] = {}
     start, high = 0, None
-    while True:
+    for _chunk in range(MAX_SLOTS // CHUNK):
         keys = [slot_key(n) for n in range(start, start + CHUNK)]
         found = cache.get_many(keys + ([HIGH_WATER_KEY] if high is None else []))
         if high is None:
@@ -410,14 +424,14 @@ class Reporter:
         """The lowest free slot, taken with ``add``: free slots below the high-water mark
         are found with ``get_many`` in chunks, then tried in order."""
         start = 0
-        for _chunk in range(100_000 // CHUNK + 1):  # bounded: 100,000 processes
+        for _chunk in range(MAX_SLOTS // CHUNK):
             keys = [slot_key(n) for n in range(start, start + CHUNK)]
             found = cache.get_many(keys)
             for n in range(start, start + CHUNK):
                 if slot_key(n) not in found and cache.add(slot_key(n), value, timeout=ttl):
                     return n
             start += CHUNK
-        raise FleetError("no free process slot in the store below 100,000")
+        raise FleetError(f"no free process slot in the store below {MAX_SLOTS:,}")
 
     def _raise_high(
         self,

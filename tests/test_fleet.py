@@ -314,3 +314,12 @@ def test_a_lost_store_is_reclaimed_in_the_same_slot(clock: Any) -> None:
     reporter.report(cache, ON, _now(), found=cache.get_many(reporter.keys_to_read()))
     assert reporter.slot == 0
     assert [r.serving for r in fleet.live_reports(cache)] == ["on"]
+
+
+def test_a_bogus_high_water_mark_bounds_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fleet, "MAX_SLOTS", 500)
+    cache = _locmem()
+    cache.set(fleet.HIGH_WATER_KEY, 10**9, None)
+    counting = Counting(cache)
+    assert fleet.live_reports(counting) == []  # type: ignore[arg-type]
+    assert len(counting.calls) == 500 // fleet.CHUNK
