@@ -321,7 +321,7 @@ class Config:
         _webhook_url,
         None,
         "E025",
-        "url",
+        "webhook url",
         secret=True,
         live=False,
         conceal=_masked_webhook,

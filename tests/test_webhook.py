@@ -8,9 +8,12 @@ import http.server
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from maintenance_env import fleet, webhook
 from maintenance_env.fleet import Change
@@ -154,3 +157,15 @@ def test_the_variable_is_an_http_url_shown_masked() -> None:
     for bad in ("ftp://h/x", "hooks.slack.com/x", "https:///nohost"):
         with pytest.raises(InvalidValue, match="MAINTENANCE_MODE_WEBHOOK_URL='\\*\\*\\*'"):
             variable.parse(variable.name, bad)
+
+
+def test_a_bad_webhook_url_fails_the_check_without_showing_it(
+    env: Callable[..., None],
+) -> None:
+    env(MAINTENANCE_MODE_WEBHOOK_URL="ftp://hooks.example/hunter2secret")
+    with pytest.raises(SystemCheckError) as info:
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+    text = str(info.value)
+    assert "(maintenance_env.E025)" in text
+    assert "MAINTENANCE_MODE_WEBHOOK_URL='ftp://hooks.example/***'" in text
+    assert "hunter2secret" not in text
