@@ -60,6 +60,7 @@ _HINTS = {
     "path list": "Use comma-separated paths, each starting with '/'.",
     "network list": "Use comma-separated addresses or CIDRs, such as 10.0.0.0/8,2001:db8::/32.",
     "url": "Use a path such as /maintenance/ or a full http(s):// URL.",
+    "webhook url": "Use the incoming webhook's full https:// (or http://) URL.",
     "template": "Name a template your TEMPLATES settings can find.",
     "platform": "Run 'manage.py maintenance_mode on --platform list' to see the names.",
     "text": "Use plain text.",

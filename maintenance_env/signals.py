@@ -24,10 +24,17 @@ from dataclasses import dataclass
 
 from django.dispatch import Signal
 
-__all__ = ["CAUSES", "Change", "maintenance_changed"]
+__all__ = ["CAUSES", "Change", "fleet_changed", "maintenance_changed"]
 
 #: Sent with ``active``, ``previous``, ``status`` and ``change``; see the module's docs.
 maintenance_changed = Signal()
+
+#: Sent in exactly one process of the fleet per change (a write, or a window opening or
+#: closing), with ``active`` (bool), ``previous`` (bool, or ``None`` when unknown),
+#: ``change`` (a :class:`maintenance_env.fleet.Change`: when, by whom, why), and
+#: ``read_only``, ``message`` and ``ends_at`` as the change left them. Without a shared
+#: store it is sent by the process that writes. See :mod:`maintenance_env.fleet`.
+fleet_changed = Signal()
 
 #: What can cause a change, as :attr:`Change.cause` gives it: a live source (its origin:
 #: ``"cache"`` for the shared store, ``"config file"`` for the mounted config), the

@@ -168,6 +168,28 @@ def _url(name: str, value: object) -> str:
     return text
 
 
+def _masked_webhook(text: str) -> str:
+    """A webhook URL shown: its scheme and host only (the path of an incoming webhook is
+    its secret)."""
+    scheme, _sep, rest = text.partition("://")
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{host}/***" if host else "***"
+
+
+def _webhook_url(name: str, value: object) -> str:
+    text = parsers.parse_text(name, value)
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidValue(name, value, "an http:// or https:// URL", secret=True)
+    return text
+
+
 def _path(name: str, value: object) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -317,6 +339,16 @@ class Config:
         DEFAULT_ANNOUNCE,
         "E028",
         "int",
+    )
+    webhook_url: str | None = variable(
+        "MAINTENANCE_MODE_WEBHOOK_URL",
+        _webhook_url,
+        None,
+        "E029",
+        "webhook url",
+        secret=True,
+        live=False,
+        conceal=_masked_webhook,
     )
 
     @property
