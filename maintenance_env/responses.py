@@ -24,7 +24,7 @@ from django.utils.html import urlize
 from django.utils.http import http_date
 from django.utils.safestring import SafeString, mark_safe
 
-from maintenance_env import logs
+from maintenance_env import logs, texts
 from maintenance_env.policy import Policy
 
 __all__ = [
@@ -128,14 +128,16 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
     ``message_html``: the message escaped, its URLs as links."""
     config = state.config
     retry_after = state.retry_after()
+    message = texts.message(config.message, config.starts_at, config.ends_at)
     return {
-        "message": config.message,
-        "message_html": _message_html(config.message),
+        "message": message,
+        "message_html": _message_html(message),
         "retry_after": retry_after,
         "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
         "retry_after_configured": config.retry_after is not None,
         "starts_at": config.starts_at,
         "ends_at": config.ends_at,
+        "ends_at_display": texts.when(config.ends_at) if config.ends_at else "",
         "status_code": config.status_code,
         "language_code": language or settings.LANGUAGE_CODE,
         "language_bidi": translation.get_language_bidi(),
@@ -174,11 +176,18 @@ def _render_page(state: Policy, language: str) -> bytes:
     return text.encode(settings.DEFAULT_CHARSET)
 
 
+def _in_default_language(state: Policy) -> str:
+    config = state.config
+    with translation.override(settings.LANGUAGE_CODE):
+        return texts.message(config.message, config.starts_at, config.ends_at)
+
+
 def _json_body(state: Policy, retry_after: int | None) -> bytes:
     ends_at = state.config.ends_at
     return json.dumps(
         {
-            "detail": state.config.message,
+            # One body for every visitor (it is cached): in LANGUAGE_CODE.
+            "detail": _in_default_language(state),
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
         }

@@ -37,7 +37,7 @@ __all__ = [
 PREFIX = "MAINTENANCE_MODE"
 
 DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
-DEFAULT_MESSAGE = "This site is down for scheduled maintenance. Please check back soon."
+DEFAULT_MESSAGE = "This site is down for maintenance. Please check back soon."
 DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
 DEFAULT_RETRY_AFTER = 3600
 #: The largest delta-seconds HTTP caches must handle (RFC 9111 §1.2.2: 2^31).

@@ -75,10 +75,10 @@ def test_german_then_english_each_get_their_own_page() -> None:
         german = get_page("de")
         english = get_page("en")
     assert lang_of(german) == "de"
-    assert "1 Januar 2099" in german
+    assert "1.\u00a0Januar\u00a02099" in german
     assert lang_of(english) == "en"
-    assert "1 January 2099" in english
-    assert "Januar " not in english
+    assert "Jan.\u00a01,\u00a02099" in english
+    assert "Januar" not in english
 
 
 @pytest.mark.parametrize("order", [("de", "en"), ("en", "de"), ("de", "de", "en", "en", "de")])
@@ -139,7 +139,7 @@ def test_the_thread_language_left_by_earlier_code_does_not_leak() -> None:
         finally:
             translation.deactivate()
     assert lang_of(page) == "en"
-    assert "January" in page
+    assert "Jan." in page
 
 
 def test_without_i18n_there_is_one_page_in_language_code() -> None:
@@ -189,7 +189,7 @@ def test_the_page_is_in_time_zone_whatever_was_active(first: str) -> None:
     chosen = middleware if first == "activated" else STACK
     with multilingual(TIME_ZONE="Europe/Berlin", MIDDLEWARE=chosen):
         page = get_page("en")
-    assert "05:00 CET" in page
+    assert "5\u00a0a.m.\u00a0CET" in page
     assert "EST" not in page
 
 
