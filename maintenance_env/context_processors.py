@@ -26,7 +26,8 @@ __all__ = ["maintenance"]
 def maintenance(request: HttpRequest) -> dict[str, Any]:
     """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
     still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
-    methods get through), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
+    methods get through), ``exempt`` (active, not read-only, and yet this page is being
+    rendered: the visitor or the path is exempt), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
     state = live.get_state()
     config = state.config
     now = time.time()
@@ -38,6 +39,9 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
             "enabled": config.enabled,
             "upcoming": upcoming,
             "read_only": active and config.read_only,
+            # This page was rendered while maintenance is active and not read-only: this
+            # visitor (or this path) is exempt, everyone else gets the maintenance page.
+            "exempt": active and not config.read_only,
             "starts_at": config.starts_at,
             "ends_at": config.ends_at,
             "message": config.message,

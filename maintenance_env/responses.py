@@ -23,6 +23,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import urlize
 from django.utils.http import http_date
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from maintenance_env import logs, texts
 from maintenance_env.policy import Policy
@@ -137,7 +138,8 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
         "retry_after_configured": config.retry_after is not None,
         "starts_at": config.starts_at,
         "ends_at": config.ends_at,
-        "ends_at_display": texts.when(config.ends_at) if config.ends_at else "",
+        "ends_at_html": texts.when_html(config.ends_at) if config.ends_at else "",
+        "read_only": config.read_only,
         "status_code": config.status_code,
         "language_code": language or settings.LANGUAGE_CODE,
         "language_bidi": translation.get_language_bidi(),
@@ -147,11 +149,12 @@ def page_context(state: Policy, language: str = "") -> dict[str, Any]:
 def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
     lang = html.escape(language or settings.LANGUAGE_CODE)
+    title = html.escape(gettext("Down for maintenance"))
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
+        f"<title>{title}</title></head><body><main><h1>{title}</h1>"
         f"<p>{message}</p></main></body></html>"
     )
 

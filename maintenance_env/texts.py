@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_noop
 
 from maintenance_env.variables import DEFAULT_MESSAGE
 
-__all__ = ["SCHEDULED_MESSAGE", "default_message", "message", "when"]
+__all__ = ["SCHEDULED_MESSAGE", "default_message", "message", "when", "when_html"]
 
 #: The default message while a window (``STARTS_AT`` or ``ENDS_AT``) is configured.
 SCHEDULED_MESSAGE = gettext_noop(
@@ -44,3 +46,10 @@ def when(value: datetime) -> str:
     local = timezone.localtime(value)
     text = f"{formats.date_format(local, 'DATETIME_FORMAT')} {formats.date_format(local, 'T')}"
     return text.replace(" ", NBSP)
+
+
+def when_html(value: datetime) -> SafeString:
+    """:func:`when` in a ``<time class="nowrap">`` element with its ISO 8601 instant."""
+    return format_html(
+        '<time class="nowrap" datetime="{}">{}</time>', timezone.localtime(value).isoformat(), when(value)
+    )

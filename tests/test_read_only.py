@@ -42,7 +42,7 @@ def test_other_methods_get_the_maintenance_page(method: str) -> None:
     assert response.status_code == 503
     assert response["Retry-After"] == "3600"
     assert response["Content-Type"].startswith("text/html")
-    assert b"Down for maintenance" in response.content
+    assert b"Changes cannot be saved right now" in response.content  # the read-only page
 
 
 @pytest.mark.usefixtures("read_only")
@@ -169,8 +169,15 @@ def banner(request: HttpRequest) -> str:
 
 def test_banner_is_empty_when_there_is_nothing_to_say(env: Callable[..., None]) -> None:
     assert banner(RequestFactory().get("/")) == ""
+
+
+def test_banner_tells_an_exempt_visitor_maintenance_is_on_for_others(
+    env: Callable[..., None],
+) -> None:
     env(MAINTENANCE_MODE="on")  # active, but not read-only: the visitor is exempt
-    assert banner(RequestFactory().get("/")) == ""
+    html = banner(RequestFactory().get("/"))
+    assert "Maintenance mode is on for everyone else." in html
+    assert "Read-only mode" not in html
 
 
 def test_banner_announces_a_window_on_one_day(env: Callable[..., None]) -> None:
