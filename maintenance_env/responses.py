@@ -25,7 +25,7 @@ from django.utils.http import http_date
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from maintenance_env import logs, texts
+from maintenance_env import catalogues, logs, texts
 from maintenance_env.policy import Policy
 
 __all__ = [
@@ -286,7 +286,7 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
         # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(_redirect_location(request, state))
     else:
-        language = request_language(request, state)
+        language = catalogues.page_language(request_language(request, state))
         page = state.pages.get(language)
         if page is None:
             page = state.pages[language] = _render_page(state, language)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
+from django.utils.translation import gettext_noop
+
 from maintenance_env import parsers
 from maintenance_env.parsers import InvalidValue, Network
 
@@ -37,7 +39,8 @@ __all__ = [
 PREFIX = "MAINTENANCE_MODE"
 
 DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
-DEFAULT_MESSAGE = "This site is down for maintenance. Please check back soon."
+#: Shown as written when it is the value; the page translates it (marked for gettext).
+DEFAULT_MESSAGE = gettext_noop("This site is down for maintenance. Please check back soon.")
 DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
 DEFAULT_RETRY_AFTER = 3600
 #: The largest delta-seconds HTTP caches must handle (RFC 9111 §1.2.2: 2^31).
