@@ -18,7 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from maintenance_env import live
+from maintenance_env import csp, live
 
 __all__ = ["maintenance"]
 
@@ -27,7 +27,8 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
     """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
     still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
     methods get through), ``exempt`` (active, not read-only, and yet this page is being
-    rendered: the visitor or the path is exempt), ``starts_at``, ``ends_at`` (aware datetimes) and ``message``."""
+    rendered: the visitor or the path is exempt), ``starts_at``, ``ends_at`` (aware datetimes), ``message`` and ``csp_nonce`` (the
+    request's CSP nonce or "", asked for only when a template renders it)."""
     state = live.get_state()
     config = state.config
     now = time.time()
@@ -45,5 +46,6 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
             "starts_at": config.starts_at,
             "ends_at": config.ends_at,
             "message": config.message,
+            "csp_nonce": csp.nonce_getter(request),
         }
     }

@@ -25,7 +25,7 @@ from django.utils.http import http_date
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from maintenance_env import catalogues, logs, texts
+from maintenance_env import catalogues, csp, logs, texts
 from maintenance_env.policy import Policy
 
 __all__ = [
@@ -295,6 +295,7 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             status=config.status_code,
             content_type=f"text/html; charset={settings.DEFAULT_CHARSET}",
         )
+        response.headers[csp.HEADER] = csp.page_policy(page)
         if config.refresh is not None:
             # Reload an open tab after that many seconds (the HTML Living Standard's
             # "refresh" pragma, sent as a header as every browser honours).

@@ -220,8 +220,11 @@ def test_banner_shows_read_only_mode(env: Callable[..., None]) -> None:
     html = banner(RequestFactory().get("/"))
     assert 'role="status"' in html
     assert "Read-only mode." in html
-    assert "prefers-color-scheme: dark" in html
     assert "http" not in html  # no external assets
+    head = engines["django"].from_string('{% include "maintenance_env/banner_head.html" %}')
+    style = head.render({}, RequestFactory().get("/"))
+    assert "prefers-color-scheme: dark" in style  # the style, for <head>
+    assert "http" not in style
 
 
 # --- Refresh ------------------------------------------------------------------------
