@@ -54,7 +54,10 @@ def request_nonce(request: HttpRequest) -> str:
         except ImportError:  # Django < 6.0
             return ""
         nonce = get_nonce(request)
-    return str(nonce) if nonce else ""
+        if nonce is None:
+            return ""
+    # Not ``if nonce``: django-csp's lazy nonce is falsy until it is read.
+    return str(nonce)
 
 
 def nonce_getter(request: HttpRequest) -> Callable[[], str]:

@@ -6,6 +6,7 @@ page's language, and says "scheduled" only when a window is actually scheduled.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.utils import formats, timezone
@@ -41,15 +42,21 @@ def message(text: str, starts_at: datetime | None, ends_at: datetime | None) -> 
 
 def when(value: datetime) -> str:
     """``value`` (an aware datetime) in the active language's ``DATETIME_FORMAT`` and the
-    current time zone, with its abbreviation; its spaces are non-breaking, so the line
-    never breaks between the day and the month or the time, even without CSS."""
+    current time zone, with its abbreviation. Every space next to a digit, and the one
+    before the abbreviation, is a no-break space: the line never breaks after the day
+    number or inside the time, even without CSS, yet a long date ("1 de enero de 2099 a
+    las 04:00") can still wrap between words on a phone."""
     local = timezone.localtime(value)
-    text = f"{formats.date_format(local, 'DATETIME_FORMAT')} {formats.date_format(local, 'T')}"
-    return text.replace(" ", NBSP)
+    text = formats.date_format(local, "DATETIME_FORMAT")
+    joined = _NEXT_TO_DIGIT.sub(NBSP, text)
+    return f"{joined}{NBSP}{formats.date_format(local, 'T')}"
+
+
+_NEXT_TO_DIGIT = re.compile(r"(?<=\d) |(?<=\d[.,]) | (?=\d)")
 
 
 def when_html(value: datetime) -> SafeString:
-    """:func:`when` in a ``<time class="nowrap">`` element with its ISO 8601 instant."""
+    """:func:`when` in a ``<time>`` element with its ISO 8601 instant."""
     return format_html(
-        '<time class="nowrap" datetime="{}">{}</time>', timezone.localtime(value).isoformat(), when(value)
+        '<time datetime="{}">{}</time>', timezone.localtime(value).isoformat(), when(value)
     )

@@ -11,6 +11,7 @@ Arabic, Hebrew, CJK, Devanagari, Thai) goes to ``build/screenshots``; Debian's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,9 @@ def show(browser: Browser, response: HttpResponse, *, width: int = 390) -> Itera
     shown = Shown(page)
 
     def handle(route: Any) -> None:
-        if route.request.url == URL:
+        if route.request.url == URL + "favicon.ico":
+            route.fulfill(status=204, body=b"")
+        elif route.request.url == URL:
             route.fulfill(
                 status=response.status_code,
                 headers={k: v for k, v in response.items()},
@@ -114,13 +117,10 @@ def test_every_language_renders_styled_without_a_violation(chromium: Browser, co
         direction = page.evaluate("getComputedStyle(document.querySelector('h1')).direction")
         assert direction == ("rtl" if code in RTL else "ltr")
         assert page.inner_text("h1") == heading_of(response.content.decode())
-        # Nothing sticks out sideways at 390 px, and the return time is on one line.
+        # Nothing sticks out sideways at 390 px; the return time wraps between words only.
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
-        lines = page.evaluate(
-            "(() => { const r = document.querySelector('main time').getClientRects();"
-            " return new Set([...r].map(x => Math.round(x.top))).size; })()"
-        )
-        assert lines == 1
+        when = page.evaluate("document.querySelector('main time').textContent")
+        assert not re.search(r"\d |  \d", when), repr(when)
         if code in RTL:
             # Right-to-left: the heading starts at the card's right edge.
             box = page.evaluate(
@@ -140,8 +140,8 @@ def test_every_language_renders_styled_without_a_violation(chromium: Browser, co
 
 def banner_view(request: HttpRequest) -> HttpResponse:
     template = engines["django"].from_string(
+        # No data: favicon here: the site's policy (default-src 'self') would refuse it.
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>t</title>"
-        "<link rel='icon' href='data:,'>"
         '{% include "maintenance_env/banner_head.html" %}</head><body>'
         '{% include "maintenance_env/banner.html" %}<p>page</p></body></html>'
     )

@@ -110,3 +110,20 @@ def test_the_banner_body_has_no_style_element(env: Any) -> None:
     html = template.render({}, RequestFactory().get("/"))
     assert "maintenance-banner" in html
     assert "<style" not in html
+
+
+@override_settings(
+    MIDDLEWARE=[CSP_MIDDLEWARE, OURS],
+    CONTENT_SECURITY_POLICY={
+        "DIRECTIVES": {"default-src": ["'self'"], "style-src": ["'self'", "'nonce'"]}
+    },
+)
+def test_django_csps_lazy_nonce_is_read_and_lands_in_its_policy() -> None:
+    pytest.importorskip("csp")
+    from csp.middleware import CSPMiddleware
+
+    request = RequestFactory().get("/")
+    middleware = CSPMiddleware(lambda r: None)  # type: ignore[arg-type,return-value]
+    middleware.process_request(request)
+    nonce = csp.request_nonce(request)
+    assert nonce and nonce == str(request.csp_nonce)
