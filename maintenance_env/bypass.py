@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
 from urllib.parse import unquote_plus
 
 from django.conf import settings

@@ -27,8 +27,9 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
     """``maintenance``: ``active``, ``enabled``, ``upcoming`` (on, with a ``STARTS_AT``
     still ahead), ``read_only`` (active and ``MAINTENANCE_MODE_READ_ONLY`` on: only safe
     methods get through), ``exempt`` (active, not read-only, and yet this page is being
-    rendered: the visitor or the path is exempt), ``starts_at``, ``ends_at`` (aware datetimes), ``message`` and ``csp_nonce`` (the
-    request's CSP nonce or "", asked for only when a template renders it)."""
+    rendered: the visitor or the path is exempt), ``starts_at``, ``ends_at`` (aware
+    datetimes), ``message`` and ``csp_nonce`` (the request's CSP nonce or "", asked for
+    only when a template renders it)."""
     state = live.get_state()
     config = state.config
     now = time.time()

@@ -37,8 +37,7 @@ def page_policy(page: bytes) -> str:
     )
     style = " ".join(hashes) if hashes else "'none'"
     return (
-        f"default-src 'none'; style-src {style}; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
+        f"default-src 'none'; style-src {style}; img-src data:; base-uri 'none'; form-action 'none'"
     )
 
 

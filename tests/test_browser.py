@@ -90,6 +90,7 @@ def return_time() -> str:
     with translation.override("en-us"), django_timezone.override("UTC"):
         return texts.when(ENDS_AT)
 
+
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},

@@ -23,7 +23,8 @@ from django.template import engines
 from django.test import Client, override_settings
 from django.urls import path
 
-from tests.test_browser import SCREENSHOTS, chromium  # noqa: F401  (the fixture)
+from tests import test_browser
+from tests.test_browser import SCREENSHOTS
 from tests.test_languages import RTL, SHIPPED, heading_of
 
 try:
@@ -32,6 +33,8 @@ except ImportError:  # the chromium fixture reports it
     Browser = Any  # type: ignore[assignment,misc]
 
 pytestmark = [pytest.mark.browser]
+
+chromium = test_browser.chromium  # the shared fixture: Debian's Chromium through Playwright
 
 URL = "http://127.0.0.1:9/"  # never reached: every request is intercepted
 OURS = "maintenance_env.middleware.MaintenanceModeMiddleware"
@@ -65,7 +68,7 @@ def show(browser: Browser, response: HttpResponse, *, width: int = 390) -> Itera
         elif route.request.url == URL:
             route.fulfill(
                 status=response.status_code,
-                headers={k: v for k, v in response.items()},
+                headers=dict(response.items()),
                 body=response.content,
             )
         else:
@@ -105,7 +108,7 @@ def maintenance_page(code: str, **settings: Any) -> HttpResponse:
 
 
 @pytest.mark.parametrize("code", ["en", *SHIPPED.values()])
-def test_every_language_renders_styled_without_a_violation(chromium: Browser, code: str) -> None:  # noqa: F811
+def test_every_language_renders_styled_without_a_violation(chromium: Browser, code: str) -> None:
     response = maintenance_page(code)
     assert response.status_code == 503
     for shown in show(chromium, response):
@@ -185,7 +188,9 @@ def site_policies() -> list[Any]:
 
 
 @pytest.mark.parametrize("site", site_policies())
-def test_under_a_site_policy_page_and_banner_are_styled(chromium: Browser, site: dict[str, Any]) -> None:  # noqa: F811
+def test_under_a_site_policy_page_and_banner_are_styled(
+    chromium: Browser, site: dict[str, Any]
+) -> None:
     with override_settings(MAINTENANCE_MODE=True, **site):
         page_response = Client().get("/")
     assert page_response.status_code == 503

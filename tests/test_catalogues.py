@@ -42,7 +42,8 @@ def test_po_compiles_and_the_committed_mo_is_current(po: Path, tmp_path: Path) -
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+    assert "untranslated" not in result.stderr, result.stderr
+    assert "fuzzy" not in result.stderr, result.stderr
     committed = po.with_suffix(".mo")
     assert committed.is_file(), f"{committed.relative_to(ROOT)} is missing: run compilemessages"
     assert unformatted(committed) == unformatted(fresh), (

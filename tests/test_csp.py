@@ -57,7 +57,8 @@ def test_the_page_reads_without_css() -> None:
     page, _ = page_and_policy()
     svg = re.search(r"<svg [^>]*>", page)
     assert svg
-    assert 'width="48"' in svg.group(0) and 'height="48"' in svg.group(0)
+    assert 'width="48"' in svg.group(0)
+    assert 'height="48"' in svg.group(0)
 
 
 @override_settings(
@@ -126,4 +127,5 @@ def test_django_csps_lazy_nonce_is_read_and_lands_in_its_policy() -> None:
     middleware = CSPMiddleware(lambda r: None)  # type: ignore[arg-type,return-value]
     middleware.process_request(request)
     nonce = csp.request_nonce(request)
-    assert nonce and nonce == str(request.csp_nonce)
+    assert nonce
+    assert nonce == str(request.csp_nonce)

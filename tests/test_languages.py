@@ -11,9 +11,9 @@ sequence of visitors gets, each, the page a fresh process would render for them.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,7 +280,9 @@ def heading_of(page: str) -> str:
 def test_each_shipped_language_gets_its_own_page(code: str) -> None:
     languages = [("en", "English"), (code, code)] if code != "en" else [("en", "English")]
     with multilingual(
-        LANGUAGES=languages, MIDDLEWARE=[m for m in STACK if m != LOCALE], MAINTENANCE_MODE_ENDS_AT=None
+        LANGUAGES=languages,
+        MIDDLEWARE=[m for m in STACK if m != LOCALE],
+        MAINTENANCE_MODE_ENDS_AT=None,
     ):
         page = get_page(code)
     assert lang_of(page) == code
