@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import unquote_plus
 
+from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.encoding import escape_uri_path
 
 from maintenance_env.policy import NEVER_CACHE, Policy
 
@@ -52,19 +55,37 @@ def _same_site_path(path: str) -> str:
     return "/" + stripped
 
 
+def _query_without_secret(query_string: str) -> str:
+    """The raw query string minus every ``maintenance_bypass`` pair, the rest byte for
+    byte as sent (order, encoding and empty values kept)."""
+    kept = [
+        pair
+        for pair in query_string.split("&")
+        if pair and unquote_plus(pair.split("=", 1)[0]) != BYPASS_PARAM
+    ]
+    return "&".join(kept)
+
+
 def bypass_redirect(request: HttpRequest, state: Policy) -> HttpResponse:
-    """302 to the same URL without the secret, setting the signed bypass cookie."""
-    query = request.GET.copy()
-    query.pop(BYPASS_PARAM, None)
-    location = _same_site_path(request.path)
+    """302 to the same URL without the secret, setting the signed bypass cookie.
+
+    The path is the request's (``SCRIPT_NAME`` included), re-encoded as Django's
+    ``get_full_path`` does, so ``%23``, ``%3F`` and ``%25`` stay encoded; the query is
+    the one sent, minus the secret. The cookie has the session cookie's ``Domain`` and
+    ``Path``, so it holds wherever the session does.
+    """
+    location = _same_site_path(escape_uri_path(request.path))
+    query = _query_without_secret(request.META.get("QUERY_STRING", ""))
     if query:
-        location += "?" + QueryDict.urlencode(query)
+        location += "?" + query
     response = HttpResponseRedirect(location)
     response.headers["Cache-Control"] = NEVER_CACHE
     response.set_cookie(
         BYPASS_COOKIE,
         _signer(state).sign("bypass"),
         max_age=state.config.bypass_cookie_age,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
         httponly=True,
         samesite="Lax",
         secure=request.is_secure(),

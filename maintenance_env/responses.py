@@ -24,7 +24,9 @@ from django.utils.html import urlize
 from django.utils.http import http_date
 from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
+from maintenance_env import catalogues, csp, texts
 from maintenance_env.languages import request_language
 from maintenance_env.policy import NEVER_CACHE, Policy
 from maintenance_env.variables import DEFAULT_MESSAGE
@@ -113,14 +115,18 @@ def page_context(state: Policy, language: str = "", *, read_only: bool = False) 
     config = state.config
     retry_after = state.retry_after()
     window = state.window()
+    starts_at = window.starts_at if window else config.starts_at
+    ends_at = window.ends_at if window else config.ends_at
+    message = texts.message(config.message, starts_at, ends_at)
     return {
-        "message": config.message,
-        "message_html": _message_html(config.message),
+        "message": message,
+        "message_html": _message_html(message),
         "retry_after": retry_after,
         "retry_after_minutes": round(retry_after / 60) if retry_after else 0,
         "retry_after_configured": config.retry_after is not None,
-        "starts_at": window.starts_at if window else config.starts_at,
-        "ends_at": window.ends_at if window else config.ends_at,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "ends_at_html": texts.when_html(ends_at) if ends_at else "",
         "status_code": config.status_code,
         "read_only": read_only,
         "message_custom": config.message != DEFAULT_MESSAGE,
@@ -133,11 +139,12 @@ def _fallback_page(state: Policy, language: str) -> str:
     message = html.escape(state.config.message)
     lang = html.escape(language or settings.LANGUAGE_CODE)
     charset = html.escape(settings.DEFAULT_CHARSET)
+    title = html.escape(gettext("Down for maintenance"))
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="{charset}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>Down for maintenance</title></head><body><main><h1>Down for maintenance</h1>"
+        f"<title>{title}</title></head><body><main><h1>{title}</h1>"
         f"<p>{message}</p></main></body></html>"
     )
 
@@ -165,12 +172,22 @@ def _render_page(state: Policy, language: str, read_only: bool = False) -> bytes
     return text.encode(settings.DEFAULT_CHARSET, "xmlcharrefreplace")
 
 
+def _in_default_language(state: Policy) -> str:
+    config = state.config
+    window = state.window()
+    starts_at = window.starts_at if window else config.starts_at
+    ends_at = window.ends_at if window else config.ends_at
+    with translation.override(settings.LANGUAGE_CODE):
+        return texts.message(config.message, starts_at, ends_at)
+
+
 def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) -> bytes:
     window = state.window()
     ends_at = window.ends_at if window else state.config.ends_at
     return json.dumps(
         {
-            "detail": READ_ONLY_MESSAGE if read_only else state.config.message,
+            # One body for every visitor (it is cached): in LANGUAGE_CODE.
+            "detail": READ_ONLY_MESSAGE if read_only else _in_default_language(state),
             "read_only": read_only,
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,
@@ -261,7 +278,7 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
         # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(_redirect_location(request, state))
     else:
-        language = request_language(request, state)
+        language = catalogues.page_language(request_language(request, state))
         key = f"read-only:{language}" if read_only else language
         page = state.pages.get(key)
         if page is None:
@@ -271,6 +288,7 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             status=config.status_code,
             content_type=f"text/html; charset={settings.DEFAULT_CHARSET}",
         )
+        response.headers[csp.HEADER] = csp.page_policy(page)
         if config.refresh is not None:
             # Reload an open tab after that many seconds (the HTML Living Standard's
             # "refresh" pragma, sent as a header as every browser honours).

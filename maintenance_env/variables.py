@@ -18,6 +18,8 @@ from enum import Enum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_noop
+
 from maintenance_env import cache_url, parsers
 from maintenance_env.parsers import InvalidValue, Network
 from maintenance_env.schedule import Schedule
@@ -40,7 +42,8 @@ __all__ = [
 PREFIX = "MAINTENANCE_MODE"
 
 DEFAULT_TEMPLATE = "maintenance_env/maintenance.html"
-DEFAULT_MESSAGE = "This site is down for scheduled maintenance. Please check back soon."
+#: Shown as written when it is the value; the page translates it (marked for gettext).
+DEFAULT_MESSAGE = gettext_noop("This site is down for maintenance. Please check back soon.")
 DEFAULT_HEALTH_PATHS = ("/healthz", "/readyz", "/livez", "/health", "/up")
 DEFAULT_RETRY_AFTER = 3600
 #: Seconds before a window from which it is announced (``MAINTENANCE_MODE_ANNOUNCE``).

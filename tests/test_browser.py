@@ -77,8 +77,19 @@ MONTHS = (
     "November",
     "December",
 )
-# Django's "j F Y, H:i T" in English (strftime's %B would follow the C library's locale).
-RETURN_TIME = f"{ENDS_AT.day} {MONTHS[ENDS_AT.month - 1]} {ENDS_AT:%Y, %H:%M} UTC"
+
+
+def return_time() -> str:
+    """The page's return time as the example site (en-us, UTC) renders it: Django's
+    localized DATETIME_FORMAT, joined by no-break spaces."""
+    from django.utils import timezone as django_timezone
+    from django.utils import translation
+
+    from maintenance_env import texts
+
+    with translation.override("en-us"), django_timezone.override("UTC"):
+        return texts.when(ENDS_AT)
+
 
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 PHONE: dict[str, Any] = {
@@ -265,7 +276,7 @@ def test_shows_the_message_escaped(visit: Visit) -> None:
 def test_shows_the_return_time(visit: Visit) -> None:
     when = visit.page.locator("main time")
     assert when.is_visible()
-    assert when.inner_text() == RETURN_TIME
+    assert when.inner_text() == return_time()
     machine = when.get_attribute("datetime")
     assert machine is not None
     assert datetime.fromisoformat(machine.replace("Z", "+00:00")) == ENDS_AT

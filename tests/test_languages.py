@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,10 +76,10 @@ def test_german_then_english_each_get_their_own_page() -> None:
         german = get_page("de")
         english = get_page("en")
     assert lang_of(german) == "de"
-    assert "1 Januar 2099" in german
+    assert "1.\u00a0Januar\u00a02099" in german
     assert lang_of(english) == "en"
-    assert "1 January 2099" in english
-    assert "Januar " not in english
+    assert "Jan.\u00a01,\u00a02099" in english
+    assert "Januar" not in english
 
 
 @pytest.mark.parametrize("order", [("de", "en"), ("en", "de"), ("de", "de", "en", "en", "de")])
@@ -139,7 +140,7 @@ def test_the_thread_language_left_by_earlier_code_does_not_leak() -> None:
         finally:
             translation.deactivate()
     assert lang_of(page) == "en"
-    assert "January" in page
+    assert "Jan." in page
 
 
 def test_without_i18n_there_is_one_page_in_language_code() -> None:
@@ -189,7 +190,7 @@ def test_the_page_is_in_time_zone_whatever_was_active(first: str) -> None:
     chosen = middleware if first == "activated" else STACK
     with multilingual(TIME_ZONE="Europe/Berlin", MIDDLEWARE=chosen):
         page = get_page("en")
-    assert "05:00 CET" in page
+    assert "5\u00a0a.m.\u00a0CET" in page
     assert "EST" not in page
 
 
@@ -245,3 +246,79 @@ def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -
             page = client.get("/", HTTP_ACCEPT_LANGUAGE=f"{lang}, x-{i}").content.decode()
             assert lang_of(page) == lang  # remembered or not, the same answer
         assert len(runtime.get_state().negotiated) <= 8
+
+
+# --- every shipped catalogue (issue 21) ---------------------------------------------------
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "maintenance_env" / "locale"
+#: Directory name -> Django language code, as the contract lists them.
+SHIPPED = {
+    name: translation.to_language(name)
+    for name in [
+        "ar", "cs", "da", "de", "el", "es", "fa", "fi", "fr", "he", "hi", "hu", "id", "it",
+        "ja", "ko", "nb", "nl", "pl", "pt", "pt_BR", "ro", "ru", "sv", "th", "tr", "uk",
+        "vi", "zh_Hans", "zh_Hant",
+    ]
+}  # fmt: skip
+RTL = {"ar", "fa", "he"}
+ENGLISH_HEADING = "Down for maintenance"
+ENGLISH_MESSAGE = "This site is down for maintenance. Please check back soon."
+
+
+def test_every_contract_language_ships_a_catalogue() -> None:
+    shipped = {p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES" / "django.po").is_file()}
+    assert shipped == set(SHIPPED)
+
+
+def heading_of(page: str) -> str:
+    found = re.search(r'<h1 id="title">([^<]*)</h1>', page)
+    assert found, page[:300]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("code", ["en", *SHIPPED.values()])
+def test_each_shipped_language_gets_its_own_page(code: str) -> None:
+    languages = [("en", "English"), (code, code)] if code != "en" else [("en", "English")]
+    with multilingual(
+        LANGUAGES=languages,
+        MIDDLEWARE=[m for m in STACK if m != LOCALE],
+        MAINTENANCE_MODE_ENDS_AT=None,
+    ):
+        page = get_page(code)
+    assert lang_of(page) == code
+    assert ('dir="rtl"' in page) is (code in RTL)
+    heading = heading_of(page)
+    if code == "en":
+        assert heading == ENGLISH_HEADING
+        assert ENGLISH_MESSAGE in page
+    else:
+        assert heading != ENGLISH_HEADING
+        assert ENGLISH_MESSAGE not in page
+
+
+def test_a_language_without_a_catalogue_falls_back_to_language_code() -> None:
+    # Swahili: Django has a catalogue of its own, this package has none.
+    with multilingual(
+        LANGUAGES=[("de", "German"), ("sw", "Swahili")],
+        LANGUAGE_CODE="de",
+        MIDDLEWARE=[m for m in STACK if m != LOCALE],
+    ):
+        page = get_page("sw")
+    assert lang_of(page) == "de"
+    assert heading_of(page) == "Wegen Wartungsarbeiten nicht erreichbar"
+
+
+@pytest.mark.parametrize("code", ["ar", "ru", "pl", "cs", "ro", "fr"])
+def test_plural_forms_are_the_languages_own(code: str) -> None:
+    with translation.override(code):
+        forms = {
+            translation.ngettext(
+                "Please try again in about %(minutes)s minute.",
+                "Please try again in about %(minutes)s minutes.",
+                n,
+            )
+            for n in (1, 2, 3, 5, 11, 21, 22, 25, 100, 101)
+        }
+    assert all("%(minutes)s" in form for form in forms)
+    assert len(forms) >= 2
+    assert not any(form.startswith("Please") for form in forms)  # none fell back to English

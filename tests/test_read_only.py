@@ -215,8 +215,15 @@ def banner(request: HttpRequest) -> str:
 
 def test_banner_is_empty_when_there_is_nothing_to_say(env: Callable[..., None]) -> None:
     assert banner(RequestFactory().get("/")) == ""
+
+
+def test_banner_tells_an_exempt_visitor_maintenance_is_on_for_others(
+    env: Callable[..., None],
+) -> None:
     env(MAINTENANCE_MODE="on")  # active, but not read-only: the visitor is exempt
-    assert banner(RequestFactory().get("/")) == ""
+    html = banner(RequestFactory().get("/"))
+    assert "Maintenance mode is on for everyone else." in html
+    assert "Read-only mode" not in html
 
 
 @DAY_BEFORE
@@ -262,8 +269,11 @@ def test_banner_shows_read_only_mode(env: Callable[..., None]) -> None:
     html = banner(RequestFactory().get("/"))
     assert 'role="status"' in html
     assert "Read-only mode." in html
-    assert "prefers-color-scheme: dark" in html
     assert "http" not in html  # no external assets
+    head = engines["django"].from_string('{% include "maintenance_env/banner_head.html" %}')
+    style = head.render({}, RequestFactory().get("/"))
+    assert "prefers-color-scheme: dark" in style  # the style, for <head>
+    assert "http" not in style
 
 
 # --- Refresh ------------------------------------------------------------------------

@@ -63,6 +63,7 @@ def test_html_page_defaults() -> None:
     assert "<title>Down for maintenance</title>" in page
     assert 'name="viewport"' in page
     assert variables.DEFAULT_MESSAGE in page
+    assert "scheduled" not in page  # no window is configured
     assert "prefers-color-scheme: dark" in page
     assert "http://" not in page
     assert "https://" not in page  # self-contained: no external assets
@@ -132,7 +133,17 @@ def test_custom_template_gets_the_documented_context() -> None:
 def test_default_page_shows_the_return_time() -> None:
     page = Client().get("/").content.decode()
     assert 'datetime="2999-01-01T10:00:00+00:00"' in page
-    assert '1 January 2999, <span class="nowrap">10:00 UTC</span>' in page
+    # Django's localized DATETIME_FORMAT, joined by no-break spaces: never split at 390 px.
+    assert "Jan.\u00a01,\u00a02999,\u00a010\u00a0a.m.\u00a0UTC</time>" in page
+    assert "down for scheduled maintenance" in page  # a window is configured
+
+
+@override_settings(
+    MAINTENANCE_MODE=True, MAINTENANCE_MODE_ENDS_AT="2999-01-01T10:00:00Z", TIME_ZONE="Asia/Tokyo"
+)
+def test_return_time_is_in_time_zone_and_language_format() -> None:
+    page = Client().get("/").content.decode()
+    assert "Jan.\u00a01,\u00a02999,\u00a07\u00a0p.m.\u00a0JST</time>" in page
 
 
 def test_page_is_rendered_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

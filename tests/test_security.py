@@ -475,6 +475,40 @@ def test_bypass_redirect_keeps_the_rest_of_the_query(
     assert "a=1" in parts.query
 
 
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("/a%23b?keep=1&maintenance_bypass=S", "/a%23b?keep=1"),
+        ("/a%3Fb?maintenance_bypass=S&x=%25&y=", "/a%3Fb?x=%25&y="),
+        ("/100%25/?q=a%2Bb&maintenance_bypass=S&q=%23", "/100%25/?q=a%2Bb&q=%23"),
+        ("/caf%C3%A9/?maintenance_bypass=S", "/caf%C3%A9/"),
+    ],
+)
+@pytest.mark.parametrize("script_name", ["", "/app"])
+def test_bypass_redirect_keeps_the_url_as_it_was_sent(
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
+    sent: str,
+    expected: str,
+    script_name: str,
+) -> None:
+    middleware = site(MAINTENANCE_MODE_BYPASS_SECRET="S")
+    request = RequestFactory().get(sent, SCRIPT_NAME=script_name)
+    response = middleware(request)
+    assert response.status_code == 302
+    assert response["Location"] == script_name + expected
+
+
+@override_settings(SESSION_COOKIE_DOMAIN=".example.com", SESSION_COOKIE_PATH="/app/")
+def test_bypass_cookie_holds_wherever_the_session_does(
+    site: Callable[..., Callable[[HttpRequest], HttpResponse]],
+) -> None:
+    morsel = bypass(site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)).cookies[
+        bypass_module.BYPASS_COOKIE
+    ]
+    assert morsel["domain"] == ".example.com"
+    assert morsel["path"] == "/app/"
+
+
 def test_json_requests_are_never_redirected(
     site: Callable[..., Callable[[HttpRequest], HttpResponse]],
 ) -> None:
