@@ -23,10 +23,10 @@ PACKAGE = Path(maintenance_env.__file__).parent
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
 #: here fails the test: place it when you add it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("parsers", "signals", "fleet", "logs", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
+    ("parsers", "signals", "fleet", "catalogues", "csp", "logs", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
      "sources.process", "sources.deadline", "sources.refresher"),
     ("variables",),
-    ("webhook", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store",
+    ("webhook", "texts", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store",
      "sources"),
     ("config", "resolution"),
     ("policy", "live_log"),
