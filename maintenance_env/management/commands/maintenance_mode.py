@@ -11,7 +11,6 @@ its exit status alone.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import time
@@ -20,14 +19,36 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from maintenance_env import conf, parsers, platforms, sources
+from maintenance_env import conf, platforms, writes
 from maintenance_env.api import build_status, reason
 from maintenance_env.management import live_write, plans, status
-from maintenance_env.parsers import InvalidValue
 
 ACTIONS = ("on", "off", "status", "is-active", "unset")
 #: The options that go with ``on``/``off`` only.
-PLAN_OPTIONS = ("platform", "app", "namespace", "starts_at", "ends_at", "message")
+PLAN_OPTIONS = (
+    "platform",
+    "app",
+    "namespace",
+    "starts_at",
+    "ends_at",
+    "message",
+    "retry_after",
+    "refresh",
+    "status_code",
+    "redirect_url",
+    "reason",
+    "by",
+)
+#: The options that set a variable, checked like it.
+VALUE_OPTIONS = (
+    ("starts_at", "MAINTENANCE_MODE_STARTS_AT"),
+    ("ends_at", "MAINTENANCE_MODE_ENDS_AT"),
+    ("message", "MAINTENANCE_MODE_MESSAGE"),
+    ("retry_after", "MAINTENANCE_MODE_RETRY_AFTER"),
+    ("refresh", "MAINTENANCE_MODE_REFRESH"),
+    ("status_code", "MAINTENANCE_MODE_STATUS_CODE"),
+    ("redirect_url", "MAINTENANCE_MODE_REDIRECT_URL"),
+)
 
 
 def _runtime(*, check_template: bool = True) -> conf.Runtime:
@@ -98,6 +119,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--message", metavar="TEXT", help="also set MAINTENANCE_MODE_MESSAGE")
         parser.add_argument(
+            "--read-only",
+            action="store_true",
+            help="with on: also set MAINTENANCE_MODE_READ_ONLY=true (reads served, writes refused)",
+        )
+        for option, name in VALUE_OPTIONS[3:]:
+            parser.add_argument(
+                "--" + option.replace("_", "-"), metavar="VALUE", help=f"also set {name}"
+            )
+        parser.add_argument(
+            "--reason", metavar="TEXT", help="with --write: why, recorded in the shared store"
+        )
+        parser.add_argument(
+            "--by",
+            metavar="TEXT",
+            help="with --write: who, recorded in the shared store (default: user@host)",
+        )
+        parser.add_argument(
             "--write",
             action="store_true",
             help="write into the shared store (MAINTENANCE_MODE_CACHE) or else the mounted "
@@ -108,49 +146,18 @@ class Command(BaseCommand):
     # --- validation -------------------------------------------------------------------
 
     def _values(self, action: str, options: dict[str, Any]) -> list[tuple[str, str]]:
-        """The variables to set, ``MAINTENANCE_MODE`` first, each checked by conf's parser."""
-        values = [("MAINTENANCE_MODE", action)]
-        moments: dict[str, dt.datetime] = {}
-        for option, name in (
-            ("starts_at", "MAINTENANCE_MODE_STARTS_AT"),
-            ("ends_at", "MAINTENANCE_MODE_ENDS_AT"),
-        ):
-            raw = options.get(option)
-            if raw is None:
-                continue
-            try:
-                moments[option] = parsers.parse_datetime_utc(name, raw)
-            except InvalidValue as exc:
-                flag = "--" + option.replace("_", "-")
-                raise CommandError(
-                    f"{flag}={raw!r} is not valid: expected {exc.expected}."
-                ) from None
-            values.append(
-                (
-                    name,
-                    moments[option].astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-                )
-            )
-        if "ends_at" in moments and moments["ends_at"].timestamp() <= time.time():
-            raise CommandError(
-                f"--ends-at={options['ends_at']!r} is in the past: maintenance would never "
-                "be active."
-            )
-        if (
-            "starts_at" in moments
-            and "ends_at" in moments
-            and moments["starts_at"] >= moments["ends_at"]
-        ):
-            raise CommandError(
-                f"--starts-at={options['starts_at']!r} is not before "
-                f"--ends-at={options['ends_at']!r}: the window would be empty."
-            )
-        message = options.get("message")
-        if message is not None:
-            if parsers.is_empty(message):
-                raise CommandError("--message='' is not valid: expected some text.")
-            values.append(("MAINTENANCE_MODE_MESSAGE", parsers.parse_text("--message", message)))
-        return values
+        """The variables to set, ``MAINTENANCE_MODE`` first, each checked by its parser."""
+        values: list[tuple[str, object]] = [("MAINTENANCE_MODE", action)]
+        if options.get("read_only"):
+            if action != "on":
+                raise CommandError("--read-only goes with on only.")
+            values.append(("MAINTENANCE_MODE_READ_ONLY", "true"))
+        values += [(name, options[o]) for o, name in VALUE_OPTIONS if options.get(o) is not None]
+        labels = {name: "--" + o.replace("_", "-") for o, name in VALUE_OPTIONS}
+        try:
+            return writes.check_values(values, labels=labels)
+        except writes.WriteError as exc:
+            raise CommandError(str(exc)) from None
 
     def _check_names(self, options: dict[str, Any]) -> None:
         app, namespace = options.get("app"), options.get("namespace")
@@ -215,7 +222,7 @@ class Command(BaseCommand):
         values = self._values(action, options)
         runtime = _runtime(check_template=False)
         if options["write"]:
-            self._write(runtime, values)
+            self._write(runtime, values, options)
             return
         detection = self._platform(options.get("platform"), runtime)
         hints = platforms.context(detection.name, os.environ, self.detection_root)
@@ -286,61 +293,23 @@ class Command(BaseCommand):
             return
         status.render(data, self.stdout.write, self.style.ERROR)
 
-    def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]]) -> None:
-        if live_write.write_store(self, runtime, values, reason):
-            self._warn_if_inactive(values, _runtime(check_template=False).state(), time.time())
-            return
-        config = runtime.base.config
-        path = config.config_path
-        if not path:
-            raise CommandError(
-                "Nothing to write to: MAINTENANCE_MODE_CONFIG_PATH is not set "
-                "(set it to a directory, one file per variable, or a dotenv "
-                "file)."
-            )
-        if os.path.isdir(path):
-            directory = path
-        elif os.path.isfile(path):
-            directory = os.path.dirname(os.path.abspath(path))
-        elif not os.path.lexists(path):
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: create "
-                "the directory (or the dotenv file) first."
-            )
-        else:
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is neither a directory "
-                "nor a regular file: nothing written."
-            )
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: nothing written."
-            )
-        # The switch goes last, so that it flips with its window and message in place. Every
-        # value is checked before any is written; a dotenv file is changed in one rename.
-        ordered = [*values[1:], values[0]]
+    def _write(self, runtime: conf.Runtime, values: list[tuple[str, str]], options: Any) -> None:
         try:
-            targets = sources.write_values(path, ordered)
-        except sources.WriteRefused as exc:
-            raise CommandError(f"{exc}; nothing written.") from None
-        except OSError as exc:
-            hint = (
-                " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
-                "instead, see `maintenance_mode on --platform kubernetes`)"
-                if getattr(exc, "errno", None) == 30
-                else ""
-            )
-            raise CommandError(
-                f"Cannot write into {path!r}: {exc.strerror or exc}{hint}; "
-                "`maintenance_mode status` shows what is in force."
-            ) from None
-        for (name, value), target in zip(ordered, targets, strict=True):
-            self.stdout.write(f"{name}={value} written to {target}")
+            written = writes.write(runtime, values, reason=options["reason"], by=options["by"])
+        except writes.WriteError as exc:
+            raise CommandError(str(exc)) from None
+        for line in written.lines:
+            self.stdout.write(line)
         after = _runtime(check_template=False).state()
         now = time.time()
-        state = "active" if after.is_active(now) else "not active"
         self._warn_if_inactive(values, after, now)
-        self.stdout.write(
-            f"Maintenance is now {state} here ({reason(after, now)}); running servers "
-            f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
-        )
+        state = "active" if after.is_active(now) else "not active"
+        interval = runtime.base.config.reload_interval
+        if written.store:
+            seen = live_write.seen_within(interval)
+            self.stdout.write(f"Maintenance is now {state} ({reason(after, now)}); {seen}.")
+        else:
+            self.stdout.write(
+                f"Maintenance is now {state} here ({reason(after, now)}); running servers "
+                f"pick it up within {interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
+            )
