@@ -145,16 +145,16 @@ def check_values(
             text = parsed  # trimmed, as it reads back
         checked.append((name, text))
     start, end = (moments.get(name) for name in _WINDOW)
-    shown = {n: dict(values).get(n) for n in _WINDOW}
+    given = {n: dict(values).get(n) for n in _WINDOW}
     if end is not None and end.timestamp() <= time.time():
         raise WriteError(
-            f"{labels.get(_WINDOW[1], _WINDOW[1])}={shown[_WINDOW[1]]!r} is in the past: "
+            f"{labels.get(_WINDOW[1], _WINDOW[1])}={given[_WINDOW[1]]!r} is in the past: "
             "maintenance would never be active."
         )
     if start is not None and end is not None and start >= end:
         raise WriteError(
-            f"{labels.get(_WINDOW[0], _WINDOW[0])}={shown[_WINDOW[0]]!r} is not before "
-            f"{labels.get(_WINDOW[1], _WINDOW[1])}={shown[_WINDOW[1]]!r}: the window would "
+            f"{labels.get(_WINDOW[0], _WINDOW[0])}={given[_WINDOW[0]]!r} is not before "
+            f"{labels.get(_WINDOW[1], _WINDOW[1])}={given[_WINDOW[1]]!r}: the window would "
             "be empty."
         )
     return checked
