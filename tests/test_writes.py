@@ -6,18 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import pickle
+import re
 import time
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 import maintenance_env
-from maintenance_env import writes
+from maintenance_env import platforms, writes
 from maintenance_env.management.commands.maintenance_mode import Command
 from tests.redis_server import RedisServer
 
@@ -191,3 +194,72 @@ def test_new_flags_are_printed_into_the_plan() -> None:
     out = run("on", "--platform", "heroku", "--read-only", "--retry-after", "600")
     assert "MAINTENANCE_MODE_READ_ONLY=true" in out
     assert "MAINTENANCE_MODE_RETRY_AFTER=600" in out
+
+
+# --- --with-secret, the bare command ------------------------------------------------------
+
+
+def test_with_secret_link_pasted_into_a_request_gets_the_cookie_and_the_site(
+    tmp_path: Path, env: Env, client: Client
+) -> None:
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path))
+    out = run("on", "--write", "--with-secret", "--url", "https://example.com/?lang=en")
+    secret = (tmp_path / "MAINTENANCE_MODE_BYPASS_SECRET").read_text().strip()
+    assert len(secret) >= 32
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", secret)
+    line = out.splitlines()[-1]
+    assert line == f"Bypass link: https://example.com/?lang=en&maintenance_bypass={secret}"
+    assert client.get("/").status_code == 503
+    link = urlsplit(line.removeprefix("Bypass link: "))
+    response = client.get("/", QUERY_STRING=link.query, follow=True)
+    assert response.status_code == 200
+    assert "maintenance_bypass" in client.cookies
+    assert client.get("/").status_code == 200  # the cookie alone
+
+
+def test_with_secret_is_printed_into_the_plan_with_the_parameter() -> None:
+    out = run("on", "--platform", "heroku", "--with-secret")
+    secret = re.search(r"MAINTENANCE_MODE_BYPASS_SECRET=([A-Za-z0-9_-]+)", out)
+    assert secret is not None
+    assert len(secret.group(1)) >= 32
+    assert f"?maintenance_bypass={secret.group(1)}" in out.splitlines()[-1]
+    assert run("on", "--platform", "heroku", "--with-secret") != out  # a new one each time
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["on", "--with-secret", "--url", "javascript:alert(1)"], "--url='javascript:alert(1)'"),
+        (["on", "--url", "https://example.com"], "--url goes with --with-secret only"),
+        (["off", "--with-secret"], "--with-secret goes with on only"),
+        ([], "Say what to do: on or off"),
+    ],
+)
+def test_bad_secret_options_and_a_bare_command(args: list[str], expected: str) -> None:
+    with pytest.raises(CommandError) as info:
+        run(*args)
+    assert expected in str(info.value)
+
+
+def test_platform_list_needs_no_action() -> None:
+    assert run("--platform", "list") == run("on", "--platform", "list")
+    assert "heroku" in run("--platform", "list")
+
+
+@pytest.mark.parametrize("name", platforms.NAMES)
+def test_every_platform_prints_the_new_values(name: str) -> None:
+    out = run(
+        "on",
+        "--platform",
+        name,
+        "--app",
+        "shop",
+        "--read-only",
+        "--retry-after",
+        "600",
+        "--status-code",
+        "503",
+        "--with-secret",
+    )
+    for text in ("MAINTENANCE_MODE_READ_ONLY", "600", "503", "MAINTENANCE_MODE_BYPASS_SECRET"):
+        assert text in out or text.removeprefix("MAINTENANCE_MODE_").lower() in out, (name, text)

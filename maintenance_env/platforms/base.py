@@ -31,6 +31,7 @@ WRITE_OPTIONS = {
     "MAINTENANCE_MODE_REFRESH": "--refresh",
     "MAINTENANCE_MODE_STATUS_CODE": "--status-code",
     "MAINTENANCE_MODE_REDIRECT_URL": "--redirect-url",
+    "MAINTENANCE_MODE_BYPASS_SECRET": "--bypass-secret",
 }
 #: Flags without a value: the variable is set to true by the flag alone.
 WRITE_FLAGS = {"MAINTENANCE_MODE_READ_ONLY": "--read-only"}

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import conf, platforms, writes
 from maintenance_env.api import build_status, reason
-from maintenance_env.management import live_write, plans, status
+from maintenance_env.management import live_write, plans, secret, status
 
 ACTIONS = ("on", "off", "status", "is-active", "unset")
 #: The options that go with ``on``/``off`` only.
@@ -38,6 +38,8 @@ PLAN_OPTIONS = (
     "redirect_url",
     "reason",
     "by",
+    "bypass_secret",
+    "url",
 )
 #: The options that set a variable, checked like it.
 VALUE_OPTIONS = (
@@ -48,6 +50,7 @@ VALUE_OPTIONS = (
     ("refresh", "MAINTENANCE_MODE_REFRESH"),
     ("status_code", "MAINTENANCE_MODE_STATUS_CODE"),
     ("redirect_url", "MAINTENANCE_MODE_REDIRECT_URL"),
+    ("bypass_secret", "MAINTENANCE_MODE_BYPASS_SECRET"),
 )
 
 
@@ -86,6 +89,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "action",
+            nargs="?",
             choices=ACTIONS,
             help="on or off: print (or --write) the switch; status: what is in force; "
             "is-active: exit 0 when maintenance is active, 1 when not, printing nothing; "
@@ -123,10 +127,19 @@ class Command(BaseCommand):
             action="store_true",
             help="with on: also set MAINTENANCE_MODE_READ_ONLY=true (reads served, writes refused)",
         )
-        for option, name in VALUE_OPTIONS[3:]:
+        for option, name in VALUE_OPTIONS[3:-1]:
             parser.add_argument(
                 "--" + option.replace("_", "-"), metavar="VALUE", help=f"also set {name}"
             )
+        parser.add_argument(
+            "--with-secret",
+            action="store_true",
+            help="with on: generate a bypass secret (MAINTENANCE_MODE_BYPASS_SECRET), write or "
+            "print it with the switch, and print the bypass link",
+        )
+        parser.add_argument(
+            "--url", metavar="BASE", help="with --with-secret: the site's URL for the bypass link"
+        )
         parser.add_argument(
             "--reason", metavar="TEXT", help="with --write: why, recorded in the shared store"
         )
@@ -152,6 +165,13 @@ class Command(BaseCommand):
             if action != "on":
                 raise CommandError("--read-only goes with on only.")
             values.append(("MAINTENANCE_MODE_READ_ONLY", "true"))
+        if options.get("url") is not None and not options.get("with_secret"):
+            raise CommandError("--url goes with --with-secret only.")
+        if options.get("with_secret"):
+            if action != "on" or options.get("bypass_secret") is not None:
+                raise CommandError("--with-secret goes with on only, without --bypass-secret.")
+            options["bypass_secret"] = secret.new_secret()
+            options["bypass_link"] = secret.link(options["bypass_secret"], options.get("url"))
         values += [(name, options[o]) for o, name in VALUE_OPTIONS if options.get(o) is not None]
         labels = {name: "--" + o.replace("_", "-") for o, name in VALUE_OPTIONS}
         try:
@@ -196,6 +216,15 @@ class Command(BaseCommand):
     # --- the actions ------------------------------------------------------------------
 
     def handle(self, *args: Any, **options: Any) -> None:
+        platform_option = (options.get("platform") or "").strip().lower()
+        if options["action"] is None and platform_option == "list":
+            plans.render_list(platforms.detect(os.environ, self.detection_root), self.stdout.write)
+            return
+        if options["action"] is None:
+            raise CommandError(
+                "Say what to do: on or off (print the switch for this platform, or --write "
+                "it), status, is-active or unset NAME ... (see --help)."
+            )
         action: str = options["action"]
         if options["json"] and action != "status":
             raise CommandError("--json goes with status only.")
@@ -223,6 +252,8 @@ class Command(BaseCommand):
         runtime = _runtime(check_template=False)
         if options["write"]:
             self._write(runtime, values, options)
+            if options.get("bypass_link"):
+                self.stdout.write(options["bypass_link"])
             return
         detection = self._platform(options.get("platform"), runtime)
         hints = platforms.context(detection.name, os.environ, self.detection_root)
@@ -240,6 +271,8 @@ class Command(BaseCommand):
         except platforms.Unprintable as exc:
             raise CommandError(f"{exc} Nothing printed for {detection.name}.") from None
         self.stdout.write(text, ending="")
+        if options.get("bypass_link"):
+            self.stdout.write(options["bypass_link"])
 
     def _is_active(self) -> None:
         """Exit 0 when maintenance is active here, 1 when not; print nothing (as
