@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
@@ -30,7 +31,7 @@ from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve
 from django.utils import translation
 
-from maintenance_env import bypass, responses
+from maintenance_env import bypass, responses, user_rules
 from maintenance_env.decorators import EXEMPT_ATTR
 from maintenance_env.policy import Policy, health_key
 
@@ -275,6 +276,7 @@ def user_passes(user: Any, state: Policy) -> bool:
         config.except_authenticated
         or (config.except_staff and getattr(user, "is_staff", False))
         or (config.except_superuser and getattr(user, "is_superuser", False))
+        or user_rules.matches(user, config.except_permissions, config.except_groups)
     )
 
 
@@ -293,6 +295,9 @@ async def auser_passes(request: HttpRequest, state: Policy) -> bool:
     try:
         auser = getattr(request, "auser", None)
         user = await auser() if auser is not None else None
+        if state.config.except_permissions or state.config.except_groups:
+            # Permissions and groups come from the database: not in the event loop.
+            return await sync_to_async(user_passes)(user, state)
         return user_passes(user, state)
     except Exception as error:
         check_failed(state, "the user (session or database)", error)

@@ -135,6 +135,19 @@ def _status_code(name: str, value: object) -> int:
     return code
 
 
+_PERMISSION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+")
+
+
+def _permissions(name: str, value: object) -> tuple[str, ...]:
+    items = parsers.parse_list(name, value)
+    for item in items:
+        if not _PERMISSION_RE.fullmatch(item):
+            raise InvalidValue(
+                name, value, f"permissions as app_label.codename (not {item!r}), comma-separated"
+            )
+    return items
+
+
 def _platform(name: str, value: object) -> str:
     # The registry belongs to the management command; it is imported only to validate a
     # value that was actually set, so the request path never loads it.
@@ -294,11 +307,23 @@ class Config:
         "MAINTENANCE_MODE_READ_ONLY", parsers.parse_bool, False, "E023", "bool"
     )
     refresh: int | None = variable("MAINTENANCE_MODE_REFRESH", _int_between(1), None, "E024", "int")
+    except_permissions: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS", _permissions, (), "E025", "permission list"
+    )
+    except_groups: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_GROUPS", parsers.parse_list, (), "E026", "group list"
+    )
 
     @property
     def user_exemptions(self) -> bool:
         """Whether any exemption needs ``request.user``."""
-        return self.except_staff or self.except_superuser or self.except_authenticated
+        return bool(
+            self.except_staff
+            or self.except_superuser
+            or self.except_authenticated
+            or self.except_permissions
+            or self.except_groups
+        )
 
 
 def _declared() -> dict[str, Variable]:
