@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from maintenance_env import signals
-    from maintenance_env.api import Status, disable, enable, is_active, status
+    from maintenance_env.api import Status, is_active, status
     from maintenance_env.jobs import MaintenanceActive, skip_during_maintenance
     from maintenance_env.testing import override
-    from maintenance_env.writes import WriteError
+    from maintenance_env.writes import WriteError, disable, enable
 
 __version__ = "0.1.0"
 
@@ -43,8 +43,8 @@ _LAZY = {
     "is_active": "maintenance_env.api",
     "status": "maintenance_env.api",
     "Status": "maintenance_env.api",
-    "enable": "maintenance_env.api",
-    "disable": "maintenance_env.api",
+    "enable": "maintenance_env.writes",
+    "disable": "maintenance_env.writes",
     "WriteError": "maintenance_env.writes",
     "override": "maintenance_env.testing",
     "skip_during_maintenance": "maintenance_env.jobs",

@@ -13,9 +13,6 @@ included::
     info.active, info.read_only, info.window, info.retry_after
     info.variables["MAINTENANCE_MODE"].origin        # Origin.CONFIG, say
     info.as_dict()                                   # what `maintenance_mode status --json` prints
-
-:func:`enable` and :func:`disable` write the live source as ``maintenance_mode on|off
---write`` does (:mod:`maintenance_env.writes`, the one writer) and return the new status.
 """
 
 from __future__ import annotations
@@ -44,8 +41,6 @@ __all__ = [
     "VariableStatus",
     "Window",
     "build_status",
-    "disable",
-    "enable",
     "is_active",
     "iso",
     "json_value",
@@ -379,58 +374,3 @@ def status(*, detection_root: str = "/") -> Status:
         runtime = live.Runtime(background=False)
     runtime.read_store_once()
     return build_status(runtime, runtime.state(), detection_root=detection_root)
-
-
-def _write_and_read(
-    switch: str, values: Mapping[str, object], *, reason: str | None, by: str | None
-) -> Status:
-    # Imported here: the writer loads the store and the file writers, which status() needs not.
-    from maintenance_env import writes
-
-    pairs: list[tuple[str, object]] = [("MAINTENANCE_MODE", switch)]
-    for given, value in values.items():
-        name = "MAINTENANCE_MODE_" + given.upper()
-        if not given.islower() or name not in VARIABLES or name == "MAINTENANCE_MODE_":
-            raise writes.WriteError(
-                f"{given}={value!r} is not a variable: expected a lower-case name such as "
-                "message or ends_at (MAINTENANCE_MODE_ without its prefix)."
-            )
-        pairs.append((name, value))
-    try:
-        runtime = live.get_runtime()
-    except ImproperlyConfigured:
-        runtime = live.Runtime(background=False)
-    writes.write(runtime, pairs, reason=reason, by=by)
-    runtime.refresh()
-    return build_status(runtime, runtime.state())
-
-
-def enable(
-    *, read_only: bool = False, reason: str | None = None, by: str | None = None, **values: Any
-) -> Status:
-    """Turn maintenance on in the live source (the shared store when
-    ``MAINTENANCE_MODE_CACHE`` is set, else the mounted config), as
-    ``maintenance_mode on --write`` does, and return the new :class:`Status`.
-
-    ``read_only=True`` also sets ``MAINTENANCE_MODE_READ_ONLY``. ``values`` are variables
-    without their ``MAINTENANCE_MODE_`` prefix, lower-case: ``message="…"``,
-    ``ends_at=datetime`` (aware, or naive = UTC), ``retry_after=600``. ``reason`` (text)
-    and ``by`` (text, default ``user@host``) are recorded with the write in the shared
-    store. Every value is checked first.
-
-    Raises :class:`maintenance_env.WriteError` (one line, nothing written) for a bad
-    value, when there is no writable live source, or when it cannot be reached.
-    """
-    if read_only:
-        values = {"read_only": True, **values}
-    return _write_and_read("on", values, reason=reason, by=by)
-
-
-def disable(*, reason: str | None = None, by: str | None = None) -> Status:
-    """Turn maintenance off in the live source, as ``maintenance_mode off --write`` does,
-    and return the new :class:`Status`. ``reason`` and ``by`` as for :func:`enable`.
-
-    Raises :class:`maintenance_env.WriteError` (one line, nothing written) when there is
-    no writable live source or it cannot be reached.
-    """
-    return _write_and_read("off", {}, reason=reason, by=by)

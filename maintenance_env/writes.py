@@ -24,11 +24,17 @@ import socket
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 from maintenance_env import parsers, sources
-from maintenance_env.live import Runtime
+from maintenance_env.live import Runtime, get_runtime
 from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError
 from maintenance_env.variables import VARIABLES
+
+if TYPE_CHECKING:
+    from maintenance_env.api import Status
 
 __all__ = [
     "BY_KEY",
@@ -39,6 +45,8 @@ __all__ = [
     "check_note",
     "check_values",
     "default_by",
+    "disable",
+    "enable",
     "write",
 ]
 
@@ -271,3 +279,58 @@ def write(
     note = check_note("reason", reason)
     who = check_note("by", by) or default_by()
     return _write_store(runtime, checked, who, note) or _write_config(runtime, checked, who, note)
+
+
+def _write_and_read(
+    switch: str, values: Mapping[str, object], *, reason: str | None, by: str | None
+) -> Status:
+    # Imported here: the status module imports the platform detection, which writing needs not.
+    from maintenance_env.api import build_status
+
+    pairs: list[tuple[str, object]] = [("MAINTENANCE_MODE", switch)]
+    for given, value in values.items():
+        name = "MAINTENANCE_MODE_" + given.upper()
+        if not given.islower() or name not in VARIABLES or name == "MAINTENANCE_MODE_":
+            raise WriteError(
+                f"{given}={value!r} is not a variable: expected a lower-case name such as "
+                "message or ends_at (MAINTENANCE_MODE_ without its prefix)."
+            )
+        pairs.append((name, value))
+    try:
+        runtime = get_runtime()
+    except ImproperlyConfigured:
+        runtime = Runtime(background=False)
+    write(runtime, pairs, reason=reason, by=by)
+    runtime.refresh()
+    return build_status(runtime, runtime.state())
+
+
+def enable(
+    *, read_only: bool = False, reason: str | None = None, by: str | None = None, **values: Any
+) -> Status:
+    """Turn maintenance on in the live source (the shared store when
+    ``MAINTENANCE_MODE_CACHE`` is set, else the mounted config), as
+    ``maintenance_mode on --write`` does, and return the new :class:`Status`.
+
+    ``read_only=True`` also sets ``MAINTENANCE_MODE_READ_ONLY``. ``values`` are variables
+    without their ``MAINTENANCE_MODE_`` prefix, lower-case: ``message="…"``,
+    ``ends_at=datetime`` (aware, or naive = UTC), ``retry_after=600``. ``reason`` (text)
+    and ``by`` (text, default ``user@host``) are recorded with the write in the shared
+    store. Every value is checked first.
+
+    Raises :class:`maintenance_env.WriteError` (one line, nothing written) for a bad
+    value, when there is no writable live source, or when it cannot be reached.
+    """
+    if read_only:
+        values = {"read_only": True, **values}
+    return _write_and_read("on", values, reason=reason, by=by)
+
+
+def disable(*, reason: str | None = None, by: str | None = None) -> Status:
+    """Turn maintenance off in the live source, as ``maintenance_mode off --write`` does,
+    and return the new :class:`Status`. ``reason`` and ``by`` as for :func:`enable`.
+
+    Raises :class:`maintenance_env.WriteError` (one line, nothing written) when there is
+    no writable live source or it cannot be reached.
+    """
+    return _write_and_read("off", {}, reason=reason, by=by)
