@@ -263,3 +263,9 @@ def test_every_platform_prints_the_new_values(name: str) -> None:
     )
     for text in ("MAINTENANCE_MODE_READ_ONLY", "600", "503", "MAINTENANCE_MODE_BYPASS_SECRET"):
         assert text in out or text.removeprefix("MAINTENANCE_MODE_").lower() in out, (name, text)
+
+
+@pytest.mark.parametrize("flag", ["--reason", "--by"])
+def test_reason_and_by_without_write_are_refused_not_dropped(flag: str) -> None:
+    with pytest.raises(CommandError, match=f"{flag} goes with --write"):
+        run("on", "--platform", "heroku", flag, "x")

@@ -135,6 +135,9 @@ class Command(BaseCommand):
             raise CommandError("--json goes with status only.")
         if options["write"] and action in ("status", "is-active"):
             raise CommandError("--write goes with on or off only.")
+        for note in ("reason", "by"):
+            if options.get(note) is not None and action in ("on", "off") and not options["write"]:
+                raise CommandError(f"--{note} goes with --write (it is recorded with the write).")
         names = options.get("names") or []
         if names and action != "unset":
             raise CommandError(f"{names[0]!r}: variable names go with unset only.")
