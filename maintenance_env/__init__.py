@@ -3,6 +3,7 @@
 The Python API, for any code (views, tasks, management commands, tests):
 
 - :func:`is_active` and :func:`status`: this process's view, live sources included;
+- :func:`enable` and :func:`disable`: write the live source (:class:`WriteError` if not);
 - :class:`override`: for tests, values that outrank every source while in force;
 - :func:`skip_during_maintenance`: a job that does not run while maintenance is active;
 - :mod:`maintenance_env.signals`: ``maintenance_changed``, sent when the state changes.
@@ -21,12 +22,16 @@ if TYPE_CHECKING:
     from maintenance_env.api import Status, is_active, status
     from maintenance_env.jobs import MaintenanceActive, skip_during_maintenance
     from maintenance_env.testing import override
+    from maintenance_env.writes import WriteError, disable, enable
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MaintenanceActive",
     "Status",
+    "WriteError",
+    "disable",
+    "enable",
     "is_active",
     "override",
     "signals",
@@ -38,6 +43,9 @@ _LAZY = {
     "is_active": "maintenance_env.api",
     "status": "maintenance_env.api",
     "Status": "maintenance_env.api",
+    "enable": "maintenance_env.writes",
+    "disable": "maintenance_env.writes",
+    "WriteError": "maintenance_env.writes",
     "override": "maintenance_env.testing",
     "skip_during_maintenance": "maintenance_env.jobs",
     "MaintenanceActive": "maintenance_env.jobs",

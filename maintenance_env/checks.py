@@ -58,6 +58,9 @@ _HINTS = {
     "datetime": "Use ISO 8601, such as 2040-06-01T02:00:00Z (a naive time is UTC).",
     "regex list": "Use comma-separated regular expressions, matched against the path.",
     "path list": "Use comma-separated paths, each starting with '/'.",
+    "permission list": "Use comma-separated permissions as app_label.codename, such as "
+    "shop.change_order.",
+    "group list": "Use comma-separated group names.",
     "network list": "Use comma-separated addresses or CIDRs, such as 10.0.0.0/8,2001:db8::/32.",
     "url": "Use a path such as /maintenance/ or a full http(s):// URL.",
     "webhook url": "Use the incoming webhook's full https:// (or http://) URL.",

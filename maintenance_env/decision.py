@@ -23,9 +23,10 @@ import logging
 from enum import Enum
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
-from maintenance_env import bypass, paths, responses
+from maintenance_env import bypass, paths, responses, user_rules
 from maintenance_env.matching import NetworkSet
 from maintenance_env.paths import check_failed
 from maintenance_env.policy import SAFE_METHODS, Policy, Reach
@@ -100,6 +101,7 @@ def user_passes(user: Any, state: Policy) -> bool:
         config.except_authenticated
         or (config.except_staff and getattr(user, "is_staff", False))
         or (config.except_superuser and getattr(user, "is_superuser", False))
+        or user_rules.matches(user, config.except_permissions, config.except_groups)
     )
 
 
@@ -118,6 +120,9 @@ async def auser_passes(request: HttpRequest, state: Policy) -> bool:
     try:
         auser = getattr(request, "auser", None)
         user = await auser() if auser is not None else None
+        if state.config.except_permissions or state.config.except_groups:
+            # Permissions and groups come from the database: not in the event loop.
+            return await sync_to_async(user_passes)(user, state)
         return user_passes(user, state)
     except Exception as error:
         check_failed(state, "the user (session or database)", error)

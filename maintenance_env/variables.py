@@ -154,6 +154,19 @@ PLATFORM_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+_PERMISSION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+")
+
+
+def _permissions(name: str, value: object) -> tuple[str, ...]:
+    items = parsers.parse_list(name, value)
+    for item in items:
+        if not _PERMISSION_RE.fullmatch(item):
+            raise InvalidValue(
+                name, value, f"permissions as app_label.codename (not {item!r}), comma-separated"
+            )
+    return items
+
+
 def _platform(name: str, value: object) -> str:
     text = parsers.parse_text(name, value).lower()
     if text not in PLATFORM_NAMES:
@@ -353,11 +366,23 @@ class Config:
         live=False,
         conceal=_masked_webhook,
     )
+    except_permissions: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS", _permissions, (), "E030", "permission list"
+    )
+    except_groups: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_GROUPS", parsers.parse_list, (), "E031", "group list"
+    )
 
     @property
     def user_exemptions(self) -> bool:
         """Whether any exemption needs ``request.user``."""
-        return self.except_staff or self.except_superuser or self.except_authenticated
+        return bool(
+            self.except_staff
+            or self.except_superuser
+            or self.except_authenticated
+            or self.except_permissions
+            or self.except_groups
+        )
 
 
 def _declared() -> dict[str, Variable]:

@@ -2,9 +2,9 @@
 shared store, and removing variables from a live source.
 
 Kept apart from the command's argument handling so that each piece stays small:
-``maintenance_mode on|off --write`` calls :func:`write_store` (the shared store when
-``MAINTENANCE_MODE_CACHE`` is set; otherwise the command writes the mounted config),
-``maintenance_mode unset NAME ...`` calls :func:`unset`. A command never starts the store's
+``maintenance_mode on|off --write`` writes through :mod:`maintenance_env.writes` (the one
+writer, shared with the Python API and the admin page), ``maintenance_mode unset NAME ...``
+calls :func:`unset`. A command never starts the store's
 refresher thread:
 it reads the store once, in its own thread (:func:`command_runtime`).
 """
@@ -29,8 +29,8 @@ from maintenance_env.variables import VARIABLES
 __all__ = [
     "command_runtime",
     "live_names",
+    "seen_within",
     "unset",
-    "write_store",
 ]
 
 Reason = Callable[[Policy, float], str]
@@ -71,7 +71,8 @@ def live_names() -> list[str]:
     return [name for name, var in VARIABLES.items() if var.live]
 
 
-def _seen_within(interval: float) -> str:
+def seen_within(interval: float) -> str:
+    """How soon every process sees a write to the shared store, in words."""
     return (
         f"every process sees it within MAINTENANCE_MODE_RELOAD_INTERVAL "
         f"({max(interval, MIN_PAUSE):g} s)"
@@ -82,7 +83,7 @@ def _now_line(reason: Reason, interval: float) -> str:
     policy = command_runtime(check_template=False).state()
     now = time.time()
     state = "active" if policy.is_active(now) else "not active"
-    return f"Maintenance is now {state} ({reason(policy, now)}); {_seen_within(interval)}."
+    return f"Maintenance is now {state} ({reason(policy, now)}); {seen_within(interval)}."
 
 
 def _store(runtime: Runtime, nothing: str = "nothing written") -> SharedStore | None:
@@ -99,31 +100,6 @@ def _store(runtime: Runtime, nothing: str = "nothing written") -> SharedStore | 
     if not config.cache:
         return None
     return SharedStore(config.cache, live_names(), config.reload_interval, background=False)
-
-
-def write_store(
-    command: BaseCommand, runtime: Runtime, values: Sequence[tuple[str, str]], reason: Reason
-) -> bool:
-    """``on|off --write`` into the shared store, when ``MAINTENANCE_MODE_CACHE`` is set.
-
-    Every value is written in one go with no expiry, and each line printed says where
-    (credentials masked). Returns ``False``, writing nothing, when no store is set (the
-    command then writes the mounted config). Raises ``CommandError`` (one line, nothing
-    written) when the store cannot be reached.
-    """
-    store = _store(runtime)
-    if store is None:
-        return False
-    try:
-        keys = store.write(dict(values))
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    for name, value in values:
-        command.stdout.write(
-            f"{name}={value} written to {store.label} (key {keys[name]!r}, no expiry)"
-        )
-    command.stdout.write(_now_line(reason, runtime.base.config.reload_interval))
-    return True
 
 
 def _check_names(names: Sequence[str]) -> list[str]:

@@ -27,7 +27,14 @@ WRITE_OPTIONS = {
     "MAINTENANCE_MODE_STARTS_AT": "--starts-at",
     "MAINTENANCE_MODE_ENDS_AT": "--ends-at",
     "MAINTENANCE_MODE_MESSAGE": "--message",
+    "MAINTENANCE_MODE_RETRY_AFTER": "--retry-after",
+    "MAINTENANCE_MODE_REFRESH": "--refresh",
+    "MAINTENANCE_MODE_STATUS_CODE": "--status-code",
+    "MAINTENANCE_MODE_REDIRECT_URL": "--redirect-url",
+    "MAINTENANCE_MODE_BYPASS_SECRET": "--bypass-secret",
 }
+#: Flags without a value: the variable is set to true by the flag alone.
+WRITE_FLAGS = {"MAINTENANCE_MODE_READ_ONLY": "--read-only"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,9 @@ class Request:
         own (``--message --help`` would print the help and write nothing)."""
         argv = ["python", "manage.py", "maintenance_mode", self.action, "--write"]
         for name, value in self.values[1:]:
+            if name in WRITE_FLAGS:
+                argv.append(WRITE_FLAGS[name])
+                continue
             option = WRITE_OPTIONS[name]
             argv += [f"{option}={value}"] if value.startswith("-") else [option, value]
         return argv

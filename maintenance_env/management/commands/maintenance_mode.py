@@ -11,7 +11,6 @@ its exit status alone.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import time
@@ -20,15 +19,12 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from maintenance_env import live, parsers, platforms, sources
+from maintenance_env import live, platforms, writes
 from maintenance_env.api import detect_platform
-from maintenance_env.management import live_write, plans, status
-from maintenance_env.parsers import InvalidValue
+from maintenance_env.management import live_write, plans, secret, status
+from maintenance_env.management import options as arguments
+from maintenance_env.management.options import PLAN_OPTIONS, VALUE_OPTIONS
 from maintenance_env.status_report import build_status, reason
-
-ACTIONS = ("on", "off", "status", "is-active", "unset")
-#: The options that go with ``on``/``off`` only.
-PLAN_OPTIONS = ("platform", "app", "namespace", "starts_at", "ends_at", "message")
 
 
 def _runtime(*, check_template: bool = True) -> live.Runtime:
@@ -64,94 +60,30 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "action",
-            choices=ACTIONS,
-            help="on or off: print (or --write) the switch; status: what is in force; "
-            "is-active: exit 0 when maintenance is active, 1 when not, printing nothing; "
-            "unset NAME ...: remove variables from the live source",
-        )
-        parser.add_argument(
-            "names",
-            nargs="*",
-            metavar="NAME",
-            help="with unset: the variables to remove from the shared store (or else the "
-            "mounted config), so that the environment and settings apply again",
-        )
-        parser.add_argument(
-            "--platform",
-            metavar="NAME",
-            help="platform to print commands for, instead of the detected one; 'list' lists them",
-        )
-        parser.add_argument(
-            "--app", metavar="NAME", help="app, service, Deployment, container or unit name"
-        )
-        parser.add_argument("--namespace", metavar="NAME", help="Kubernetes namespace")
-        parser.add_argument(
-            "--starts-at",
-            metavar="DATETIME",
-            help="also set MAINTENANCE_MODE_STARTS_AT (ISO 8601; naive = UTC)",
-        )
-        parser.add_argument(
-            "--ends-at",
-            metavar="DATETIME",
-            help="also set MAINTENANCE_MODE_ENDS_AT (ISO 8601; naive = UTC)",
-        )
-        parser.add_argument("--message", metavar="TEXT", help="also set MAINTENANCE_MODE_MESSAGE")
-        parser.add_argument(
-            "--write",
-            action="store_true",
-            help="write into the shared store (MAINTENANCE_MODE_CACHE) or else the mounted "
-            "config (MAINTENANCE_MODE_CONFIG_PATH) instead of printing commands",
-        )
-        parser.add_argument("--json", action="store_true", help="status as one JSON object")
+        arguments.add_arguments(parser)
 
     # --- validation -------------------------------------------------------------------
 
     def _values(self, action: str, options: dict[str, Any]) -> list[tuple[str, str]]:
-        """The variables to set, ``MAINTENANCE_MODE`` first, each checked by conf's parser."""
-        values = [("MAINTENANCE_MODE", action)]
-        moments: dict[str, dt.datetime] = {}
-        for option, name in (
-            ("starts_at", "MAINTENANCE_MODE_STARTS_AT"),
-            ("ends_at", "MAINTENANCE_MODE_ENDS_AT"),
-        ):
-            raw = options.get(option)
-            if raw is None:
-                continue
-            try:
-                moments[option] = parsers.parse_datetime_utc(name, raw)
-            except InvalidValue as exc:
-                flag = "--" + option.replace("_", "-")
-                raise CommandError(
-                    f"{flag}={raw!r} is not valid: expected {exc.expected}."
-                ) from None
-            values.append(
-                (
-                    name,
-                    moments[option].astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-                )
-            )
-        if "ends_at" in moments and moments["ends_at"].timestamp() <= time.time():
-            raise CommandError(
-                f"--ends-at={options['ends_at']!r} is in the past: maintenance would never "
-                "be active."
-            )
-        if (
-            "starts_at" in moments
-            and "ends_at" in moments
-            and moments["starts_at"] >= moments["ends_at"]
-        ):
-            raise CommandError(
-                f"--starts-at={options['starts_at']!r} is not before "
-                f"--ends-at={options['ends_at']!r}: the window would be empty."
-            )
-        message = options.get("message")
-        if message is not None:
-            if parsers.is_empty(message):
-                raise CommandError("--message='' is not valid: expected some text.")
-            values.append(("MAINTENANCE_MODE_MESSAGE", parsers.parse_text("--message", message)))
-        return values
+        """The variables to set, ``MAINTENANCE_MODE`` first, each checked by its parser."""
+        values: list[tuple[str, object]] = [("MAINTENANCE_MODE", action)]
+        if options.get("read_only"):
+            if action != "on":
+                raise CommandError("--read-only goes with on only.")
+            values.append(("MAINTENANCE_MODE_READ_ONLY", "true"))
+        if options.get("url") is not None and not options.get("with_secret"):
+            raise CommandError("--url goes with --with-secret only.")
+        if options.get("with_secret"):
+            if action != "on" or options.get("bypass_secret") is not None:
+                raise CommandError("--with-secret goes with on only, without --bypass-secret.")
+            options["bypass_secret"] = secret.new_secret()
+            options["bypass_link"] = secret.link(options["bypass_secret"], options.get("url"))
+        values += [(name, options[o]) for o, name in VALUE_OPTIONS if options.get(o) is not None]
+        labels = {name: "--" + o.replace("_", "-") for o, name in VALUE_OPTIONS}
+        try:
+            return writes.check_values(values, labels=labels)
+        except writes.WriteError as exc:
+            raise CommandError(str(exc)) from None
 
     def _check_names(self, options: dict[str, Any]) -> None:
         app, namespace = options.get("app"), options.get("namespace")
@@ -190,11 +122,23 @@ class Command(BaseCommand):
     # --- the actions ------------------------------------------------------------------
 
     def handle(self, *args: Any, **options: Any) -> None:
+        platform_option = (options.get("platform") or "").strip().lower()
+        if options["action"] is None and platform_option == "list":
+            plans.render_list(platforms.detect(os.environ, self.detection_root), self.stdout.write)
+            return
+        if options["action"] is None:
+            raise CommandError(
+                "Say what to do: on or off (print the switch for this platform, or --write "
+                "it), status, is-active or unset NAME ... (see --help)."
+            )
         action: str = options["action"]
         if options["json"] and action != "status":
             raise CommandError("--json goes with status only.")
         if options["write"] and action in ("status", "is-active"):
             raise CommandError("--write goes with on or off only.")
+        for note in ("reason", "by"):
+            if options.get(note) is not None and action in ("on", "off") and not options["write"]:
+                raise CommandError(f"--{note} goes with --write (it is recorded with the write).")
         names = options.get("names") or []
         if names and action != "unset":
             raise CommandError(f"{names[0]!r}: variable names go with unset only.")
@@ -216,7 +160,9 @@ class Command(BaseCommand):
         values = self._values(action, options)
         runtime = _runtime(check_template=False)
         if options["write"]:
-            self._write(runtime, values)
+            self._write(runtime, values, options)
+            if options.get("bypass_link"):
+                self.stdout.write(options["bypass_link"])
             return
         detection = self._platform(options.get("platform"), runtime)
         hints = platforms.context(detection.name, os.environ, self.detection_root)
@@ -234,6 +180,8 @@ class Command(BaseCommand):
         except platforms.Unprintable as exc:
             raise CommandError(f"{exc} Nothing printed for {detection.name}.") from None
         self.stdout.write(text, ending="")
+        if options.get("bypass_link"):
+            self.stdout.write(options["bypass_link"])
 
     def _is_active(self) -> None:
         """Exit 0 when maintenance is active here, 1 when not; print nothing (as
@@ -289,61 +237,23 @@ class Command(BaseCommand):
             return
         status.render(data, self.stdout.write, self.style.ERROR)
 
-    def _write(self, runtime: live.Runtime, values: list[tuple[str, str]]) -> None:
-        if live_write.write_store(self, runtime, values, reason):
-            self._warn_if_inactive(values, _runtime(check_template=False).state(), time.time())
-            return
-        config = runtime.base.config
-        path = config.config_path
-        if not path:
-            raise CommandError(
-                "Nothing to write to: MAINTENANCE_MODE_CONFIG_PATH is not set "
-                "(set it to a directory, one file per variable, or a dotenv "
-                "file)."
-            )
-        if os.path.isdir(path):
-            directory = path
-        elif os.path.isfile(path):
-            directory = os.path.dirname(os.path.abspath(path))
-        elif not os.path.lexists(path):
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: create "
-                "the directory (or the dotenv file) first."
-            )
-        else:
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is neither a directory "
-                "nor a regular file: nothing written."
-            )
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise CommandError(
-                f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: nothing written."
-            )
-        # The switch goes last, so that it flips with its window and message in place. Every
-        # value is checked before any is written; a dotenv file is changed in one rename.
-        ordered = [*values[1:], values[0]]
+    def _write(self, runtime: live.Runtime, values: list[tuple[str, str]], options: Any) -> None:
         try:
-            targets = sources.write_values(path, ordered)
-        except sources.WriteRefused as exc:
-            raise CommandError(f"{exc}; nothing written.") from None
-        except OSError as exc:
-            hint = (
-                " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
-                "instead, see `maintenance_mode on --platform kubernetes`)"
-                if getattr(exc, "errno", None) == 30
-                else ""
-            )
-            raise CommandError(
-                f"Cannot write into {path!r}: {exc.strerror or exc}{hint}; "
-                "`maintenance_mode status` shows what is in force."
-            ) from None
-        for (name, value), target in zip(ordered, targets, strict=True):
-            self.stdout.write(f"{name}={value} written to {target}")
+            written = writes.write(runtime, values, reason=options["reason"], by=options["by"])
+        except writes.WriteError as exc:
+            raise CommandError(str(exc)) from None
+        for line in written.lines:
+            self.stdout.write(line)
         after = _runtime(check_template=False).state()
         now = time.time()
-        state = "active" if after.is_active(now) else "not active"
         self._warn_if_inactive(values, after, now)
-        self.stdout.write(
-            f"Maintenance is now {state} here ({reason(after, now)}); running servers "
-            f"pick it up within {config.reload_interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
-        )
+        state = "active" if after.is_active(now) else "not active"
+        interval = runtime.base.config.reload_interval
+        if written.store:
+            seen = live_write.seen_within(interval)
+            self.stdout.write(f"Maintenance is now {state} ({reason(after, now)}); {seen}.")
+        else:
+            self.stdout.write(
+                f"Maintenance is now {state} here ({reason(after, now)}); running servers "
+                f"pick it up within {interval:g} s (MAINTENANCE_MODE_RELOAD_INTERVAL)."
+            )

@@ -1,0 +1,337 @@
+"""The one writer of the live source: ``maintenance_mode on|off --write``, the Python API
+(:func:`maintenance_env.enable`, :func:`maintenance_env.disable`) and the admin page all
+write through :func:`write`.
+
+- Every value is checked first, by its variable's own parser, and the window is checked as
+  a whole (an end in the past, a start not before the end); on any error nothing is
+  written and :class:`WriteError` says why in one line.
+- The shared store (``MAINTENANCE_MODE_CACHE``) is written when it is set, in one
+  ``set_many``; otherwise the mounted config (``MAINTENANCE_MODE_CONFIG_PATH``), the
+  switch last, so that it flips with its window and message in place.
+- Who wrote and why (``changed_by``, ``reason``) go into the shared store only, beside
+  ``changed_at``, as :data:`BY_KEY` and :data:`REASON_KEY`. The mounted config holds only
+  ``MAINTENANCE_MODE_*`` variables; writing it, the record is logged, not stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import getpass
+import logging
+import os
+import socket
+import time
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from maintenance_env import parsers, sources
+from maintenance_env.live import Runtime
+from maintenance_env.runtime import get_runtime
+from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError
+from maintenance_env.variables import VARIABLES
+
+if TYPE_CHECKING:
+    from maintenance_env.status_report import Status
+
+__all__ = [
+    "BY_KEY",
+    "MAX_NOTE_LENGTH",
+    "REASON_KEY",
+    "WriteError",
+    "Written",
+    "check_note",
+    "check_values",
+    "default_by",
+    "disable",
+    "enable",
+    "write",
+]
+
+logger = logging.getLogger("maintenance_env")
+
+#: Who made the last write (text), in the shared store beside ``changed_at``.
+BY_KEY = KEY_PREFIX + "changed_by"
+#: Why (text, or absent), in the shared store beside ``changed_at``.
+REASON_KEY = KEY_PREFIX + "reason"
+#: The longest ``reason`` or ``changed_by`` accepted, in characters.
+MAX_NOTE_LENGTH = 500
+
+_WINDOW = ("MAINTENANCE_MODE_STARTS_AT", "MAINTENANCE_MODE_ENDS_AT")
+
+
+class WriteError(Exception):
+    """The live source was not written: no writable live source, it cannot be reached, or
+    a value is bad. The message is one line naming the value or the source; nothing was
+    written (for a store that failed half-way, the message says so)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What :func:`write` did: ``lines`` say each value and where it went (credentials
+    masked); ``store`` is true for the shared store, false for the mounted config."""
+
+    lines: tuple[str, ...]
+    store: bool
+
+
+def default_by() -> str:
+    """``user@host`` of this process (the OS user; ``unknown`` when it cannot be told)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name, no USER variable, no passwd entry
+        user = "unknown"
+    try:
+        host = socket.gethostname()
+    except OSError:
+        host = "unknown"
+    return f"{user}@{host}"
+
+
+def check_note(label: str, value: object) -> str | None:
+    """``reason`` or ``changed_by`` text, trimmed; ``None`` when empty. Data only: one line
+    of printable text, at most :data:`MAX_NOTE_LENGTH` characters, else :class:`WriteError`
+    naming ``label``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WriteError(f"{label}={value!r} is not valid: expected text.")
+    text = value.strip()
+    if not text:
+        return None
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
+        raise WriteError(
+            f"{label}={value!r} is not valid: expected one line without control characters."
+        )
+    if len(text) > MAX_NOTE_LENGTH:
+        raise WriteError(
+            f"{label} is not valid: expected at most {MAX_NOTE_LENGTH} characters, got {len(text)}."
+        )
+    return text
+
+
+def _text_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        moment = parsers.parse_datetime_utc("", value)
+        return moment.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def check_values(
+    values: Sequence[tuple[str, object]], *, labels: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Each ``(variable name, value)`` checked by that variable's parser and turned into
+    the text to write (datetimes in ISO 8601 UTC). ``labels`` name a value in errors (a
+    command's ``--ends-at``); the variable's name by default.
+
+    Raises :class:`WriteError` (one line) for an unknown or non-live variable, a value the
+    parser refuses, an end in the past, or a start not before the end."""
+    labels = labels or {}
+    checked: list[tuple[str, str]] = []
+    moments: dict[str, dt.datetime] = {}
+    for name, raw in values:
+        var = VARIABLES.get(name)
+        label = labels.get(name, name)
+        if var is None or not var.live:
+            raise WriteError(f"{label} cannot be written to a live source: nothing written.")
+        if raw is None or (isinstance(raw, str) and parsers.is_empty(raw)):
+            raise WriteError(f"{label}='' is not valid: expected some text or a value.")
+        text = raw if isinstance(raw, str) else _text_of(raw)
+        try:
+            parsed = var.parse(name, text)
+        except parsers.InvalidValue as exc:
+            shown = "'***'" if var.secret else repr(raw if isinstance(raw, str) else text)
+            raise WriteError(f"{label}={shown} is not valid: expected {exc.expected}.") from None
+        if name in _WINDOW:
+            moments[name] = parsed
+            text = _text_of(parsed)
+        elif isinstance(parsed, str):
+            text = parsed  # trimmed, as it reads back
+        checked.append((name, text))
+    start, end = (moments.get(name) for name in _WINDOW)
+    given = {n: dict(values).get(n) for n in _WINDOW}
+    if end is not None and end.timestamp() <= time.time():
+        raise WriteError(
+            f"{labels.get(_WINDOW[1], _WINDOW[1])}={given[_WINDOW[1]]!r} is in the past: "
+            "maintenance would never be active."
+        )
+    if start is not None and end is not None and start >= end:
+        raise WriteError(
+            f"{labels.get(_WINDOW[0], _WINDOW[0])}={given[_WINDOW[0]]!r} is not before "
+            f"{labels.get(_WINDOW[1], _WINDOW[1])}={given[_WINDOW[1]]!r}: the window would "
+            "be empty."
+        )
+    return checked
+
+
+def _live_names() -> list[str]:
+    return [name for name, var in VARIABLES.items() if var.live]
+
+
+def _write_store(
+    runtime: Runtime, values: Sequence[tuple[str, str]], by: str, reason: str | None
+) -> Written | None:
+    config = runtime.base.config
+    if not config.cache:
+        return None
+    store = SharedStore(config.cache, _live_names(), config.reload_interval, background=False)
+    record: dict[str, str | None] = dict(values)
+    # The record goes in the same set_many: a key is KEY_PREFIX + name.
+    record[BY_KEY.removeprefix(KEY_PREFIX)] = by
+    record[REASON_KEY.removeprefix(KEY_PREFIX)] = reason
+    try:
+        keys = store.write(record)
+    except StoreError as exc:
+        raise WriteError(str(exc)) from None
+    lines = tuple(
+        f"{name}={VARIABLES[name].show(value)} written to {store.label} "
+        f"(key {keys[name]!r}, no expiry)"
+        for name, value in values
+    )
+    return Written(lines, store=True)
+
+
+def _config_directory(path: str) -> str:
+    if os.path.isdir(path):
+        return path
+    if os.path.isfile(path):
+        return os.path.dirname(os.path.abspath(path))
+    if not os.path.lexists(path):
+        raise WriteError(
+            f"MAINTENANCE_MODE_CONFIG_PATH={path!r} does not exist: create "
+            "the directory (or the dotenv file) first."
+        )
+    raise WriteError(
+        f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is neither a directory "
+        "nor a regular file: nothing written."
+    )
+
+
+def _write_config(
+    runtime: Runtime, values: Sequence[tuple[str, str]], by: str, reason: str | None
+) -> Written:
+    path = runtime.base.config.config_path
+    if not path:
+        raise WriteError(
+            "Nothing to write to: MAINTENANCE_MODE_CONFIG_PATH is not set (set it to a "
+            "directory, one file per variable, or a dotenv file; or set MAINTENANCE_MODE_CACHE "
+            "to write the shared store)."
+        )
+    directory = _config_directory(path)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise WriteError(
+            f"MAINTENANCE_MODE_CONFIG_PATH={path!r} is not writable here: nothing written."
+        )
+    # The switch goes last, so that it flips with its window and message in place.
+    switch = [item for item in values if item[0] == "MAINTENANCE_MODE"]
+    ordered = [item for item in values if item[0] != "MAINTENANCE_MODE"] + switch
+    try:
+        targets = sources.write_values(path, ordered)
+    except sources.WriteRefused as exc:
+        raise WriteError(f"{exc}; nothing written.") from None
+    except TimeoutError as exc:
+        raise WriteError(f"Cannot write into {path!r}: {exc}; nothing written.") from None
+    except OSError as exc:
+        hint = (
+            " (a ConfigMap or Secret volume is read-only: change the ConfigMap "
+            "instead, see `maintenance_mode on --platform kubernetes`)"
+            if getattr(exc, "errno", None) == 30
+            else ""
+        )
+        raise WriteError(
+            f"Cannot write into {path!r}: {exc.strerror or exc}{hint}; "
+            "`maintenance_mode status` shows what is in force."
+        ) from None
+    # The mounted config holds variables only: who and why are logged, not stored.
+    logger.info(
+        "maintenance_env: %s written to %s by %r%s",
+        ", ".join(name for name, _ in ordered),
+        path,
+        by,
+        f" ({reason!r})" if reason else "",
+    )
+    lines = tuple(
+        f"{name}={VARIABLES[name].show(value)} written to {target}"
+        for (name, value), target in zip(ordered, targets, strict=True)
+    )
+    return Written(lines, store=False)
+
+
+def write(
+    runtime: Runtime,
+    values: Sequence[tuple[str, object]],
+    *,
+    reason: str | None = None,
+    by: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Written:
+    """Write ``values`` (variable name, value) into the live source of ``runtime``: the
+    shared store when ``MAINTENANCE_MODE_CACHE`` is set, else the mounted config.
+
+    Every value is checked first (:func:`check_values`); ``reason`` and ``by`` (default
+    :func:`default_by`) by :func:`check_note`. Raises :class:`WriteError` (one line,
+    nothing written) when a value is bad or the source cannot be written."""
+    checked = check_values(values, labels=labels)
+    note = check_note("reason", reason)
+    who = check_note("by", by) or default_by()
+    return _write_store(runtime, checked, who, note) or _write_config(runtime, checked, who, note)
+
+
+def _write_and_read(
+    switch: str, values: Mapping[str, object], *, reason: str | None, by: str | None
+) -> Status:
+    # Imported here: the status module imports the platform detection, which writing needs not.
+    from maintenance_env.status_report import build_status
+
+    pairs: list[tuple[str, object]] = [("MAINTENANCE_MODE", switch)]
+    for given, value in values.items():
+        name = "MAINTENANCE_MODE_" + given.upper()
+        if not given.islower() or name not in VARIABLES or name == "MAINTENANCE_MODE_":
+            raise WriteError(
+                f"{given}={value!r} is not a variable: expected a lower-case name such as "
+                "message or ends_at (MAINTENANCE_MODE_ without its prefix)."
+            )
+        pairs.append((name, value))
+    try:
+        runtime = get_runtime()
+    except ImproperlyConfigured:
+        runtime = Runtime(background=False)
+    write(runtime, pairs, reason=reason, by=by)
+    runtime.refresh()
+    return build_status(runtime, runtime.state())
+
+
+def enable(
+    *, read_only: bool = False, reason: str | None = None, by: str | None = None, **values: Any
+) -> Status:
+    """Turn maintenance on in the live source (the shared store when
+    ``MAINTENANCE_MODE_CACHE`` is set, else the mounted config), as
+    ``maintenance_mode on --write`` does, and return the new :class:`Status`.
+
+    ``read_only=True`` also sets ``MAINTENANCE_MODE_READ_ONLY``. ``values`` are variables
+    without their ``MAINTENANCE_MODE_`` prefix, lower-case: ``message="…"``,
+    ``ends_at=datetime`` (aware, or naive = UTC), ``retry_after=600``. ``reason`` (text)
+    and ``by`` (text, default ``user@host``) are recorded with the write in the shared
+    store. Every value is checked first.
+
+    Raises :class:`maintenance_env.WriteError` (one line, nothing written) for a bad
+    value, when there is no writable live source, or when it cannot be reached.
+    """
+    if read_only:
+        values = {"read_only": True, **values}
+    return _write_and_read("on", values, reason=reason, by=by)
+
+
+def disable(*, reason: str | None = None, by: str | None = None) -> Status:
+    """Turn maintenance off in the live source, as ``maintenance_mode off --write`` does,
+    and return the new :class:`Status`. ``reason`` and ``by`` as for :func:`enable`.
+
+    Raises :class:`maintenance_env.WriteError` (one line, nothing written) when there is
+    no writable live source or it cannot be reached.
+    """
+    return _write_and_read("off", {}, reason=reason, by=by)
