@@ -356,6 +356,12 @@ class Config:
         "E028",
         "int",
     )
+    except_permissions: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS", _permissions, (), "E030", "permission list"
+    )
+    except_groups: tuple[str, ...] = variable(
+        "MAINTENANCE_MODE_EXCEPT_GROUPS", parsers.parse_list, (), "E031", "group list"
+    )
     webhook_url: str | None = variable(
         "MAINTENANCE_MODE_WEBHOOK_URL",
         _webhook_url,
@@ -365,12 +371,6 @@ class Config:
         secret=True,
         live=False,
         conceal=_masked_webhook,
-    )
-    except_permissions: tuple[str, ...] = variable(
-        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS", _permissions, (), "E030", "permission list"
-    )
-    except_groups: tuple[str, ...] = variable(
-        "MAINTENANCE_MODE_EXCEPT_GROUPS", parsers.parse_list, (), "E031", "group list"
     )
 
     @property

@@ -177,6 +177,13 @@ def _write_store(
     runtime: Runtime, values: Sequence[tuple[str, str]], by: str, reason: str | None
 ) -> Written | None:
     config = runtime.base.config
+    refused = next((p for p in runtime.base.problems if p.name == "MAINTENANCE_MODE_CACHE"), None)
+    if refused is not None:
+        # Never a fallback to the mounted config: the servers read the store, not the file.
+        raise WriteError(
+            f"{refused}: nothing written (the servers read the shared store, so the mounted "
+            "config is not written instead)"
+        )
     if not config.cache:
         return None
     store = SharedStore(config.cache, _live_names(), config.reload_interval, background=False)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from maintenance_env import conf
+from maintenance_env import runtime
 from tests.settings import INSTALLED_APPS, MIDDLEWARE, TEMPLATES
 
 ADMIN_APPS = [*INSTALLED_APPS, "django.contrib.admin", "django.contrib.messages"]
@@ -45,13 +45,13 @@ def config(tmp_path: Path) -> Iterator[Path]:
         ROOT_URLCONF="tests.urls_admin",
         MAINTENANCE_MODE_CONFIG_PATH=str(tmp_path),
     ):
-        conf.reset()
+        runtime.reset()
         call_command("migrate", "admin", verbosity=0)  # the test database has no admin log
         yield tmp_path
         from django.contrib.admin.models import LogEntry
 
         LogEntry.objects.all().delete()  # the flush after the test no longer sees the admin
-    conf.reset()
+    runtime.reset()
 
 
 def permitted() -> User:

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import include, path
 
-from maintenance_env import conf
+from maintenance_env import runtime
 
 urlpatterns = [path("maintenance/", include("maintenance_env.urls"))]
 
@@ -44,10 +44,10 @@ def urls() -> object:
     MAINTENANCE_MODE_BYPASS_SECRET="s3cret-s3cret-s3cret-s3cret",
 )
 def test_status_json_passes_maintenance_and_says_no_secret() -> None:
-    conf.reset()
+    runtime.reset()
     ends = later(2)
     with override_settings(MAINTENANCE_MODE_ENDS_AT=ends):
-        conf.reset()
+        runtime.reset()
         response = Client().get("/maintenance/status.json")
     assert response.status_code == 200
     data = response.json()
@@ -68,7 +68,7 @@ def test_status_json_passes_maintenance_and_says_no_secret() -> None:
 def test_status_json_when_a_window_is_to_come() -> None:
     starts, ends = later(1), later(2)
     with override_settings(MAINTENANCE_MODE_STARTS_AT=starts, MAINTENANCE_MODE_ENDS_AT=ends):
-        conf.reset()
+        runtime.reset()
         data = Client().get("/maintenance/status.json").json()
     assert data["active"] is False
     assert (data["next_starts_at"], data["next_ends_at"]) == (starts, ends)
@@ -76,5 +76,5 @@ def test_status_json_when_a_window_is_to_come() -> None:
 
 
 def test_status_json_refuses_a_post() -> None:
-    conf.reset()
+    runtime.reset()
     assert Client().post("/maintenance/status.json").status_code == 405

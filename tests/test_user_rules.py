@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client, override_settings
 
-from maintenance_env import conf
+from maintenance_env import runtime
 from maintenance_env.checks import check_configuration
 
 
@@ -34,7 +34,7 @@ def logged_in(user: User) -> Client:
 @pytest.mark.django_db
 @override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_PERMISSIONS="auth.view_user")
 def test_a_user_with_the_permission_passes_one_without_does_not() -> None:
-    conf.reset()
+    runtime.reset()
     assert logged_in(user_with("auth.view_user")).get("/").status_code == 200
     User.objects.all().delete()
     assert logged_in(user_with("auth.add_user")).get("/").status_code == 503
@@ -44,7 +44,7 @@ def test_a_user_with_the_permission_passes_one_without_does_not() -> None:
 @pytest.mark.django_db
 @override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_GROUPS="Support, On call")
 def test_a_member_of_a_group_passes_with_one_query(django_assert_max_num_queries: Any) -> None:
-    conf.reset()
+    runtime.reset()
     client = logged_in(user_with(group="On call"))
     with django_assert_max_num_queries(3):  # session, user, one for the groups
         assert client.get("/").status_code == 200
@@ -62,7 +62,7 @@ def test_a_member_of_a_group_passes_with_one_query(django_assert_max_num_queries
 def test_many_groups_and_permissions_cost_no_more_queries(
     django_assert_max_num_queries: Any,
 ) -> None:
-    conf.reset()
+    runtime.reset()
     client = logged_in(user_with())
     # session, user, user permissions, group permissions, one for the groups
     with django_assert_max_num_queries(5):
@@ -72,7 +72,7 @@ def test_many_groups_and_permissions_cost_no_more_queries(
 @pytest.mark.django_db
 @override_settings(MAINTENANCE_MODE=False, MAINTENANCE_MODE_EXCEPT_GROUPS="Support")
 def test_no_query_when_maintenance_is_off(django_assert_num_queries: Any) -> None:
-    conf.reset()
+    runtime.reset()
     client = Client()
     with django_assert_num_queries(0):
         assert client.get("/").status_code == 200
@@ -81,7 +81,7 @@ def test_no_query_when_maintenance_is_off(django_assert_num_queries: Any) -> Non
 @pytest.mark.django_db
 @override_settings(MAINTENANCE_MODE=True, MAINTENANCE_MODE_EXCEPT_GROUPS="Support")
 def test_an_error_while_checking_groups_means_not_exempt(monkeypatch: pytest.MonkeyPatch) -> None:
-    conf.reset()
+    runtime.reset()
     client = logged_in(user_with(group="Support"))
     from maintenance_env import user_rules
 
@@ -95,7 +95,7 @@ def test_an_error_while_checking_groups_means_not_exempt(monkeypatch: pytest.Mon
 @pytest.mark.parametrize("value", ["view_user", "auth.", "auth.view user", "a.b.c"])
 def test_a_bad_permission_is_a_check_error(value: str) -> None:
     with override_settings(MAINTENANCE_MODE_EXCEPT_PERMISSIONS=value):
-        conf.reset()
+        runtime.reset()
         ids = [message.id for message in check_configuration(None)]
-    conf.reset()
+    runtime.reset()
     assert "maintenance_env.E030" in ids
