@@ -89,6 +89,14 @@ SWALLOWING_OPTIONS: dict[str, tuple[str, object]] = {
     DJANGO_REDIS_BACKEND: ("IGNORE_EXCEPTIONS", False),
     PYMEMCACHE_BACKEND: ("ignore_exc", False),
 }
+#: ``OPTIONS`` the store sets whatever the alias says, because the client's own defaults
+#: hide an outage: pymemcache's ``HashClient`` answers "not found" for a failing server
+#: between its retries (``retry_attempts``, ``retry_timeout``), then leaves the server out
+#: for ``dead_timeout`` seconds; with no retries and no dead time every read asks the
+#: server, and fails when it cannot answer.
+FORCED_OPTIONS: dict[str, dict[str, object]] = {
+    PYMEMCACHE_BACKEND: {"retry_attempts": 0, "dead_timeout": 0},
+}
 #: Backends that delete entries past ``MAX_ENTRIES`` (300 unless ``OPTIONS`` set it).
 CULLING_BACKENDS = (DATABASE_BACKEND, FILE_BACKEND)
 #: Backends that cannot carry a switch across a fleet: what they are, and who a value
@@ -313,6 +321,7 @@ def store_params(
         if options.get(name):
             dropped.append(name)
         options[name] = forced
+    options.update(FORCED_OPTIONS.get(params["BACKEND"], {}))
     params["OPTIONS"] = options
     return params, dropped
 

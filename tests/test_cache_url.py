@@ -287,3 +287,25 @@ def test_a_password_is_masked_by_parsing_the_url(password: str) -> None:
             assert password not in shown
             assert "b9Q" not in shown
             assert "***" in shown
+
+
+@pytest.mark.parametrize(
+    "caches",
+    [
+        None,
+        {
+            "mc": {
+                "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                "LOCATION": "127.0.0.1:11211",
+                "OPTIONS": {"retry_attempts": 3, "dead_timeout": 60},
+            }
+        },
+    ],
+)
+def test_pymemcache_asks_the_server_on_every_read(caches: dict[str, Any] | None) -> None:
+    """pymemcache's HashClient answers "not found" between its retries and leaves a failed
+    server out for dead_timeout: the store turns both off, whatever the alias says."""
+    setting = "pymemcache://127.0.0.1:11211" if caches is None else "mc"
+    params, _ = cache_url.store_params(setting, caches)
+    assert params["OPTIONS"]["retry_attempts"] == 0
+    assert params["OPTIONS"]["dead_timeout"] == 0

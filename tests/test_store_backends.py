@@ -338,7 +338,6 @@ def test_django_redis_cache_over_tls_with_a_self_signed_certificate(
 
 
 @pytest.mark.redis
-@pytest.mark.xfail(strict=False, reason=NEEDS_STORE)
 def test_a_rediss_url_with_ssl_cert_reqs_none_builds_djangos_redis_cache(
     redis_servers: Callable[..., RedisServer], processes: Processes
 ) -> None:
@@ -357,7 +356,6 @@ def test_django_redis_cache_on_a_unix_socket(
 
 
 @pytest.mark.redis
-@pytest.mark.xfail(strict=False, reason=NEEDS_STORE)
 def test_a_unix_socket_url(redis_servers: Callable[..., RedisServer], processes: Processes) -> None:
     server = redis_servers(unix=True)
     assert server.url.startswith("unix://")
@@ -405,7 +403,6 @@ def test_a_hung_redis_keeps_the_last_values_and_reads_resume_without_a_restart(
 
 
 @pytest.mark.redis
-@pytest.mark.xfail(strict=False, reason=NEEDS_RECUT + ": the store ignores KEY_PREFIX/VERSION")
 def test_releases_with_their_own_key_prefix_and_version_share_one_switch(
     redis_server: RedisServer, fleet: Callable[..., FleetProcess]
 ) -> None:
@@ -425,12 +422,6 @@ def test_releases_with_their_own_key_prefix_and_version_share_one_switch(
 
 
 @pytest.mark.memcached
-@pytest.mark.xfail(
-    strict=False,
-    reason="pymemcache's HashClient answers misses, not errors, for a failing server between "
-    "retries, then keeps it out for dead_timeout (60 s): an outage reads as an empty store "
-    "(not fixed on any branch yet)",
-)
 def test_pymemcache_cache(memcached_server: MemcachedServer, processes: Processes) -> None:
     exercise(processes(Backend(memcached_server.url, memcached_server)))
 
@@ -468,7 +459,6 @@ def test_database_cache_on_postgresql_flips_across_processes(
 
 
 @pytest.mark.postgresql
-@pytest.mark.xfail(strict=False, reason=NEEDS_RECUT + ": a new connection after a restart")
 def test_database_cache_on_postgresql_survives_a_restart(
     postgresql_server: PostgresServer, processes: Processes
 ) -> None:
