@@ -121,7 +121,9 @@ def _text(value: object) -> object:
     try:
         shown = repr(value)
     except Exception:
-        shown = object.__repr__(value)
+        # Not object.__repr__: its address changes with every read (a value unpickled
+        # afresh), and one bad value must be one line, not one per read.
+        shown = "(cannot be shown)"
     if len(shown) > 80:
         shown = shown[:80] + "…"
     return Foreign(f"<a {type(value).__name__} in the store, not text: {shown}>")
