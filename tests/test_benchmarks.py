@@ -187,6 +187,7 @@ def test_asgi_maintenance_response_adds_only_djangos_error_log_hop(env: Env) -> 
 # --- the harness ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_interleave_measures_every_case_every_round() -> None:
     calls: list[str] = []
     cases = [
@@ -347,6 +348,7 @@ def test_store_tables_and_targets() -> None:
     assert hung_table({}, []) == []
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_scale_rows_serve_maintenance_and_are_measured() -> None:
     # The lists hold nothing that lets the prebuilt request through: both answer 503.
     cases = inprocess._scale_cases()

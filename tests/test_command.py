@@ -539,6 +539,7 @@ def test_is_active_exits_0_when_active_and_1_when_not(env: Env, tmp_path: Path) 
     assert out.getvalue() == err.getvalue() == ""
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_is_active_as_a_process(tmp_path: Path) -> None:
     config = tmp_path / "maintenance"
     config.mkdir()

@@ -247,6 +247,7 @@ def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_example_settings_pass_the_checks(tmp_path: Path) -> None:
     for args in (["check", "--fail-level", "WARNING"], ["makemigrations", "--check", "--dry-run"]):
         result = manage(tmp_path, *args)

@@ -84,6 +84,7 @@ def read_back(path: Path, name: str) -> object:
 
 @PROPERTY
 @given(value=values, lines=other_lines, newline=st.sampled_from(["\n", "\r\n"]))
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_dotenv_writes_read_back_exactly_or_touch_nothing(
     tmp_path_factory: pytest.TempPathFactory, value: str, lines: list[str], newline: str
 ) -> None:
@@ -108,6 +109,7 @@ def test_dotenv_writes_read_back_exactly_or_touch_nothing(
 
 @PROPERTY
 @given(value=values)
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_dotenv_writes_into_a_new_file_read_back_exactly(
     tmp_path_factory: pytest.TempPathFactory, value: str
 ) -> None:
@@ -287,6 +289,7 @@ def test_a_refused_value_after_an_accepted_one_writes_nothing(
 
 @PROPERTY
 @given(value=values)
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_directory_writes_read_back_exactly_or_touch_nothing(
     tmp_path_factory: pytest.TempPathFactory, value: str
 ) -> None:
@@ -327,6 +330,7 @@ LIVE = tuple(name for name, var in VARIABLES.items() if var.live)
         st.sampled_from(LIVE), st.one_of(st.none(), values), min_size=1, max_size=4
     )
 )
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_what_the_store_writes_is_what_it_reads(written: dict[str, str | None]) -> None:
     store = SharedStore("store", LIVE, 1.0, caches=STORE_CACHES, background=False)
     cache = build_cache("store", STORE_CACHES)

@@ -518,6 +518,7 @@ def _suffix(n: int) -> str:
 @example(["sun 02:30-04:00", "sat 23:00-01:00"], BERLIN_SPRING, None, 1800)
 @example(["sat 23:15-23:45"], SAO_PAULO_AUTUMN, None, 0)
 @example(["sun 00:00-01:00", "daily 00:30-02:00"], SAO_PAULO_SPRING, (0, 2000), 60)
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_active_exactly_when_a_naive_walk_says(
     windows: list[str],
     zone_origin: tuple[ZoneInfo, dt.datetime],

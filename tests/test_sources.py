@@ -332,6 +332,7 @@ def _write_keys(path: str, keys: list[str]) -> None:
         write_value(path, key, "1")
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
     path = tmp_path / "maintenance.env"
     path.write_text("MAINTENANCE_MODE=off\n")

@@ -12,6 +12,7 @@ from tests.redis_server import RedisServer
 from tests.test_example_project import manage
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_without_redis_url_there_is_no_store(tmp_path: Path) -> None:
     result = manage(tmp_path, "maintenance_mode", "status", "--json")
     assert result.returncode == 0, result.stderr

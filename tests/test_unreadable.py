@@ -294,6 +294,7 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow  # seconds: out of make test-fast, in make test
 def test_many_unknown_files_make_one_note(crowded: Path) -> None:
     snapshot = read_mounted(str(crowded))
     assert dict(snapshot.values) == {"MAINTENANCE_MODE": "on"}
