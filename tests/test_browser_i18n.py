@@ -187,6 +187,7 @@ def site_policies() -> list[Any]:
     return policies
 
 
+@pytest.mark.usefixtures("frozen_clock")  # the window below starts two hours from now
 @pytest.mark.parametrize("site", site_policies())
 def test_under_a_site_policy_page_and_banner_are_styled(
     chromium: Browser, site: dict[str, Any]
@@ -200,7 +201,7 @@ def test_under_a_site_policy_page_and_banner_are_styled(
     # Announced, not yet active: every page shows the banner.
     with override_settings(
         MAINTENANCE_MODE=True,
-        MAINTENANCE_MODE_STARTS_AT="2999-12-01T02:00:00Z",
+        MAINTENANCE_MODE_STARTS_AT="2040-05-25T06:00:00Z",  # within ANNOUNCE's day
         ROOT_URLCONF=__name__,
         **site,
     ):
