@@ -46,8 +46,8 @@ test: $(STAMP)
 # Everything but real servers, the browser, kubectl, redis-server, memcached, PostgreSQL and
 # the load tests, with 100 generated inputs per property test instead of 300, on every core
 # (pytest-xdist); no coverage, no linters. Under a minute on two cores.
-FAST := not server and not browser and not kubectl and not redis and not memcached \
-	and not postgresql and not slow
+# The expression lives in .ci/fast-markers, read by nox and .ci/test-wheel too.
+FAST := $(shell cat .ci/fast-markers)
 test-fast: $(STAMP)
 	PROPERTY_EXAMPLES=100 $(BIN)/python -m pytest -m "$(FAST)" -n auto $(PYTEST_ARGS)
 

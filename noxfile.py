@@ -13,6 +13,8 @@ Django 5.2 LTS and Python 3.10; the main run has the newest.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -69,7 +71,12 @@ def tests(session: nox.Session, django: str) -> None:
         session.error(f"wanted Django {django}.x, got {version}")
     session.log(f"Django {version}")
     screenshots = f"build/screenshots/django{django}-python{session.python}"
-    session.run("python", "-m", "pytest", *session.posargs, env={"SCREENSHOT_DIR": screenshots})
+    # As make test runs it: the in-process tests on every core (pytest-xdist), then the tests
+    # that start real processes, one at a time.
+    fast = Path(".ci/fast-markers").read_text().strip()
+    env = {"SCREENSHOT_DIR": screenshots}
+    session.run("python", "-m", "pytest", "-m", fast, "-n", "auto", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", "-m", f"not ({fast})", *session.posargs, env=env)
 
 
 @nox.session(python="3.10")
