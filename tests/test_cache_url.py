@@ -138,7 +138,12 @@ def test_the_store_ignores_options_that_swallow_errors(caplog: pytest.LogCapture
         },
     }
     params, dropped = cache_url.store_params("memcached", caches)
-    assert params["OPTIONS"] == {"ignore_exc": False, "no_delay": True}
+    assert params["OPTIONS"] == {
+        "ignore_exc": False,
+        "no_delay": True,
+        "retry_attempts": 0,
+        "dead_timeout": 0,
+    }
     assert dropped == ["ignore_exc"]
     params, dropped = cache_url.store_params("redis_plus", caches)
     # Forced off even when unset: DJANGO_REDIS_IGNORE_EXCEPTIONS would turn it on.
