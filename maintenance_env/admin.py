@@ -39,7 +39,7 @@ class MaintenanceForm(forms.Form):
         widget=forms.RadioSelect,
     )
     message = forms.CharField(required=False, max_length=2000)
-    ends_at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2027-01-01 04:00")
+    ends_at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2040-06-01 04:00")
     reason = forms.CharField(required=False, max_length=writes.MAX_NOTE_LENGTH)
 
     def values(self) -> list[tuple[str, object]]:

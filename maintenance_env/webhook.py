@@ -4,7 +4,7 @@ On each :data:`maintenance_env.signals.fleet_changed` (sent in one process of th
 change), :func:`receiver` starts a daemon thread that posts::
 
     {"text": "...", "active": true, "read_only": false, "message": "...",
-     "ends_at": "2026-12-24T06:00:00Z", "changed_by": "ops@deploy-1", "reason": "..."}
+     "ends_at": "2040-06-01T06:00:00Z", "changed_by": "ops@deploy-1", "reason": "..."}
 
 The ``text`` field makes it a Slack, Mattermost, Teams or Discord-compatible incoming webhook.
 Each try has a 5 s timeout; 3 tries with a backoff of 1 s, then 2 s; a failure is logged once
