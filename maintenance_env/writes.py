@@ -169,6 +169,19 @@ def check_values(
     return checked
 
 
+def unusable_store(runtime: Runtime, nothing: str = "nothing written") -> str | None:
+    """The one-line refusal when ``MAINTENANCE_MODE_CACHE`` is set but unusable (a typo, a
+    bad URL, a missing client), else ``None``: never a fallback to the mounted config,
+    which the servers would not read."""
+    refused = next((p for p in runtime.base.problems if p.name == "MAINTENANCE_MODE_CACHE"), None)
+    if refused is None:
+        return None
+    return (
+        f"{refused}: {nothing} (the servers read the shared store, so the mounted "
+        "config is not written instead)"
+    )
+
+
 def _live_names() -> list[str]:
     return [name for name, var in VARIABLES.items() if var.live]
 
@@ -177,13 +190,9 @@ def _write_store(
     runtime: Runtime, values: Sequence[tuple[str, str]], by: str, reason: str | None
 ) -> Written | None:
     config = runtime.base.config
-    refused = next((p for p in runtime.base.problems if p.name == "MAINTENANCE_MODE_CACHE"), None)
-    if refused is not None:
-        # Never a fallback to the mounted config: the servers read the store, not the file.
-        raise WriteError(
-            f"{refused}: nothing written (the servers read the shared store, so the mounted "
-            "config is not written instead)"
-        )
+    refusal = unusable_store(runtime)
+    if refusal is not None:
+        raise WriteError(refusal)
     if not config.cache:
         return None
     store = SharedStore(config.cache, _live_names(), config.reload_interval, background=False)

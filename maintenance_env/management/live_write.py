@@ -25,6 +25,7 @@ from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value
 from maintenance_env.sources.store import MIN_PAUSE, SharedStore
 from maintenance_env.variables import VARIABLES
+from maintenance_env.writes import unusable_store
 
 __all__ = [
     "command_runtime",
@@ -91,12 +92,9 @@ def _store(runtime: Runtime, nothing: str = "nothing written") -> SharedStore | 
     ``CommandError`` when it is set but unusable (a typo, a bad URL, a missing client):
     never a fallback to the mounted config, which the servers would not read."""
     config = runtime.base.config
-    refused = next((p for p in runtime.base.problems if p.name == "MAINTENANCE_MODE_CACHE"), None)
-    if refused is not None:
-        raise CommandError(
-            f"{refused}: {nothing} (the servers read the shared store, so the mounted "
-            "config is not written instead)"
-        )
+    refusal = unusable_store(runtime, nothing)
+    if refusal is not None:
+        raise CommandError(refusal)
     if not config.cache:
         return None
     return SharedStore(config.cache, live_names(), config.reload_interval, background=False)
