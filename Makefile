@@ -93,4 +93,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --docs $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .venv-3.10 build dist *.egg-info
