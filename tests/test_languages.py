@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import maintenance_env
 from maintenance_env import runtime
 
 OURS = "maintenance_env.middleware.MaintenanceModeMiddleware"
@@ -250,7 +251,8 @@ def test_the_negotiated_languages_are_bounded(monkeypatch: pytest.MonkeyPatch) -
 
 # --- every shipped catalogue (issue 21) ---------------------------------------------------
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "maintenance_env" / "locale"
+# The installed package's catalogues (the wheel's, under .ci/test-wheel), not the source tree's.
+LOCALE_DIR = Path(maintenance_env.__file__).resolve().parent / "locale"
 #: Directory name -> Django language code, as the contract lists them.
 SHIPPED = {
     name: translation.to_language(name)
