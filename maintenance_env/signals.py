@@ -9,7 +9,13 @@ Connect a receiver to notify people, pause queue consumers or count maintenance 
     def on_maintenance(sender, *, active, previous, status, **kwargs):
         ...
 
-The arguments: ``active`` (bool, the new state), ``previous`` (bool, the state before),
+It is also sent once when a process's runtime starts (its first use in that process: the
+first request, or the first ``is_active()``), with ``previous=None`` and cause ``"start"``,
+so that a receiver learns the state a process starts in (a worker started during read-only
+maintenance).
+
+The arguments: ``active`` (bool, the new state), ``previous`` (bool, the state before;
+``None`` at the start),
 ``status`` (a :class:`maintenance_env.api.Status` as the change left it) and ``change``
 (a :class:`Change`: when, and what caused it). ``sender`` is
 :class:`maintenance_env.live.Runtime`. A receiver that raises is logged (ERROR on the
@@ -38,8 +44,9 @@ fleet_changed = Signal()
 
 #: What can cause a change, as :attr:`Change.cause` gives it: a live source (its origin:
 #: ``"cache"`` for the shared store, ``"config file"`` for the mounted config), the
-#: schedule (``STARTS_AT`` or ``ENDS_AT`` passing), or a test override.
-CAUSES = ("cache", "config file", "schedule", "override")
+#: schedule (``STARTS_AT`` or ``ENDS_AT`` passing), a test override, or the process's
+#: ``start`` (``previous`` is then ``None``).
+CAUSES = ("cache", "config file", "schedule", "override", "start")
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Change:
 
     at: dt.datetime
     active: bool
-    previous: bool
+    previous: bool | None
     cause: str
 
     def as_dict(self) -> dict[str, object]:

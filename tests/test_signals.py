@@ -21,13 +21,16 @@ from tests.kubelet import ConfigMapVolume
 
 
 class Received:
-    """A receiver that records what it got."""
+    """A receiver that records what it got: changes in ``calls``, the one signal of each
+    process's start (``previous=None``) in ``starts``."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.starts: list[dict[str, Any]] = []
 
     def __call__(self, sender: object, **kwargs: Any) -> None:
-        self.calls.append({"sender": sender, **kwargs})
+        call = {"sender": sender, **kwargs}
+        (self.starts if kwargs["change"].cause == "start" else self.calls).append(call)
 
     @property
     def states(self) -> list[tuple[bool, bool]]:
@@ -75,7 +78,8 @@ def test_sent_once_when_the_mounted_config_flips_it(
     env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
     client = Client()
     assert client.get("/").status_code == 200
-    assert received.calls == []  # starting up is not a change
+    assert received.calls == []  # starting up is not a change...
+    assert [(c["active"], c["previous"]) for c in received.starts] == [(False, None)]  # ...but said
 
     volume.update({"MAINTENANCE_MODE": "on"})
     for _ in range(3):
@@ -187,6 +191,7 @@ def test_without_a_window_or_a_live_source_requests_do_not_tick(
     def monotonic() -> float:
         raise AssertionError("the off path (and this one) must not read the clock")
 
+    current.state()  # the first use announces the start, once, through the slow branch
     monkeypatch.setattr(live, "time", types.SimpleNamespace(monotonic=monotonic))
     for _ in range(3):
         assert current.state().enabled is True
@@ -218,12 +223,12 @@ def test_a_failing_receiver_is_logged_and_breaks_nothing(
     def broken(sender: object, **kwargs: Any) -> None:
         raise RuntimeError("receiver bug")
 
+    volume.update({"MAINTENANCE_MODE": "off"})
+    env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
+    client = Client()
+    assert client.get("/").status_code == 200  # the start: before the broken receiver
     maintenance_changed.connect(broken, weak=False)
     try:
-        volume.update({"MAINTENANCE_MODE": "off"})
-        env(MAINTENANCE_MODE_CONFIG_PATH=str(volume.root), MAINTENANCE_MODE_RELOAD_INTERVAL="0")
-        client = Client()
-        assert client.get("/").status_code == 200
         volume.update({"MAINTENANCE_MODE": "on"})
         with caplog.at_level(logging.ERROR):
             assert client.get("/").status_code == 503
@@ -239,9 +244,10 @@ def test_a_failing_receiver_is_logged_and_breaks_nothing(
 def test_async_receivers_outside_an_event_loop(env: Callable[..., None]) -> None:
     got: list[bool] = []
 
-    async def receiver(sender: object, *, active: bool, **kwargs: Any) -> None:
+    async def receiver(sender: object, *, active: bool, change: Change, **kwargs: Any) -> None:
         await asyncio.sleep(0)
-        got.append(active)
+        if change.cause != "start":
+            got.append(active)
 
     maintenance_changed.connect(receiver, weak=False)
     try:
@@ -256,11 +262,13 @@ def test_async_receivers_outside_an_event_loop(env: Callable[..., None]) -> None
 async def test_under_an_event_loop_receivers_run_in_a_task(env: Callable[..., None]) -> None:
     got: list[tuple[str, bool]] = []
 
-    async def async_receiver(sender: object, *, active: bool, **kwargs: Any) -> None:
-        got.append(("async", active))
+    async def async_receiver(sender: object, *, active: bool, change: Change, **kw: Any) -> None:
+        if change.cause != "start":
+            got.append(("async", active))
 
-    def sync_receiver(sender: object, *, active: bool, **kwargs: Any) -> None:
-        got.append(("sync", active))
+    def sync_receiver(sender: object, *, active: bool, change: Change, **kwargs: Any) -> None:
+        if change.cause != "start":
+            got.append(("sync", active))
 
     maintenance_changed.connect(async_receiver, weak=False)
     maintenance_changed.connect(sync_receiver, weak=False)
@@ -275,3 +283,30 @@ async def test_under_an_event_loop_receivers_run_in_a_task(env: Callable[..., No
         maintenance_changed.disconnect(async_receiver)
         maintenance_changed.disconnect(sync_receiver)
     assert sorted(got[:2]) == [("async", True), ("sync", True)]
+
+
+def test_sent_once_at_the_start_with_previous_none(
+    env: Callable[..., None], received: Received
+) -> None:
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_READ_ONLY="on")
+    client = Client()
+    for _ in range(3):
+        client.get("/")
+    assert maintenance_env.is_active()
+    assert len(received.starts) == 1
+    start = received.starts[0]
+    assert (start["active"], start["previous"], start["change"].cause) == (True, None, "start")
+    assert start["status"].read_only  # a worker started during read-only maintenance knows it
+    assert received.calls == []
+
+
+def test_a_forked_child_announces_its_own_start(
+    env: Callable[..., None], received: Received
+) -> None:
+    env(MAINTENANCE_MODE="off")
+    maintenance_env.is_active()
+    assert len(received.starts) == 1
+    runtime.get_runtime().after_fork()  # what the at-fork hook does in the child
+    maintenance_env.is_active()
+    maintenance_env.is_active()
+    assert len(received.starts) == 2
