@@ -90,6 +90,7 @@ class MaintenanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     form.values(),
                     reason=form.cleaned_data.get("reason") or None,
                     by=request.user.get_username(),
+                    source="admin",
                 )
             except writes.WriteError as exc:
                 messages.error(request, str(exc))

@@ -22,10 +22,12 @@ from django.utils.module_loading import import_string
 from maintenance_env.masking import describe_error, is_url, mask, scrub, secrets_of
 
 __all__ = [
+    "BY_KEY",
     "CHANGED_KEY",
     "KEY_PREFIX",
     "LOCAL_BACKENDS",
     "PYMEMCACHE_BACKEND",
+    "REASON_KEY",
     "REDIS_BACKEND",
     "SOCKET_TIMEOUT",
     "StoreError",
@@ -134,8 +136,13 @@ class StoreError(Exception):
         self.hint = hint
 
 
-#: When ``maintenance_mode`` last wrote the store (ISO 8601 UTC text), beside the values.
+#: When ``maintenance_mode`` last wrote the store (ISO 8601 UTC text, in microseconds),
+#: beside the values.
 CHANGED_KEY = KEY_PREFIX + "changed_at"
+#: Who made the last write (text), beside ``changed_at``.
+BY_KEY = KEY_PREFIX + "changed_by"
+#: Why (text, or absent), beside ``changed_at``.
+REASON_KEY = KEY_PREFIX + "reason"
 
 
 def key(name: str) -> str:

@@ -80,6 +80,10 @@ class Runtime:
             if config.cache
             else None
         )
+        if self.store is not None and background:
+            self.store.reporting = self.serving
+        #: The store's ``changed_at`` this runtime has applied (for the fleet report).
+        self._applied_change: str | None = None
         self.mounted = MountedConfig(config.config_path) if config.config_path else None
         #: The live sources, highest precedence first.
         self.sources: tuple[LiveSource, ...] = tuple(
@@ -111,7 +115,10 @@ class Runtime:
                 self._apply(log=False)
         self._active = self._state.is_active()
         self._read_only = self._active and self._state.is_read_only()
-        self._watch = self._watching(self._state)
+        #: The start is announced at the first use in each process (``previous=None``):
+        #: until then requests take the slow branch of :meth:`state` once.
+        self._start_pending = True
+        self._watch = True
         self._ready = True
 
     @property
@@ -135,7 +142,25 @@ class Runtime:
             if self._unread:
                 self._read_first()
             self._poll()
+            if self._start_pending:
+                self._start()
         return self._state
+
+    def _start(self) -> None:
+        """Announce the state this process starts in, once (``previous=None``)."""
+        with self._lock:
+            if not self._start_pending:
+                return
+            self._start_pending = False
+            self._watch = self._watching(self._state)
+            now = time.time()
+            change = Change(
+                dt.datetime.fromtimestamp(now, dt.timezone.utc),
+                self._state.is_active(now),
+                None,
+                "start",
+            )
+        self._announce(change)
 
     def _watching(self, policy: Policy) -> bool:
         """Whether requests must tick: a live source to poll, or a window that may open or
@@ -183,7 +208,8 @@ class Runtime:
             self.read_at.pop(Origin.CACHE, None)
             self.failing_since.pop(Origin.CACHE, None)
             self._unread = self.store.background
-            self._watch = True
+        self._start_pending = True  # the child announces its own start
+        self._watch = True
         self._next_poll = 0.0
 
     def refresh(self, *, timeout: float | None = None) -> Policy:
@@ -193,6 +219,23 @@ class Runtime:
             self._unread = False
         self._next_poll = 0.0
         return self.state()
+
+    def serving(self) -> tuple[str, str | None, bool]:
+        """What this process serves now (``on``, ``read-only`` or ``off``), the store's
+        ``changed_at`` it has applied, and whether maintenance is active: its fleet report
+        (contract section 10). Called by the store's refresher after each good read: it
+        first applies what that read published, so a process that gets no request reports
+        what it would serve."""
+        self._poll()
+        store = self.store
+        if store is not None and store.consumed():
+            self._applied_change = store.changed_at
+        now = time.time()
+        policy = self._state
+        active = policy.is_active(now)
+        read_only = active and policy.is_read_only(now)
+        serving = "read-only" if read_only else "on" if active else "off"
+        return serving, self._applied_change, active
 
     def _poll_soon(self) -> None:
         """The refresher read something new: the next request polls at once."""

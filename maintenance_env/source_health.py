@@ -30,7 +30,9 @@ class SourceHealth:
     what was skipped while reading (lines a dotenv file could not parse, unknown names,
     files that are not regular files), one line each. ``changed_at`` is when the source
     itself last changed, as far as it says: the newest modification time of the mounted
-    config's files, or when ``maintenance_mode`` last wrote the store.
+    config's files, or when ``maintenance_mode`` last wrote the store. ``changed_by`` and
+    ``reason`` are who made that write and why (the store only); ``report_error`` why this
+    process's fleet report failed last, if it did (the store only, contract section 10).
     """
 
     origin: Origin
@@ -41,6 +43,9 @@ class SourceHealth:
     stale_since: dt.datetime | None
     notes: tuple[str, ...] = ()
     changed_at: dt.datetime | None = None
+    changed_by: str | None = None
+    reason: str | None = None
+    report_error: str | None = None
 
 
 def _moment(timestamp: float | None) -> dt.datetime | None:
@@ -120,6 +125,9 @@ def source_health(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
                 _moment(failing_since) if ok is False else None,
                 snapshot.notes if snapshot is not None else (),
                 _changed_at(runtime, origin),
+                store.changed_by if store is not None else None,
+                store.reason if store is not None else None,
+                store.report_error if store is not None else None,
             )
         )
     return tuple(found)

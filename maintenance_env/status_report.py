@@ -124,6 +124,9 @@ class Status:
                     "stale_since": iso(source.stale_since),
                     "notes": list(source.notes),
                     "changed_at": iso(source.changed_at),
+                    "changed_by": source.changed_by,
+                    "reason": source.reason,
+                    "report_error": source.report_error,
                 }
                 for source in self.sources
             ],

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from maintenance_env import parsers, sources
+from maintenance_env import fleet, parsers, sources
+from maintenance_env.cache_url import BY_KEY, REASON_KEY
 from maintenance_env.live import Runtime
 from maintenance_env.runtime import get_runtime
-from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError
+from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError, changed_now
 from maintenance_env.variables import VARIABLES
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ __all__ = [
 
 logger = logging.getLogger("maintenance_env")
 
-#: Who made the last write (text), in the shared store beside ``changed_at``.
-BY_KEY = KEY_PREFIX + "changed_by"
-#: Why (text, or absent), in the shared store beside ``changed_at``.
-REASON_KEY = KEY_PREFIX + "reason"
 #: The longest ``reason`` or ``changed_by`` accepted, in characters.
 MAX_NOTE_LENGTH = 500
 
@@ -76,6 +73,8 @@ class Written:
 
     lines: tuple[str, ...]
     store: bool
+    #: The store's ``changed_at`` of this write (``None`` for the mounted config).
+    changed_at: str | None = None
 
 
 def default_by() -> str:
@@ -187,7 +186,11 @@ def _live_names() -> list[str]:
 
 
 def _write_store(
-    runtime: Runtime, values: Sequence[tuple[str, str]], by: str, reason: str | None
+    runtime: Runtime,
+    values: Sequence[tuple[str, str]],
+    by: str,
+    reason: str | None,
+    source: str = "command",
 ) -> Written | None:
     config = runtime.base.config
     refusal = unusable_store(runtime)
@@ -209,7 +212,33 @@ def _write_store(
         f"(key {keys[name]!r}, no expiry)"
         for name, value in values
     )
-    return Written(lines, store=True)
+    if store.written_at is not None:
+        change = fleet.Change(store.written_at, by, reason, _serving(values), source)
+        try:
+            store.record(change)
+        except StoreError as exc:
+            # The values are written: the history is a record of them, not the switch.
+            message = f"the change was written, but not recorded in the history: {exc}"
+            logger.warning("maintenance_env: %s", message)
+            lines += (message[0].upper() + message[1:],)
+    return Written(lines, store=True, changed_at=store.written_at)
+
+
+def _serving(values: Sequence[tuple[str, str]]) -> str | None:
+    """What a write sets the fleet to serve (``on``, ``read-only``, ``off``), or ``None``
+    when it does not set ``MAINTENANCE_MODE`` (other values only)."""
+    given = dict(values)
+    mode = given.get("MAINTENANCE_MODE")
+    if mode is None:
+        return None
+    if not VARIABLES["MAINTENANCE_MODE"].parse("MAINTENANCE_MODE", mode):
+        return "off"
+    read_only = given.get("MAINTENANCE_MODE_READ_ONLY")
+    if read_only is not None and VARIABLES["MAINTENANCE_MODE_READ_ONLY"].parse(
+        "MAINTENANCE_MODE_READ_ONLY", read_only
+    ):
+        return "read-only"
+    return "on"
 
 
 def _config_directory(path: str) -> str:
@@ -285,6 +314,7 @@ def write(
     reason: str | None = None,
     by: str | None = None,
     labels: Mapping[str, str] | None = None,
+    source: str = "command",
 ) -> Written:
     """Write ``values`` (variable name, value) into the live source of ``runtime``: the
     shared store when ``MAINTENANCE_MODE_CACHE`` is set, else the mounted config.
@@ -295,7 +325,17 @@ def write(
     checked = check_values(values, labels=labels)
     note = check_note("reason", reason)
     who = check_note("by", by) or default_by()
-    return _write_store(runtime, checked, who, note) or _write_config(runtime, checked, who, note)
+    written = _write_store(runtime, checked, who, note, source)
+    if written is not None:
+        return written  # the fleet's processes race for fleet_changed (section 10)
+    before = runtime.state().is_active(time.time())
+    written = _write_config(runtime, checked, who, note)
+    # Without a store no process can claim the change: the writing process sends it.
+    serving = _serving(checked)
+    active = before if serving is None else serving != "off"
+    change = fleet.Change(changed_now(), who, note, serving, source)
+    fleet.send_fleet_changed(active, before, change, read_only=serving == "read-only")
+    return written
 
 
 def _write_and_read(
@@ -317,7 +357,7 @@ def _write_and_read(
         runtime = get_runtime()
     except ImproperlyConfigured:
         runtime = Runtime(background=False)
-    write(runtime, pairs, reason=reason, by=by)
+    write(runtime, pairs, reason=reason, by=by, source="api")
     runtime.refresh()
     return build_status(runtime, runtime.state())
 

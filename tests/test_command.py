@@ -192,7 +192,7 @@ def test_platform_list(monkeypatch: pytest.MonkeyPatch) -> None:
         (("on", "--app", "shop; rm -rf /"), "--app='shop; rm -rf /' is not valid"),
         (("on", "--namespace", "Prod_1"), "--namespace='Prod_1' is not valid"),
         (("status", "--write"), "--write goes with on or off only."),
-        (("on", "--json"), "--json goes with status only."),
+        (("on", "--json"), "--json goes with status or history only."),
         (("status", "--message", "x"), "--message goes with on or off only."),
     ],
 )

@@ -276,9 +276,10 @@ def test_the_store_is_read_in_one_get_many_per_interval_never_per_request(
 
     monkeypatch.setattr(RedisCache, "get_many", spy)
     eventually(lambda: bool(keys), "another read")
-    assert sorted(keys[0]) == sorted(
-        [f"maintenance_env:{name}" for name in LIVE_NAMES] + ["maintenance_env:changed_at"]
-    )
+    # The variables, the last write's record, and the fleet report's keys (the high-water
+    # mark and this process's slot): the slot costs no read of its own.
+    record = ["changed_at", "changed_by", "reason", "process:high", "process:0"]
+    assert sorted(keys[0]) == sorted([f"maintenance_env:{name}" for name in [*LIVE_NAMES, *record]])
 
 
 def test_precedence_store_over_mounted_config_over_environment_over_settings(
@@ -741,13 +742,17 @@ def test_starting_up_from_the_store_is_not_a_change(
         middleware = MaintenanceModeMiddleware(ok_view)
         for _ in range(20):
             assert middleware(RequestFactory().get("/")).status_code == 503
-        assert sent == []  # where a process starts is no change
+        # Where a process starts is no change: it is announced once, with previous=None,
+        # as the store has it (the first answer already read it), and logs no change line.
+        assert [(s["active"], s["previous"], s["change"].cause) for s in sent] == [
+            (True, None, "start")
+        ]
         assert "configuration changed" not in caplog.text
         writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
         eventually(
             lambda: middleware(RequestFactory().get("/")).status_code == 200, "the flip seen"
         )
-        assert [(s["active"], s["previous"]) for s in sent] == [(False, True)]
+        assert [(s["active"], s["previous"]) for s in sent] == [(True, None), (False, True)]
     finally:
         maintenance_changed.disconnect(receiver)
 

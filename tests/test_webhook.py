@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from maintenance_env import fleet, webhook
+from maintenance_env.apps import _webhook_url
 from maintenance_env.fleet import Change
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.variables import VARIABLES
@@ -61,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
     yield found
     found.server.shutdown()
     found.server.server_close()
-    webhook.disconnect()
+    webhook.connect(_webhook_url)  # as the app's ready() left it
 
 
 CHANGE = Change("2040-06-01T05:06:07Z", "ops@deploy-1", "database upgrade", "on")

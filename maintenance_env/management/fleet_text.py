@@ -26,13 +26,18 @@ from maintenance_env.fleet import (
 )
 
 __all__ = [
+    "NO_STORE",
     "WaitResult",
     "fleet_json",
     "fleet_text",
     "history_json",
     "history_text",
     "laggards",
+    "run_fleet",
+    "run_history",
+    "run_wait",
     "wait_for_fleet",
+    "wait_interval",
 ]
 
 NO_STORE = (
@@ -151,17 +156,19 @@ def wait_for_fleet(
     changed_at: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], float] = time.time,
+    read: Callable[[], list[Report]] | None = None,
 ) -> WaitResult:
     """Wait until every live process serves ``target`` (``on``, ``read-only`` or ``off``)
     and, with ``changed_at``, has applied that change; read the reports every ``interval``
-    seconds, for at most ``timeout`` seconds by ``clock``.
+    seconds, for at most ``timeout`` seconds by ``clock``. ``read`` reads the reports
+    instead of ``cache`` (the command's store, under the package's deadline).
 
     A process whose report expired (it died) is not waited for; one that stopped
     reporting but has not expired yet (paused, hung) is a laggard. Raises
     :class:`~maintenance_env.fleet.FleetError` without a store (``cache`` is ``None``) or
     for a bad argument; cache errors propagate.
     """
-    if cache is None:
+    if cache is None and read is None:
         raise FleetError(NO_STORE)
     if target not in SERVING:
         raise FleetError(f"target={target!r}: expected one of {', '.join(SERVING)}")
@@ -171,7 +178,7 @@ def wait_for_fleet(
     reports: list[Report] = []
     behind: list[Report] = []
     for _round in range(int(timeout / interval) + 2):
-        reports = live_reports(cache, now=now())
+        reports = read() if read is not None else live_reports(cache, now=now())  # type: ignore[arg-type]
         behind = laggards(reports, target, changed_at)
         elapsed = clock() - start
         if not behind:
@@ -197,3 +204,47 @@ def last_change(cache: BaseCache) -> Change | None:
     """The newest recorded change, or ``None``."""
     changes = history(cache)
     return changes[0] if changes else None
+
+
+def wait_interval(reload_interval: float) -> float:
+    """How often ``--wait`` reads the reports (seconds): a quarter of the reload interval,
+    between 0.05 and 0.5, so that it sees the last process within that of its report."""
+    return max(min(reload_interval / 4, 0.5), 0.05)
+
+
+def run_wait(
+    write: Callable[[str], None],
+    read: Callable[[], list[Report]],
+    target: str,
+    changed_at: str | None,
+    timeout: float,
+    reload_interval: float,
+) -> int:
+    """``on|off --write --wait``: wait for the fleet, print how it ended, return the exit
+    code (0: every live process serves ``target``; 1: the timeout, laggards named)."""
+    result = wait_for_fleet(
+        None, target, timeout, wait_interval(reload_interval), changed_at=changed_at, read=read
+    )
+    write(result.text)
+    return result.exit_code
+
+
+def run_fleet(
+    write: Callable[[str], None],
+    reports: Sequence[Report],
+    changes: Sequence[Change],
+    changed_at: str | None,
+    *,
+    as_json: bool,
+) -> None:
+    """``status --fleet [--json]``."""
+    last = changes[0] if changes else None
+    if as_json:
+        write(json.dumps(fleet_json(reports, last, changed_at), indent=2))
+    else:
+        write(fleet_text(reports, last, changed_at))
+
+
+def run_history(write: Callable[[str], None], changes: Sequence[Change], *, as_json: bool) -> None:
+    """``history [--json]``."""
+    write(history_json(changes) if as_json else history_text(changes))

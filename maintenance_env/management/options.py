@@ -3,11 +3,11 @@ variable (each checked like it), and their help."""
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 
 __all__ = ["ACTIONS", "PLAN_OPTIONS", "VALUE_OPTIONS", "add_arguments"]
 
-ACTIONS = ("on", "off", "status", "is-active", "unset")
+ACTIONS = ("on", "off", "status", "is-active", "unset", "history")
 #: The options that go with ``on``/``off`` only.
 PLAN_OPTIONS = (
     "platform",
@@ -46,7 +46,8 @@ def add_arguments(parser: ArgumentParser) -> None:
         choices=ACTIONS,
         help="on or off: print (or --write) the switch; status: what is in force; "
         "is-active: exit 0 when maintenance is active, 1 when not, printing nothing; "
-        "unset NAME ...: remove variables from the live source",
+        "unset NAME ...: remove variables from the live source; history: the last "
+        "changes recorded in the shared store, newest first",
     )
     parser.add_argument(
         "names",
@@ -107,4 +108,36 @@ def add_arguments(parser: ArgumentParser) -> None:
         help="write into the shared store (MAINTENANCE_MODE_CACHE) or else the mounted "
         "config (MAINTENANCE_MODE_CONFIG_PATH) instead of printing commands",
     )
-    parser.add_argument("--json", action="store_true", help="status as one JSON object")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --write to the shared store: wait until every live process serves the "
+        "new state (exit 1 at --timeout, naming the processes that lag)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=None,
+        help="with --wait: how long to wait, in seconds (default 60)",
+    )
+    parser.add_argument(
+        "--fleet",
+        action="store_true",
+        help="with status: the live processes of the fleet, grouped by what they serve, "
+        "and those that have not applied the last change",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="status or history as JSON (one object, a list)"
+    )
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``: a number of seconds, at least 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ArgumentTypeError(f"--timeout={text!r} is not valid: expected seconds, at least 0")
+    return seconds

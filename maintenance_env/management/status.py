@@ -104,7 +104,14 @@ def render(data: dict[str, Any], write: Callable[[str], None], error: Callable[[
         out(f"Last change seen here: {change['at']}, maintenance {state} ({change['cause']})")
     for source in data["sources"]:
         if source["changed_at"]:
-            out(f"Last change of {source['label']}: {source['changed_at']}")
+            line = f"Last change of {source['label']}: {source['changed_at']}"
+            if source.get("changed_by"):
+                line += f", by {printable(source['changed_by'])}"
+            if source.get("reason"):
+                line += f": {printable(source['reason'])}"
+            out(line)
+        if source.get("report_error"):
+            out(f"Fleet report to {source['label']} failing: {source['report_error']}")
     out("")
     width = max(len(name) for name in data["variables"])
     out(f"  {'variable':<{width}}  {'from':<11}  value")

@@ -18,6 +18,8 @@ counts as absent.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -26,11 +28,14 @@ from typing import Any, TypeVar
 
 from django.core.cache.backends.base import BaseCache
 
+from maintenance_env import fleet
 from maintenance_env.cache_url import (
+    BY_KEY,
     CHANGED_KEY,
     KEY_PREFIX,
     LOCAL_BACKENDS,
     PYMEMCACHE_BACKEND,
+    REASON_KEY,
     REDIS_BACKEND,
     SOCKET_TIMEOUT,
     StoreError,
@@ -134,6 +139,25 @@ def _changed_text(value: object) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
+def _note_text(value: object) -> str | None:
+    """The store's ``changed_by``/``reason`` record when it is text, else ``None``
+    (printed through :func:`maintenance_env.fleet.printable` wherever it is shown)."""
+    return value[: fleet.MAX_TEXT] if isinstance(value, str) and value else None
+
+
+def changed_now() -> str:
+    """``changed_at`` for a write now: ISO 8601 UTC text in microseconds (so two writes in
+    one second are two changes; texts of this one form compare in time order)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+#: What a serving process reports (see :attr:`SharedStore.reporting`): what it serves now
+#: (``on``, ``read-only``, ``off``), the ``changed_at`` it has applied, and whether it is
+#: active now (for ``fleet_changed``).
+Serving = tuple[str, "str | None", bool]
+
+
 #: Seconds the package waits for a read of the store before it counts as failed: the
 #: first read before a process answers, the system check's, and the refresher's.
 READ_DEADLINE = 1.0
@@ -184,6 +208,10 @@ class SharedStore:
         self._caches = caches
         self._refresher = Refresher(self._refresh, self._pause, name="maintenance_env store reader")
         self._deadline = Deadline("maintenance_env store call")
+        #: Set by a serving process's runtime: what it serves now, for its fleet report
+        #: (contract section 10), asked by the refresher after each good read. ``None``:
+        #: no report (a command, a check, a process that does not serve).
+        self.reporting: Callable[[], Serving] | None = None
         self._forget()
 
     def _forget(self) -> None:
@@ -197,8 +225,25 @@ class SharedStore:
         self._found_keys = False
         #: ``time.time()`` of the last successful read, and of the first failure since.
         self.last_read: float | None = None
-        #: When ``maintenance_mode`` last wrote the store, as last read (ISO 8601 text).
+        #: When ``maintenance_mode`` last wrote the store, as last read (ISO 8601 text),
+        #: and who and why, as that write recorded them.
         self.changed_at: str | None = None
+        self.changed_by: str | None = None
+        self.reason: str | None = None
+        #: What the last read found of the fleet's keys (:meth:`fleet.Reporter.keys_to_read`).
+        self._fleet_found: dict[str, Any] = {}
+        #: The change this process saw last (``changed_at``; ``None`` before the first
+        #: read: what the first read finds is where the process starts, not a change), and
+        #: what it served before it, by change awaiting its claim (instant -> event).
+        self._seen_change: str | None = None
+        self._events: dict[str, tuple[fleet.Change, bool | None]] = {}
+        self._served: bool | None = None
+        #: The last error of a report (shown by ``status``), and the last one logged: a
+        #: report that fails while the reads work is logged once per change of error.
+        self.report_error: str | None = None
+        self._report_logged: str | None = None
+        #: The ``changed_at`` of this process's last write (``maintenance_mode --write``).
+        self.written_at: str | None = None
         self.failing_since: float | None = None
         #: Whether the store lost every key after a read that found some (until written).
         self.lost = False
@@ -230,6 +275,10 @@ class SharedStore:
         self._seen = generation
         return snapshot
 
+    def consumed(self) -> bool:
+        """Whether the last publication has been taken by :meth:`poll` or :meth:`peek`."""
+        return self._published[0] == self._seen
+
     @property
     def snapshot(self) -> Snapshot:
         """What was last published (values in force and the current error)."""
@@ -249,17 +298,24 @@ class SharedStore:
 
     # --- reading --------------------------------------------------------------------------
 
-    def read_once(self, cache: BaseCache) -> dict[str, object]:
+    def read_once(self, cache: BaseCache, extra: Iterable[str] = ()) -> dict[str, object]:
         """Every variable present in the store, read in one ``get_many`` (may raise), with
-        :data:`CHANGED_KEY` (kept as :attr:`changed_at`, not as a value). Sets
-        :attr:`lost` when none of the keys is there after a read that found some."""
-        found = cache.get_many([key(name) for name in self._names] + [CHANGED_KEY])
+        :data:`CHANGED_KEY`, :data:`BY_KEY` and :data:`REASON_KEY` (kept as
+        :attr:`changed_at`, :attr:`changed_by` and :attr:`reason`, not as values) and the
+        ``extra`` keys of the fleet report (kept for it). Sets :attr:`lost` when none of
+        the keys is there after a read that found some."""
+        extra = list(extra)
+        names = [key(name) for name in self._names]
+        found = cache.get_many([*names, CHANGED_KEY, BY_KEY, REASON_KEY, *extra])
+        self._fleet_found = {k: found.pop(k) for k in extra if k in found}
         if found:
             self._found_keys, self.lost = True, False
         elif self._found_keys and not self.lost:
             self.lost = True
         changed = found.get(CHANGED_KEY)
         self.changed_at = _changed_text(changed)
+        self.changed_by = _note_text(found.get(BY_KEY))
+        self.reason = _note_text(found.get(REASON_KEY))
         values: dict[str, object] = {}
         for name in self._names:
             value = found.get(key(name))
@@ -303,12 +359,15 @@ class SharedStore:
         error: str | None = None
         seconds = READ_DEADLINE if timeout is None else timeout
 
+        reporting = keep and self.reporting is not None
+        extra = fleet.reporter().keys_to_read() if reporting else ()
+
         def read() -> dict[str, object]:
             cache = self._cache if keep else None
             if cache is None:
                 cache = build_cache(self.setting, self._caches, timeout=timeout)
             try:
-                return self.read_once(cache)
+                return self.read_once(cache, extra)
             finally:
                 if keep:
                     self._cache = cache
@@ -341,7 +400,70 @@ class SharedStore:
         return error
 
     def _refresh(self) -> bool:
-        return self._read() is None
+        if self._read() is not None:
+            # The read's own line covers the outage: a report that failed just before it
+            # is not logged as well.
+            self.report_error = None
+            return False
+        if self.reporting is not None and self._cache is not None:
+            self._report(self._cache, self.reporting)
+        return True
+
+    # --- the fleet report and once-per-fleet events (contract section 10) ----------------
+
+    def _report(self, cache: BaseCache, reporting: Callable[[], Serving]) -> None:
+        """After a good read, in the refresher: report what this process serves (one
+        ``set``; the slot and the open claims rode on the read's ``get_many``), and race
+        for the claim of each change it saw, sending ``fleet_changed`` if it wins. Its
+        failures are logged once per change of error and never count against the read."""
+        if self.report_error is not None and self.report_error != self._report_logged:
+            # It failed while the reads around it worked: a fault of its own.
+            logger.warning(
+                "maintenance_env: reporting to %s failed: %s", self.label, self.report_error
+            )
+            self._report_logged = self.report_error
+        serving, applied, active = reporting()
+        reporter = fleet.reporter()
+        found = self._fleet_found
+        changed_at = self.changed_at
+        if changed_at is not None and changed_at != self._seen_change:
+            if self._seen_change is not None or self._served is not None:
+                change = fleet.Change(
+                    changed_at, self.changed_by, self.reason, serving, source="store"
+                )
+                self._events[changed_at] = (change, self._served)
+            self._seen_change = changed_at
+        self._served = active
+        won: list[tuple[str, fleet.Change, bool | None]] = []
+
+        def send() -> None:
+            now = time.time()
+            reporter.report(cache, fleet.State(serving, applied, self.interval), now, found=found)
+            for instant in list(self._events):
+                if instant not in reporter.open_claims and instant != changed_at:
+                    self._events.pop(instant, None)  # lost, and settled by another process
+                elif reporter.claim(cache, instant, now, interval=self.interval, found=found):
+                    won.append((instant, *self._events.pop(instant)))
+                elif instant not in reporter.open_claims:
+                    self._events.pop(instant, None)
+
+        try:
+            self._call(send, READ_DEADLINE, "(reporting)")
+            # The receivers run here, in the refresher, outside any deadline of a call.
+            for instant, change, previous in won:
+                read_only = serving == "read-only"
+                fleet.send_fleet_changed(active, previous, change, read_only=read_only)
+                done = functools.partial(reporter.done, cache, instant)
+                self._call(done, READ_DEADLINE, "(reporting)")
+        except Exception as exc:
+            # Logged after the next good read (above), unless that read fails too.
+            self.report_error = (
+                str(exc) if isinstance(exc, StoreError) else describe_error(exc, self.secrets)
+            )
+        else:
+            if self._report_logged is not None:
+                logger.info("maintenance_env: reporting to %s works again", self.label)
+            self.report_error = self._report_logged = None
 
     def read_now(self, *, timeout: float | None = None) -> str | None:
         """Read the store once now, in this thread, and publish the result for the next
@@ -350,6 +472,55 @@ class SharedStore:
         return self._read(timeout=timeout, keep=False)
 
     # --- writing (``maintenance_mode on|off --write``) -----------------------------------
+
+    def record(self, change: fleet.Change) -> None:
+        """Prepend ``change`` to the fleet's history (the last 50 changes, for
+        ``maintenance_mode history``), under the package's deadline. Raises
+        :class:`StoreError` when the store does not take it."""
+
+        def send() -> None:
+            cache = build_cache(self.setting, self._caches)
+            try:
+                fleet.record_change(cache, change)
+            finally:
+                cache.close()
+
+        try:
+            self._deadline.call(send, WRITE_DEADLINE, "the store (recording the change)")
+        except DeadlineExceeded as exc:
+            raise StoreError(str(exc)) from None
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"{self.label} failed while recording ({describe_error(exc, self.secrets)})"
+            ) from None
+
+    def history(self) -> list[fleet.Change]:
+        """The fleet's last changes, newest first, read under the package's deadline.
+        Raises :class:`StoreError` when the store cannot be read."""
+        return self._with_cache(fleet.history, "(reading the history)")
+
+    def live_reports(self) -> list[fleet.Report]:
+        """The fleet's live process reports, read under the package's deadline. Raises
+        :class:`StoreError` when the store cannot be read."""
+        return self._with_cache(fleet.live_reports, "(reading the reports)")
+
+    def _with_cache(self, function: Callable[[BaseCache], T], what: str) -> T:
+        def run() -> T:
+            cache = build_cache(self.setting, self._caches)
+            try:
+                return function(cache)
+            finally:
+                cache.close()
+
+        try:
+            return self._call(run, WRITE_DEADLINE, what)
+        except StoreError:
+            raise
+        except Exception as exc:
+            reason = describe_error(exc, self.secrets)
+            raise StoreError(f"{self.label} cannot be read ({reason})") from None
 
     def write(
         self, values: Mapping[str, str | None], *, cache: BaseCache | None = None
@@ -380,7 +551,7 @@ class SharedStore:
                 to_set = {key(n): v for n, v in values.items() if v is not None}
                 to_delete = [key(n) for n, v in values.items() if v is None]
                 # When, for `status` in any process: in the same set_many as the values.
-                to_set[CHANGED_KEY] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                to_set[CHANGED_KEY] = self.written_at = changed_now()
                 if to_set:
                     failed = cache.set_many(to_set, timeout=None)
                     if failed:
