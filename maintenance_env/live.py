@@ -26,7 +26,7 @@ from maintenance_env.policy import Policy
 from maintenance_env.signals import Change
 from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.mounted import MountedConfig
-from maintenance_env.sources.store import SharedStore
+from maintenance_env.sources.store import Serving, SharedStore
 from maintenance_env.variables import VARIABLES, Origin
 
 __all__ = ["LIVE_NAMES", "START_READ_TIMEOUT", "Runtime"]
@@ -82,8 +82,11 @@ class Runtime:
         )
         if self.store is not None and background:
             self.store.reporting = self.serving
-        #: The store's ``changed_at`` this runtime has applied (for the fleet report).
+        #: The store's ``changed_at`` this runtime has applied, the last change and the end
+        #: of the window it was in at its last fleet report (:meth:`serving`).
         self._applied_change: str | None = None
+        self._reported_change: Change | None = None
+        self._window_end: dt.datetime | None = None
         self.mounted = MountedConfig(config.config_path) if config.config_path else None
         #: The live sources, highest precedence first.
         self.sources: tuple[LiveSource, ...] = tuple(
@@ -220,12 +223,13 @@ class Runtime:
         self._next_poll = 0.0
         return self.state()
 
-    def serving(self) -> tuple[str, str | None, bool]:
-        """What this process serves now (``on``, ``read-only`` or ``off``), the store's
-        ``changed_at`` it has applied, and whether maintenance is active: its fleet report
-        (contract section 10). Called by the store's refresher after each good read: it
-        first applies what that read published, so a process that gets no request reports
-        what it would serve."""
+    def serving(self) -> Serving:
+        """What this process serves now, for its fleet report (contract section 10).
+
+        Called by the store's refresher after each good read: it first applies what that
+        read published, so a process that gets no request reports what it would serve.
+        When the schedule changed the state since the last call, ``edge`` is the instant of
+        the window's edge that did (its start, or its end for a closing)."""
         self._poll()
         store = self.store
         if store is not None and store.consumed():
@@ -234,8 +238,19 @@ class Runtime:
         policy = self._state
         active = policy.is_active(now)
         read_only = active and policy.is_read_only(now)
-        serving = "read-only" if read_only else "on" if active else "off"
-        return serving, self._applied_change, active
+        state = "read-only" if read_only else "on" if active else "off"
+        edge = None
+        change = self.last_change
+        if change is not None and change is not self._reported_change:
+            self._reported_change = change
+            if change.cause == "schedule":
+                window = policy.window(now)
+                moment = window.starts_at if active and window else self._window_end
+                if moment is not None:
+                    edge = moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        window = policy.window(now) if active else None
+        self._window_end = window.ends_at if window is not None else None
+        return Serving(state, self._applied_change, active, edge)
 
     def _poll_soon(self) -> None:
         """The refresher read something new: the next request polls at once."""

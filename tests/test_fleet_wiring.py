@@ -218,3 +218,33 @@ def test_a_write_within_the_same_second_is_a_change_of_its_own(serving: RedisSer
     run("off", "--write")
     first, second = store_of(serving).history()[:2]
     assert first.changed_at > second.changed_at
+
+
+@pytest.mark.redis
+def test_a_window_opening_and_closing_is_one_fleet_change_each(
+    redis_server: RedisServer, env: Env
+) -> None:
+    starts = int(time.time()) + 2
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    received: list[dict[str, Any]] = []
+    fleet_changed.connect(
+        lambda sender, **kw: received.append(kw), weak=False, dispatch_uid="test-edges"
+    )
+    try:
+        env(
+            MAINTENANCE_MODE="on",
+            MAINTENANCE_MODE_STARTS_AT=iso(starts),
+            MAINTENANCE_MODE_ENDS_AT=iso(starts + 1),
+            MAINTENANCE_MODE_CACHE=redis_server.url,
+            MAINTENANCE_MODE_RELOAD_INTERVAL="0.1",
+        )
+        runtime.load_runtime()
+        runtime.get_state()  # starts the refresher; no request after this one
+        eventually(lambda: len(received) >= 2, "the window's two edges")
+        time.sleep(0.5)  # five more intervals: nothing is sent twice
+    finally:
+        fleet_changed.disconnect(dispatch_uid="test-edges")
+        runtime.reset()
+    assert [(r["active"], r["previous"]) for r in received] == [(True, False), (False, True)]
+    assert [r["change"].changed_at for r in received] == [iso(starts), iso(starts + 1)]
+    assert {r["change"].source for r in received} == {"schedule"}

@@ -18,6 +18,7 @@ counts as absent.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -152,10 +153,21 @@ def changed_now() -> str:
     return now.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-#: What a serving process reports (see :attr:`SharedStore.reporting`): what it serves now
-#: (``on``, ``read-only``, ``off``), the ``changed_at`` it has applied, and whether it is
-#: active now (for ``fleet_changed``).
-Serving = tuple[str, "str | None", bool]
+@dataclasses.dataclass(frozen=True)
+class Serving:
+    """What a serving process reports (see :attr:`SharedStore.reporting`).
+
+    ``state`` is what it serves now (``on``, ``read-only``, ``off``); ``applied`` the
+    store's ``changed_at`` it has applied; ``active`` whether maintenance is active;
+    ``edge``, when a window's opening, phase change or closing (the schedule, with nobody
+    writing) gave this state since the last report, that edge's instant (ISO 8601 UTC
+    text), the same in every process, so that the fleet sends one ``fleet_changed`` for it.
+    """
+
+    state: str
+    applied: str | None
+    active: bool
+    edge: str | None = None
 
 
 #: Seconds the package waits for a read of the store before it counts as failed: the
@@ -422,17 +434,26 @@ class SharedStore:
                 "maintenance_env: reporting to %s failed: %s", self.label, self.report_error
             )
             self._report_logged = self.report_error
-        serving, applied, active = reporting()
+        now_serving = reporting()
+        serving, applied, active = now_serving.state, now_serving.applied, now_serving.active
         reporter = fleet.reporter()
         found = self._fleet_found
         changed_at = self.changed_at
+        claims: list[str] = []
         if changed_at is not None and changed_at != self._seen_change:
             if self._seen_change is not None or self._served is not None:
                 change = fleet.Change(
                     changed_at, self.changed_by, self.reason, serving, source="store"
                 )
                 self._events[changed_at] = (change, self._served)
+                claims.append(changed_at)
             self._seen_change = changed_at
+        elif now_serving.edge is not None and self._served is not None:
+            # A window's edge: one claim per edge and state served, in the whole fleet.
+            instant = f"{now_serving.edge}/{serving}"
+            change = fleet.Change(now_serving.edge, None, None, serving, source="schedule")
+            self._events[instant] = (change, self._served)
+            claims.append(instant)
         self._served = active
         won: list[tuple[str, fleet.Change, bool | None]] = []
 
@@ -440,7 +461,7 @@ class SharedStore:
             now = time.time()
             reporter.report(cache, fleet.State(serving, applied, self.interval), now, found=found)
             for instant in list(self._events):
-                if instant not in reporter.open_claims and instant != changed_at:
+                if instant not in reporter.open_claims and instant not in claims:
                     self._events.pop(instant, None)  # lost, and settled by another process
                 elif reporter.claim(cache, instant, now, interval=self.interval, found=found):
                     won.append((instant, *self._events.pop(instant)))
