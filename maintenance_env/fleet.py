@@ -27,31 +27,15 @@ decides the one process that sends :data:`maintenance_env.signals.fleet_changed`
 marks the claim done (:meth:`Reporter.done`) once sent; a claim still not done after
 :func:`claim_bound` seconds is taken over by the next attempt key, also with ``add``.
 
-How the refresher wires it in (hook points for the store's reader thread)::
-
-    reporter = fleet.reporter()                      # this process's, reset after a fork
-    while running:
-        extra = reporter.keys_to_read()              # own slot, high-water, open claims
-        found = cache.get_many(store_keys + extra)   # the one read the store already does
-        values = ...                                 # the variables, as today
-        state = fleet.State(serving=..., changed_at=found.get(CHANGED_KEY), interval=...)
-        reporter.report(cache, state, time.time(), found=found)   # one `set` per interval
-        for instant, change in changes_seen:         # a new changed_at, or a window's edge
-            if reporter.claim(cache, instant, time.time(), found=found):
-                fleet.send_fleet_changed(active, previous, change, read_only=..., ...)
-                reporter.done(cache, instant)
-        wait(min(interval, fleet.MAX_REPORT_EVERY))
-
-And the writer (the command, the admin, the API), after its ``set_many`` of the values::
-
-    change = fleet.Change(changed_at, by or fleet.default_by(), reason, serving, "command")
-    fleet.record_change(cache, change)               # the history, newest first
-    # Without a store: no claim, the writing process sends it itself.
-    fleet.send_fleet_changed(active, previous, change, read_only=..., message=..., ends_at=...)
-
-with ``by`` and ``reason`` first passed through :func:`check_text`. The app's ``ready``
-connects the webhook once, with a getter of the resolved ``webhook_url``:
-``webhook.connect(lambda: <the runtime's config>.webhook_url)``.
+Where it is wired in: the store's reader thread
+(:meth:`maintenance_env.sources.store.SharedStore._report`, after each good read) reports
+this process's state from :meth:`maintenance_env.live.Runtime.serving`, with the slot, the
+high-water mark and the open claims read in the ``get_many`` it does anyway, and claims
+each change it sees (a write's ``changed_at``, or a window's edge), sending
+``fleet_changed`` outside any call's deadline when it wins; the writer
+(:func:`maintenance_env.writes.write`) records the change with :func:`record_change`, or,
+without a store, sends ``fleet_changed`` itself; the app's ``ready`` connects the webhook
+(:func:`maintenance_env.webhook.connect`).
 
 In steady state (a slot held, no open claim) that is one extra call per interval, the
 ``set``; the slot, the high-water mark and open claims ride on the existing ``get_many``.
