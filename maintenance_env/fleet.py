@@ -533,14 +533,12 @@ def reporter() -> Reporter:
         return _reporter
 
 
-def _forget_after_fork() -> None:
+def after_fork() -> None:
+    """In a forked child (called by the package's one at-fork hook, in
+    :mod:`maintenance_env.runtime`): no reporter (never the parent's slot), a new lock."""
     global _reporter, _reporter_lock
     _reporter = None
     _reporter_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def report(cache: BaseCache, state: State, now: float) -> None:

@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from maintenance_env import live, overrides, status_report
+from maintenance_env import fleet, live, overrides, status_report, webhook
 from maintenance_env.policy import Policy
 from maintenance_env.signals import Change, maintenance_changed
 from maintenance_env.variables import PREFIX
@@ -142,6 +142,8 @@ def _after_fork_in_child() -> None:
     global _runtime_lock
     _runtime_lock = threading.Lock()
     overrides.OVERRIDES.after_fork()
+    fleet.after_fork()
+    webhook.after_fork()
     runtime = _runtime
     if runtime is not None:
         runtime.after_fork()

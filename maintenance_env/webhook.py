@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -174,15 +173,14 @@ def post_in_background(url: str, body: dict[str, Any], **options: Any) -> thread
     return sent
 
 
-def _forget_after_fork() -> None:
+def after_fork() -> None:
+    """In a forked child (called by the package's one at-fork hook, in
+    :mod:`maintenance_env.runtime`): a new queue and lock, no sender thread (the parent's
+    is not copied)."""
     global _queue, _worker, _worker_lock
     _queue = queue.SimpleQueue()
     _worker = None
     _worker_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX: a forked worker starts its own sender
-    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def connect(get_url: Callable[[], str | None], **options: Any) -> Callable[..., None]:

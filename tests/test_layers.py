@@ -316,3 +316,19 @@ def test_the_entry_points_may_ask_the_runtime(tmp_path: Path) -> None:
         tmp_path, {"middleware.py": "from fakepkg import runtime\n", "runtime.py": ""}
     )
     assert check(package) == []
+
+
+def test_the_package_has_one_at_fork_hook() -> None:
+    """Every fork runs every hook (``multiprocessing``, Celery's prefork pool, ``subprocess``
+    with ``preexec_fn``): one hook, in ``runtime.py``, which calls each module's own
+    ``after_fork`` in one known order."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "register_at_fork"
+            ):
+                found.append(path.relative_to(PACKAGE).as_posix())
+    assert found == ["runtime.py"]
