@@ -209,20 +209,25 @@ class StoreWatcher:
         raise AssertionError(f"the store still holds {old!r} after {timeout:g} s")
 
 
-def write_with_command(url: str, tmp: Path, value: str) -> None:
-    """``manage.py maintenance_mode on|off --write``, as an operator runs it."""
+def command(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py maintenance_mode ARGS`` with the store at ``url``, as an operator runs it."""
     environ = servers.server_environment(
         0, {"MAINTENANCE_MODE_CACHE": url, "MAINTENANCE_MODE_CONFIG_PATH": ""}, tmp
     )
-    done = subprocess.run(
-        [sys.executable, "example_project/manage.py", "maintenance_mode", value, "--write"],
+    return subprocess.run(
+        [sys.executable, "example_project/manage.py", "maintenance_mode", *args],
         cwd=servers.ROOT,
         env=environ,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+def write_with_command(url: str, tmp: Path, value: str) -> None:
+    """``manage.py maintenance_mode on|off --write``, as an operator runs it."""
+    done = command(url, tmp, value, "--write")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -586,44 +591,38 @@ def test_a_wrong_password_leaves_the_lower_sources_in_force(
 # --- --wait across the real fleet (contract section 10) -------------------------------------
 
 
-def command(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
-    """``manage.py maintenance_mode ARGS``, as an operator runs it, beside the fleet."""
-    environ = servers.server_environment(
-        0,
-        {"MAINTENANCE_MODE_CACHE": fleet.redis.url, "MAINTENANCE_MODE_CONFIG_PATH": ""},
-        fleet.tmp,
-    )
-    return subprocess.run(
-        [sys.executable, "example_project/manage.py", "maintenance_mode", *args],
-        cwd=servers.ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_wait_confirms_every_worker_and_names_a_stopped_one(fleet: Fleet) -> None:
     workers = sum(len(p) for p in fleet.pids.values())
-    done = command(fleet, "on", "--write", "--wait", "--timeout", "30", "--reason", "migrate")
+    done = command(
+        fleet.redis.url,
+        fleet.tmp,
+        "on",
+        "--write",
+        "--wait",
+        "--timeout",
+        "30",
+        "--reason",
+        "migrate",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"All {workers} live processes serve on" in done.stdout
     # Every worker, idle or not, reported what it serves: the fleet, grouped.
-    fleet_view = json.loads(command(fleet, "status", "--fleet", "--json").stdout)
+    fleet_view = json.loads(
+        command(fleet.redis.url, fleet.tmp, "status", "--fleet", "--json").stdout
+    )
     pids = {r["pid"] for r in fleet_view["serving"]["on"]}
     assert pids == {p for ps in fleet.pids.values() for p in ps}
     assert fleet_view["last_change"]["reason"] == "migrate"
     stopped = min(fleet.pids["gunicorn"])
     os.kill(stopped, signal.SIGSTOP)
     try:
-        done = command(fleet, "off", "--write", "--wait", "--timeout", "3")
+        done = command(fleet.redis.url, fleet.tmp, "off", "--write", "--wait", "--timeout", "3")
     finally:
         os.kill(stopped, signal.SIGCONT)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f":{stopped} (on)" in done.stdout  # named, host and pid, with what it serves
     assert "Timed out after" in done.stdout
-    done = command(fleet, "off", "--write", "--wait", "--timeout", "30")
+    done = command(fleet.redis.url, fleet.tmp, "off", "--write", "--wait", "--timeout", "30")
     assert done.returncode == 0, done.stdout + done.stderr  # back, it applies the change
 
 
@@ -631,10 +630,10 @@ def test_a_killed_worker_drops_out_of_the_wait_when_its_report_expires(fleet: Fl
     killed = min(fleet.pids["gunicorn"])
     os.kill(killed, signal.SIGKILL)  # gunicorn starts a new worker in its place
     started = time.monotonic()
-    done = command(fleet, "on", "--write", "--wait", "--timeout", "90")
+    done = command(fleet.redis.url, fleet.tmp, "on", "--write", "--wait", "--timeout", "90")
     assert done.returncode == 0, done.stdout + done.stderr
     # Its report lived until it expired (30 s at the least), and then it was not waited for.
     assert time.monotonic() - started >= 20
-    history = json.loads(command(fleet, "history", "--json").stdout)
+    history = json.loads(command(fleet.redis.url, fleet.tmp, "history", "--json").stdout)
     assert history[0]["serving"] == "on"
     fleet.pids = discover_pids(fleet)  # the new worker, for whatever runs after
