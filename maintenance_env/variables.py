@@ -369,7 +369,6 @@ class Config:
         "E029",
         "webhook url",
         secret=True,
-        live=False,
         conceal=_masked_webhook,
     )
 

@@ -626,6 +626,48 @@ def test_wait_confirms_every_worker_and_names_a_stopped_one(fleet: Fleet) -> Non
     assert done.returncode == 0, done.stdout + done.stderr  # back, it applies the change
 
 
+def test_one_webhook_post_per_fleet_change_across_every_worker(fleet: Fleet) -> None:
+    """20 writes and a window's two edges, with 4 workers racing for each: one POST each."""
+    from tests.test_webhook import Receiver
+
+    hook = Receiver()
+    hook.thread.start()
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    try:
+        # The URL is live like every option: written to the store, read by every worker.
+        fleet.write_direct(MAINTENANCE_MODE_WEBHOOK_URL=hook.url, changed_by="hook")
+        hook.wait(1)
+        for i in range(20):
+            # Spaced by more than the interval, so every worker sees every write.
+            fleet.write_direct(MAINTENANCE_MODE="on" if i % 2 == 0 else "off", changed_by=f"w{i}")
+            time.sleep(RELOAD_INTERVAL * 2.5)
+        starts = int(time.time()) + 2
+        fleet.write_direct(
+            MAINTENANCE_MODE="on",
+            MAINTENANCE_MODE_STARTS_AT=iso(starts),
+            MAINTENANCE_MODE_ENDS_AT=iso(starts + 2),
+            changed_by="window",
+        )
+        hook.wait(20 + 1 + 2)
+        time.sleep(RELOAD_INTERVAL * 8)  # eight more intervals: nothing is sent twice
+    finally:
+        fleet.write_direct(
+            MAINTENANCE_MODE="off",
+            MAINTENANCE_MODE_WEBHOOK_URL=None,
+            MAINTENANCE_MODE_STARTS_AT=None,
+            MAINTENANCE_MODE_ENDS_AT=None,
+        )
+        hook.server.shutdown()
+        hook.server.server_close()
+    by = [body["changed_by"] for body in hook.bodies]
+    writes = ["hook", *(f"w{i}" for i in range(20)), "window"]
+    assert [b for b in by if b is not None] == writes, by
+    # The window's opening and closing, with nobody writing: one each, in that order.
+    edges = [body["active"] for body in hook.bodies if body["changed_by"] is None]
+    assert edges == [True, False], hook.bodies
+    assert len(hook.bodies) == len(writes) + 2
+
+
 def test_a_killed_worker_drops_out_of_the_wait_when_its_report_expires(fleet: Fleet) -> None:
     killed = min(fleet.pids["gunicorn"])
     os.kill(killed, signal.SIGKILL)  # gunicorn starts a new worker in its place
