@@ -633,13 +633,23 @@ def test_store_route_leads_when_configured(name: str) -> None:
     assert "--ends-at 2040-06-01T04:00:00Z" in write
     assert "--message" in write
     assert not with_store.restarts
+    # Where the platform has a release step, how a deploy confirms the flip comes next.
+    record = platforms.get(name)
+    steps = list(with_store.steps[1:])
+    if record.release_step:
+        hint = steps.pop(0)
+        assert hint.commands == ()
+        assert hint.comments == (
+            f"In a deploy, from {record.release_step}: maintenance_mode on --write --wait, "
+            "then migrate, then maintenance_mode off --write --wait (docs: Deploy with "
+            "maintenance).",
+        )
     # The restart route follows, as the fallback.
     without = instructions(name, "on", WITH_MESSAGE, app="shop")
-    assert without.steps[0] == with_store.steps[1]
+    assert without.steps[0] == steps[0]
     hints = [
         s for s in without.steps if s.comments[0].startswith("No restart with the shared store")
     ]
-    record = platforms.get(name)
     if record.restarts:
         assert len(hints) == 1
         assert len(hints[0].comments) == 1  # one comment line
@@ -765,3 +775,7 @@ def test_containerapps_refuses_a_secretref_value() -> None:
         instructions(
             "azure-containerapps", "on", [*ON, ("MAINTENANCE_MODE_MESSAGE", "secretref:x")]
         )
+
+
+def test_the_platforms_with_a_release_step_print_the_deploy_recipe() -> None:
+    assert {n for n in NAMES if platforms.get(n).release_step} == {"heroku", "kubernetes", "ecs"}

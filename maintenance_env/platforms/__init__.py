@@ -171,6 +171,13 @@ STORE_HINT = (
 )
 
 
+#: With the shared store, on a platform with a release step: how a deploy confirms the flip.
+RELEASE_HINT = (
+    "In a deploy, from {step}: maintenance_mode on --write --wait, then migrate, then "
+    "maintenance_mode off --write --wait (docs: Deploy with maintenance)."
+)
+
+
 def instructions(
     platform: str,
     action: str,
@@ -210,6 +217,8 @@ def instructions(
         where, command = record.store_route(request)
         lead = Step(tuple(line.format(where=where) for line in STORE_LEAD), (command,))
         steps = [lead, *record.build(request)]
+        if record.release_step:
+            steps.insert(1, Step((RELEASE_HINT.format(step=record.release_step),)))
     else:
         steps = record.build(request)
         if record.restarts:

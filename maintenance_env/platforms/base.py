@@ -220,7 +220,10 @@ class Platform:
     platform's no-restart route without the shared store (a mounted volume, a ConfigMap),
     or ``None``. ``store_route`` builds the step that runs ``maintenance_mode … --write``
     once where the shared store is reachable (the platform's exec route). ``hints`` says
-    what fills each placeholder label other than ``--app``.
+    what fills each placeholder label other than ``--app``. ``release_step`` names the
+    platform's own step that runs a command before (or after) a release, where a deploy
+    can wrap its migrations in ``on --write --wait`` / ``off --write --wait``; empty when
+    it has none.
     """
 
     name: str
@@ -235,6 +238,7 @@ class Platform:
     live_route: str | None = None
     context: ContextReader = _no_context
     hints: Mapping[str, str] = field(default_factory=dict)
+    release_step: str = ""
 
     def detect(self, markers: Markers) -> str | None:
         """Why this is the platform (the markers seen), or ``None``."""

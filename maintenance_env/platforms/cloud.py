@@ -85,6 +85,7 @@ def _ecs(r: Request) -> list[Step]:
 
 ECS = Platform(
     name="ecs",
+    release_step="a one-off task (aws ecs run-task) before the service update",
     description="Amazon ECS / Fargate: ECS_CONTAINER_METADATA_URI_V4 (or _URI, or "
     "AWS_EXECUTION_ENV=AWS_ECS_*)",
     markers=("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI", "AWS_EXECUTION_ENV"),

@@ -81,6 +81,7 @@ def _kubernetes(r: Request) -> list[Step]:
 
 KUBERNETES = Platform(
     name="kubernetes",
+    release_step="a Helm pre-upgrade hook Job, or a Job before kubectl apply",
     description="Kubernetes: KUBERNETES_SERVICE_HOST, or the service-account namespace file",
     markers=("KUBERNETES_SERVICE_HOST", "/" + SERVICE_ACCOUNT_NAMESPACE),
     detector=_detect_kubernetes,

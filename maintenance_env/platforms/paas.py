@@ -75,6 +75,7 @@ def _heroku(r: Request) -> list[Step]:
 
 HEROKU = Platform(
     name="heroku",
+    release_step="the release phase (a Procfile release: line)",
     description="Heroku: DYNO with HEROKU_APP_NAME or HEROKU_APP_ID (or DYNO alone, outside a "
     "container)",
     markers=("DYNO", "HEROKU_APP_NAME", "HEROKU_APP_ID"),
