@@ -348,7 +348,34 @@ def store_reload_table(results: list[Any], targets: list[str]) -> list[str]:
         "served the new status.",
         "",
         *_flip_rows(results, targets, changes="writes", target="shared store flip"),
+        "",
+        "With the fleet's reports (contract section 10): the store's commands per process per "
+        "interval in steady state, over three intervals before the writes (Redis `INFO "
+        "commandstats`: the read's `MGET` and the report's `SET`; a change adds one `add` per "
+        "process to claim it; target ≤ 2), and how long `--wait` took, after the last process served the "
+        "new state, to see it in the reports (target ≤ the interval + 0.5 s).",
+        "",
+        "| RELOAD_INTERVAL | commands per process per interval | --wait after the last, worst "
+        "| target |",
+        "|---:|---:|---:|---|",
+        *_fleet_rows(results, targets),
     ]
+
+
+def _fleet_rows(results: list[Any], targets: list[str]) -> list[str]:
+    rows = []
+    for r in results:
+        calls, wait = r.calls_per_interval, r.wait_worst
+        ok = calls is not None and calls <= 2.0 and wait is not None and wait <= r.interval + 0.5
+        shown_calls = "n/a" if calls is None else f"{calls:.2f}"
+        shown_wait = "n/a" if wait is None else _ms(wait)
+        rows.append(f"| {r.interval:g} s | {shown_calls} | {shown_wait} | {_mark(ok)} |")
+        targets.append(
+            f"fleet reports, interval {r.interval:g} s: {shown_calls} commands per process per "
+            f"interval, --wait {shown_wait} after the last (targets ≤ 2, ≤ "
+            f"{_ms(r.interval + 0.5)}) — {_mark(ok)}"
+        )
+    return rows
 
 
 def reload_table(results: list[Any], targets: list[str]) -> list[str]:

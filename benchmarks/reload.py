@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,16 @@ class ReloadResult:
     processes: int
     swaps: list[list[float]]  # per swap, each process's delay in seconds
     source: str = MOUNTED
+    #: The shared store only: per write, seconds from the last process serving the new
+    #: state until ``--wait`` (its reading of the fleet's reports) returned.
+    wait_after_last: list[float] = field(default_factory=list)
+    #: The shared store only: the store's commands per process per interval in steady
+    #: state (every slot held, no change to claim): the read and the fleet report.
+    calls_per_interval: float | None = None
+
+    @property
+    def wait_worst(self) -> float | None:
+        return max(self.wait_after_last) if self.wait_after_last else None
 
     @property
     def all_switched(self) -> list[float]:
@@ -104,6 +114,49 @@ def _wait_for(
 Writer = Callable[[str], None]
 
 
+class _StoreWriter:
+    """The benchmark's writes to the store, and what ``--wait`` needs after each one."""
+
+    def __init__(self, url: str) -> None:
+        from maintenance_env.sources.store import SharedStore, build_cache
+
+        self.url = url
+        self.store = SharedStore(url, ["MAINTENANCE_MODE"], 1.0, background=False)
+        # Built once: the write itself is timed, not a connection set-up.
+        self.cache = build_cache(url)
+        self.store.write({"MAINTENANCE_MODE": "off"}, cache=self.cache)
+
+    def __call__(self, value: str) -> None:
+        self.store.write({"MAINTENANCE_MODE": value}, cache=self.cache)
+
+    def wait(self, value: str, interval: float) -> float:
+        """``--wait`` for the last write: ``time.time()`` when every report shows it."""
+        from maintenance_env.management.fleet_text import wait_for_fleet, wait_interval
+
+        result = wait_for_fleet(
+            None,
+            value,
+            30.0,
+            wait_interval(interval),
+            changed_at=self.store.written_at,
+            read=self.store.live_reports,
+        )
+        if not result.ok:
+            raise RuntimeError(result.text)
+        return time.time()
+
+    def commands(self) -> int:
+        """The store's count of commands served so far (Redis ``INFO commandstats``)."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        return sum(int(v["calls"]) for v in stats.values() if isinstance(v, dict))
+
+
 def _mounted(tmp: Path, interval: float) -> tuple[dict[str, str], Writer]:
     volume = ConfigMapVolume(tmp / f"config-{interval}", {"MAINTENANCE_MODE": "off"})
     return {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, lambda value: volume.update(
@@ -111,17 +164,8 @@ def _mounted(tmp: Path, interval: float) -> tuple[dict[str, str], Writer]:
     )
 
 
-def _store(url: str) -> tuple[dict[str, str], Writer]:
-    from maintenance_env.sources.store import SharedStore, build_cache
-
-    store = SharedStore(url, ["MAINTENANCE_MODE"], 1.0, background=False)
-    cache = build_cache(url)  # built once: the write itself is timed, not a connection set-up
-    store.write({"MAINTENANCE_MODE": "off"}, cache=cache)
-
-    def write(value: str) -> None:
-        store.write({"MAINTENANCE_MODE": value}, cache=cache)
-
-    return {"MAINTENANCE_MODE_CACHE": url}, write
+def _store(url: str) -> tuple[dict[str, str], _StoreWriter]:
+    return {"MAINTENANCE_MODE_CACHE": url}, _StoreWriter(url)
 
 
 def measure(
@@ -157,26 +201,41 @@ def measure(
             try:
                 _wait_for(reports, processes, 200, 0.0, timeout=60.0)
                 swapped: list[list[float]] = []
+                waits: list[float] = []
+                calls_per_interval = None
+                if isinstance(write, _StoreWriter):
+                    # Steady state: every slot held, no change to claim, nothing but the
+                    # processes using the store, for three intervals.
+                    time.sleep(interval + 0.5)
+                    before, quiet = write.commands(), time.monotonic()
+                    time.sleep(3 * interval)
+                    calls = write.commands() - before - 1  # the first INFO counts itself
+                    served = (time.monotonic() - quiet) / interval
+                    calls_per_interval = calls / processes / served
                 active = False
                 for _ in range(swaps):
                     time.sleep(rng.uniform(0.05, interval + 0.05))  # a random phase
                     active = not active
                     swapped_at = time.time()
                     write("on" if active else "off")
-                    swapped.append(
-                        _wait_for(
-                            reports,
-                            processes,
-                            503 if active else 200,
-                            swapped_at,
-                            timeout=interval + 5.0,
-                        )
+                    confirmed = (
+                        write.wait("on" if active else "off", interval)
+                        if isinstance(write, _StoreWriter)
+                        else None
                     )
-                results.append(
-                    ReloadResult(
-                        interval, processes, swapped, MOUNTED if redis_url is None else STORE
+                    delays = _wait_for(
+                        reports, processes, 503 if active else 200, swapped_at, interval + 5.0
                     )
+                    swapped.append(delays)
+                    if confirmed is not None:
+                        waits.append(max(0.0, confirmed - (swapped_at + max(delays))))
+                result = ReloadResult(
+                    interval, processes, swapped, MOUNTED if redis_url is None else STORE
                 )
+                if redis_url is not None:
+                    result.wait_after_last = waits
+                    result.calls_per_interval = calls_per_interval
+                results.append(result)
             finally:
                 stop.set()
                 for worker in workers:

@@ -18,10 +18,12 @@ counts as absent.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -256,6 +258,8 @@ class SharedStore:
         self._report_logged: str | None = None
         #: The ``changed_at`` of this process's last write (``maintenance_mode --write``).
         self.written_at: str | None = None
+        #: The process that registered :meth:`_leave` (a forked child registers its own).
+        self._leaving: int | None = None
         self.failing_since: float | None = None
         #: Whether the store lost every key after a read that found some (until written).
         self.lost = False
@@ -437,6 +441,9 @@ class SharedStore:
         now_serving = reporting()
         serving, applied, active = now_serving.state, now_serving.applied, now_serving.active
         reporter = fleet.reporter()
+        if self._leaving != os.getpid():
+            self._leaving = os.getpid()
+            atexit.register(self._leave)
         found = self._fleet_found
         changed_at = self.changed_at
         claims: list[str] = []
@@ -485,6 +492,23 @@ class SharedStore:
             if self._report_logged is not None:
                 logger.info("maintenance_env: reporting to %s works again", self.label)
             self.report_error = self._report_logged = None
+
+    def _leave(self) -> None:
+        """At a clean exit (``atexit``): give up this process's slot at once, so that a
+        stopped server is not waited for until its report expires. In the exiting thread,
+        bounded by the client's own socket timeouts (the store sets them; no new thread can
+        start at interpreter shutdown); a failure leaves the report to expire by itself."""
+        cache = self._cache
+        if cache is None or self._leaving != os.getpid():
+            return
+        try:
+            fleet.reporter().leave(cache)
+        except Exception as exc:
+            logger.info(
+                "maintenance_env: leaving the fleet at exit failed (%s); the report expires "
+                "by itself",
+                describe_error(exc, self.secrets),
+            )
 
     def read_now(self, *, timeout: float | None = None) -> str | None:
         """Read the store once now, in this thread, and publish the result for the next
