@@ -294,7 +294,8 @@ def test_flips_through_the_store_reach_every_process(redis_server: RedisServer) 
     assert all(len(delays) == 2 and min(delays) >= 0 for delays in result.swaps)
     # --wait saw each write in the processes' reports; the store's commands were counted.
     assert len(result.wait_after_last) == 2
-    assert result.calls_per_interval is not None and result.calls_per_interval > 0
+    assert result.calls_per_interval is not None
+    assert result.calls_per_interval > 0
 
 
 @pytest.mark.server

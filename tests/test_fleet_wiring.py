@@ -7,6 +7,7 @@ claim of each change it sees; the writer records who and why in the history; the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -248,3 +249,42 @@ def test_a_window_opening_and_closing_is_one_fleet_change_each(
     assert [(r["active"], r["previous"]) for r in received] == [(True, False), (False, True)]
     assert [r["change"].changed_at for r in received] == [iso(starts), iso(starts + 1)]
     assert {r["change"].source for r in received} == {"schedule"}
+
+
+@pytest.mark.redis
+def test_a_report_that_fails_while_reads_work_is_logged_once_and_shown(
+    serving: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "maintenance_env")
+    eventually(lambda: mine(serving), "this process's report")
+
+    def refuse(self: fleet.Reporter, *args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("READONLY You can't write against a read only replica.")
+
+    monkeypatch.setattr(fleet.Reporter, "report", refuse)
+    store = runtime.get_runtime().store
+    assert store is not None
+    eventually(lambda: store.report_error is not None, "the failing report")
+    eventually(lambda: "reporting to" in caplog.text, "its log line")
+    time.sleep(0.5)  # five more intervals: still one line
+    lines = [r for r in caplog.records if "reporting to" in r.getMessage()]
+    assert len(lines) == 1
+    assert "READONLY" in lines[0].getMessage()
+    assert serving.password not in caplog.text
+    data = json.loads(run("status", "--json"))
+    (cache,) = [s for s in data["sources"] if s["origin"] == "cache"]
+    # The command's own view: it does not report, so it has no report error of its own.
+    assert cache["report_error"] is None
+    monkeypatch.undo()
+    eventually(lambda: store.report_error is None, "reports back")
+    assert "works again" in caplog.text
+
+
+@pytest.mark.redis
+def test_a_clean_exit_gives_up_the_slot_at_once(serving: RedisServer) -> None:
+    eventually(lambda: mine(serving), "this process's report")
+    store = runtime.get_runtime().store
+    assert store is not None
+    store.stop()
+    store._leave()  # what atexit runs
+    assert mine(serving) == []
