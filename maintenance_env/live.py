@@ -176,8 +176,10 @@ class Runtime:
             asyncio.get_running_loop()
             return
         with self._first_lock:
+            # Cleared only once the read is in force (read_first): a thread that comes
+            # meanwhile waits here for it (bounded by the read's deadline) instead of
+            # answering from what the process knew before it.
             if self._unread:
-                self._unread = False
                 self.read_first()
 
     def read_first(self, timeout: float | None = None) -> None:
@@ -185,18 +187,21 @@ class Runtime:
         and start from what it holds (no change, no "configuration changed" line; an
         unreadable store counts as absent). For the first-read rule, and the command."""
         if self.store is None or self.base.problems:
+            self._unread = False
             return
-        self._unread = False
-        self.store.read_now(timeout=START_READ_TIMEOUT if timeout is None else timeout)
-        with self._lock:
-            ready, self._ready = self._ready, False
-            self._read_once = False  # what this read finds is where the process starts
-            try:
-                self._poll_locked(start=False)
-            finally:
-                self._active = self._state.is_active()
-                self._read_only = self._active and self._state.is_read_only()
-                self._ready = ready
+        try:
+            self.store.read_now(timeout=START_READ_TIMEOUT if timeout is None else timeout)
+            with self._lock:
+                ready, self._ready = self._ready, False
+                self._read_once = False  # what this read finds is where the process starts
+                try:
+                    self._poll_locked(start=False)
+                finally:
+                    self._active = self._state.is_active()
+                    self._read_only = self._active and self._state.is_read_only()
+                    self._ready = ready
+        finally:
+            self._unread = False  # last: only now is what it read in force
         self._next_poll = 0.0  # the poll that follows starts the refresher
 
     def after_fork(self) -> None:

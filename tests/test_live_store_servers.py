@@ -679,3 +679,74 @@ def test_a_killed_worker_drops_out_of_the_wait_when_its_report_expires(fleet: Fl
     history = json.loads(command(fleet.redis.url, fleet.tmp, "history", "--json").stdout)
     assert history[0]["serving"] == "on"
     fleet.pids = discover_pids(fleet)  # the new worker, for whatever runs after
+
+
+# --- --preload and --max-requests through an outage (issue: state a fork leaves behind) ------
+
+
+def test_preloaded_recycled_workers_never_revive_the_boot_time_value(
+    running_fleet: Fleet, tmp_path: Path
+) -> None:
+    """gunicorn --preload loads the app once in the master, then forks a new worker every
+    few requests (--max-requests); through a store outage, no worker serves what the store
+    held when the master loaded the app: a worker serves the fleet's last read, or, if it
+    was forked during the outage and could not read, the environment's fail-closed value."""
+    redis = running_fleet.redis
+    if redis.paused:
+        redis.resume()
+    if redis.process is None or redis.process.poll() is not None:
+        redis.restart()
+    boot, after = "Boot-time value", "After the boot"
+    running_fleet.write_direct(MAINTENANCE_MODE="on", MAINTENANCE_MODE_MESSAGE=boot)
+    port = servers.free_port()
+    environ = servers.server_environment(
+        port,
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.live_site",
+            "PYTHONPATH": str(servers.ROOT),
+            "MAINTENANCE_MODE": "on",
+            "MAINTENANCE_MODE_MESSAGE": ENVIRONMENT_MESSAGE,
+            "MAINTENANCE_MODE_CACHE": redis.url,
+            "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
+            "MAINTENANCE_MODE_CONFIG_PATH": "",
+            "WEB_CONCURRENCY": str(WORKERS),
+            # gunicorn's own environment variable, read with the config file's settings.
+            "GUNICORN_CMD_ARGS": "--preload --max-requests 25 --max-requests-jitter 5",
+        },
+        tmp_path,
+    )
+    try:
+        argv = servers.gunicorn_command()
+        with servers.running("gunicorn", argv, environ, port, tmp_path / "g.log") as gunicorn:
+            fleet = Fleet(redis, [gunicorn], tmp_path)
+            running_fleet.write_direct(MAINTENANCE_MODE_MESSAGE=after)
+            deadline = time.monotonic() + SETTLE_BOUND
+            for _try in range(10_000):  # until 20 answers in a row are the new value
+                if all(after.encode() in fetch(gunicorn).body for _ in range(20)):
+                    break
+                assert time.monotonic() < deadline, gunicorn.output()
+            with Sampler(fleet) as sampler:
+                time.sleep(1.0)
+                redis.pause()  # hung: every read in flight or started now times out
+                time.sleep(OUTAGE * 1.5)
+                redis.resume()
+                resumed = time.time()
+                time.sleep(2.0)
+            output = gunicorn.output()
+    finally:
+        if redis.paused:
+            redis.resume()
+        running_fleet.write_direct(MAINTENANCE_MODE="off", MAINTENANCE_MODE_MESSAGE=None)
+    check_answers(sampler, {503})
+    assert len({s.pid for s in sampler.samples}) > 3 * WORKERS, "workers were not recycled"
+    revived = [s for s in sampler.samples if boot.encode() in s.body]
+    assert revived == [], f"{len(revived)} answers revived the boot-time value"
+    for sample in sampler.samples:
+        assert after.encode() in sample.body or ENVIRONMENT_MESSAGE.encode() in sample.body
+    # Once the store is back every new worker reads it: the last answers are the new value.
+    tail = [
+        (round(s.sent - resumed, 3), s.pid, after.encode() in s.body) for s in sampler.samples[-40:]
+    ]
+    if not all(after.encode() in s.body for s in sampler.samples[-10:]):
+        pytest.fail(f"not every last answer is the store's value: {tail}")
+    assert "Traceback" not in output

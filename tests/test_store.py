@@ -774,3 +774,31 @@ def test_a_worker_forked_long_after_the_load_starts_from_the_store_as_it_is_now(
         return {"status": middleware(RequestFactory().get("/")).status_code}
 
     assert _in_child(child) == {"status": 503}
+
+
+def test_a_request_that_comes_during_the_first_read_waits_for_it(
+    redis_server: RedisServer, env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A threaded worker's first requests arrive together: one reads the store, the others
+    # must wait for that read (bounded), not answer from the environment's fail-closed value.
+    writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_CACHE=redis_server.url)
+    middleware = MaintenanceModeMiddleware(ok_view)
+    reading = threading.Event()
+    original = SharedStore.read_now
+
+    def slow_read(store: SharedStore, *, timeout: float | None = None) -> str | None:
+        reading.set()
+        time.sleep(0.3)  # the first read is slow; the second request comes meanwhile
+        return original(store, timeout=timeout)
+
+    monkeypatch.setattr(SharedStore, "read_now", slow_read)
+    statuses: list[int] = []
+    first = threading.Thread(
+        target=lambda: statuses.append(middleware(RequestFactory().get("/")).status_code)
+    )
+    first.start()
+    assert reading.wait(WAIT)
+    statuses.append(middleware(RequestFactory().get("/")).status_code)  # during the read
+    first.join(WAIT)
+    assert statuses == [200, 200]
