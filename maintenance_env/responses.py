@@ -24,7 +24,7 @@ from django.utils.html import urlize
 from django.utils.http import http_date
 from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from maintenance_env import catalogues, csp, texts
 from maintenance_env.languages import request_language
@@ -64,10 +64,10 @@ def _refuses_json(request: HttpRequest) -> bool:
     return all(media.quality == 0 for media in covering if _specificity(media) == most)
 
 
-#: What a refused write is told, in JSON (the page says it in the visitor's language).
-READ_ONLY_MESSAGE = (
-    "The site is in read-only mode for maintenance: changes cannot be saved right now. "
-    "Please try again later."
+#: What a refused write is told, in JSON, in ``LANGUAGE_CODE`` (the page says it in the
+#: visitor's language): the read-only page's own sentence, so every catalogue has it.
+READ_ONLY_MESSAGE = gettext_noop(
+    "The site is under maintenance: you can look around, but changes cannot be saved right now."
 )
 
 
@@ -181,13 +181,18 @@ def _in_default_language(state: Policy) -> str:
         return texts.message(config.message, starts_at, ends_at)
 
 
+def _read_only_detail() -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return translation.gettext(READ_ONLY_MESSAGE)
+
+
 def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) -> bytes:
     window = state.window()
     ends_at = window.ends_at if window else state.config.ends_at
     return json.dumps(
         {
             # One body for every visitor (it is cached): in LANGUAGE_CODE.
-            "detail": READ_ONLY_MESSAGE if read_only else _in_default_language(state),
+            "detail": _read_only_detail() if read_only else _in_default_language(state),
             "read_only": read_only,
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,

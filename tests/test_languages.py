@@ -324,3 +324,24 @@ def test_plural_forms_are_the_languages_own(code: str) -> None:
     assert all("%(minutes)s" in form for form in forms)
     assert len(forms) >= 2
     assert not any(form.startswith("Please") for form in forms)  # none fell back to English
+
+
+@pytest.mark.parametrize(("language", "word"), [("fr", "maintenance"), ("de", "gewartet")])
+def test_a_refused_write_is_told_in_json_in_the_sites_language(
+    language: str, word: str, env: Any
+) -> None:
+    from django.test import Client, override_settings
+
+    env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_READ_ONLY="on")
+    with override_settings(LANGUAGE_CODE=language):
+        env()
+        response = Client().post("/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert detail != READ_ONLY_ENGLISH
+    assert word in detail
+
+
+READ_ONLY_ENGLISH = (
+    "The site is under maintenance: you can look around, but changes cannot be saved right now."
+)
