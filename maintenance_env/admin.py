@@ -25,7 +25,10 @@ from django.urls import URLPattern, path
 from maintenance_env import runtime as live
 from maintenance_env import writes
 from maintenance_env.decorators import maintenance_exempt
+from maintenance_env.fleet import iter_serving, laggards
+from maintenance_env.live import LIVE_NAMES, Runtime
 from maintenance_env.models import Maintenance
+from maintenance_env.sources.store import SharedStore, StoreError
 from maintenance_env.status_report import build_status
 
 PERMISSION = "maintenance_env.change_maintenance"
@@ -118,5 +121,28 @@ class MaintenanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "opts": self.model._meta,
             "status": info,
             "form": form,
+            **_fleet_context(runtime),
         }
         return TemplateResponse(request, "admin/maintenance_env/maintenance.html", context)
+
+
+def _fleet_context(runtime: Runtime) -> dict[str, object]:
+    """The fleet (contract section 10) for the page: ``fleet`` (the live processes, grouped
+    by what they serve, each with ``lagging``), ``history`` (the last changes, newest
+    first) and ``fleet_error`` (why they could not be read); all empty without a store."""
+    config = runtime.base.config
+    if not config.cache:
+        return {"fleet": None, "history": [], "fleet_error": None}
+    store = SharedStore(config.cache, LIVE_NAMES, config.reload_interval, background=False)
+    try:
+        reports, changes = store.live_reports(), store.history()
+    except StoreError as exc:
+        return {"fleet": None, "history": [], "fleet_error": str(exc)}
+    changed_at = changes[0].changed_at if changes else None
+    behind = {r.name for r in laggards(reports, None, changed_at)}
+    groups = [
+        (serving, [(r, r.name in behind) for r in found])
+        for serving, found in iter_serving(reports).items()
+        if found
+    ]
+    return {"fleet": groups, "history": changes, "fleet_error": None, "processes": len(reports)}

@@ -56,7 +56,7 @@ import socket
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.cache.backends.base import BaseCache
@@ -75,6 +75,7 @@ __all__ = [
     "claim_bound",
     "default_by",
     "history",
+    "laggards",
     "live_reports",
     "printable",
     "record_change",
@@ -698,3 +699,20 @@ def iter_serving(reports: Iterable[Report]) -> dict[str, list[Report]]:
     for found in reports:
         groups[found.serving].append(found)
     return groups
+
+
+def _applied(found: Report, changed_at: str | None) -> bool:
+    if changed_at is None:
+        return True
+    # ISO 8601 UTC texts of one format compare in time order.
+    return found.changed_at is not None and found.changed_at >= changed_at
+
+
+def laggards(reports: Sequence[Report], target: str | None, changed_at: str | None) -> list[Report]:
+    """The reports that do not serve ``target`` (one of ``on``, ``read-only``, ``off``;
+    ``None``: any) or have not applied the change at ``changed_at``."""
+    return [
+        r
+        for r in reports
+        if (target is not None and r.serving != target) or not _applied(r, changed_at)
+    ]

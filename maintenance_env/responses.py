@@ -172,18 +172,14 @@ def _render_page(state: Policy, language: str, read_only: bool = False) -> bytes
     return text.encode(settings.DEFAULT_CHARSET, "xmlcharrefreplace")
 
 
-def _in_default_language(state: Policy) -> str:
+def _in_default_language(state: Policy, text: str | None = None) -> str:
+    """``text`` translated, or else the message, in ``LANGUAGE_CODE``."""
     config = state.config
     window = state.window()
     starts_at = window.starts_at if window else config.starts_at
     ends_at = window.ends_at if window else config.ends_at
     with translation.override(settings.LANGUAGE_CODE):
-        return texts.message(config.message, starts_at, ends_at)
-
-
-def _read_only_detail() -> str:
-    with translation.override(settings.LANGUAGE_CODE):
-        return translation.gettext(READ_ONLY_MESSAGE)
+        return gettext(text) if text else texts.message(config.message, starts_at, ends_at)
 
 
 def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) -> bytes:
@@ -192,7 +188,7 @@ def _json_body(state: Policy, retry_after: int | None, read_only: bool = False) 
     return json.dumps(
         {
             # One body for every visitor (it is cached): in LANGUAGE_CODE.
-            "detail": _read_only_detail() if read_only else _in_default_language(state),
+            "detail": _in_default_language(state, READ_ONLY_MESSAGE if read_only else None),
             "read_only": read_only,
             "retry_after": retry_after,
             "ends_at": ends_at.isoformat().replace("+00:00", "Z") if ends_at else None,

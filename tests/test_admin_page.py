@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from maintenance_env import runtime
+from tests.redis_server import RedisServer
 from tests.settings import INSTALLED_APPS, MIDDLEWARE, TEMPLATES
 
 ADMIN_APPS = [*INSTALLED_APPS, "django.contrib.admin", "django.contrib.messages"]
@@ -116,3 +117,35 @@ def test_a_failing_write_shows_one_message_and_changes_nothing(config: Path) -> 
     from django.contrib.admin.models import LogEntry
 
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_with_the_store_the_page_shows_the_fleet_and_the_history(
+    config: Path, redis_server: RedisServer
+) -> None:
+    import os
+    import time
+
+    with override_settings(
+        MAINTENANCE_MODE_CACHE=redis_server.url, MAINTENANCE_MODE_RELOAD_INTERVAL=0.1
+    ):
+        runtime.reset()
+        runtime.get_state()  # this process serves: its refresher reports it
+        client = Client()
+        client.force_login(permitted())
+        for _try in range(200):  # bounded: about 10 s
+            if f":{os.getpid()}</code>".encode() in client.get(PAGE).content:
+                break
+            time.sleep(0.05)
+        page = client.get(PAGE)
+        assert b'id="fleet"' in page.content
+        assert b"1 live process." in page.content
+        assert f":{os.getpid()}</code>".encode() in page.content
+        data = {"state": "read-only", "message": "Back soon", "reason": "db <upgrade>"}
+        assert client.post(PAGE, data).status_code == 302
+        page = client.get(PAGE)
+        assert b"ops (admin)" in page.content
+        assert b"db &lt;upgrade&gt;" in page.content  # data, escaped
+        assert b"<td>read-only</td>" in page.content
+        runtime.reset()

@@ -21,6 +21,7 @@ from maintenance_env.fleet import (
     Report,
     history,
     iter_serving,
+    laggards,
     live_reports,
     printable,
 )
@@ -44,23 +45,6 @@ NO_STORE = (
     "--wait needs the shared store: set MAINTENANCE_MODE_CACHE so that the processes report "
     "what they serve"
 )
-
-
-def _applied(found: Report, changed_at: str | None) -> bool:
-    if changed_at is None:
-        return True
-    # ISO 8601 UTC texts of one format compare in time order.
-    return found.changed_at is not None and found.changed_at >= changed_at
-
-
-def laggards(reports: Sequence[Report], target: str | None, changed_at: str | None) -> list[Report]:
-    """The reports that do not serve ``target`` (one of ``on``, ``read-only``, ``off``;
-    ``None``: any) or have not applied the change at ``changed_at``."""
-    return [
-        r
-        for r in reports
-        if (target is not None and r.serving != target) or not _applied(r, changed_at)
-    ]
 
 
 def _change_line(change: Change | None) -> str:
