@@ -320,6 +320,18 @@ def _store_problems(runtime: Runtime) -> list[CheckMessage]:
                 id="maintenance_env.W022",
             )
         )
+    shared = _sharing_alias(store.setting, backend, params)
+    if shared is not None:
+        messages.append(
+            Warning(
+                f"MAINTENANCE_MODE_CACHE={store.where} uses the table of CACHES[{shared!r}]: "
+                "that cache's culling past MAX_ENTRIES and its clear() delete the switch.",
+                hint="Give the store a table of its own: MAINTENANCE_MODE_CACHE="
+                "dbcache://maintenance_env_store, then 'python manage.py createcachetable "
+                "maintenance_env_store'.",
+                id="maintenance_env.W022",
+            )
+        )
     if dropped:
         messages.append(
             Warning(
@@ -332,6 +344,17 @@ def _store_problems(runtime: Runtime) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _sharing_alias(setting: str, backend: str, params: dict[str, Any]) -> str | None:
+    """The alias of ``CACHES`` whose ``DatabaseCache`` table a ``dbcache://TABLE`` store
+    shares, if one does (an alias store is checked for culling itself)."""
+    if not cache_url.is_url(setting) or backend != cache_url.DATABASE_BACKEND:
+        return None
+    for alias, conf in getattr(settings, "CACHES", {}).items():
+        if backend_path(conf) == backend and conf.get("LOCATION") == params.get("LOCATION"):
+            return str(alias)
+    return None
 
 
 def _read_within(runtime: Runtime, seconds: float) -> str | None:

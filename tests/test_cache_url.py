@@ -235,6 +235,22 @@ def test_a_default_or_culling_store_is_a_warning(
     assert "maintenance_env.E" not in output
 
 
+@pytest.mark.parametrize(
+    ("location", "warned"), [("app_cache", True), ("maintenance_env_store", False)]
+)
+def test_a_dbcache_url_on_an_aliass_table_is_a_warning(
+    env: Env, location: str, warned: bool
+) -> None:
+    db = "django.core.cache.backends.db.DatabaseCache"
+    caches = {"default": {"BACKEND": LOCMEM}, "pages": {"BACKEND": db, "LOCATION": "app_cache"}}
+    env(MAINTENANCE_MODE_CACHE=f"dbcache://{location}")
+    with override_settings(CACHES=caches):
+        output = run_check()
+    assert ("maintenance_env.W022" in output) is warned
+    if warned:
+        assert "uses the table of CACHES['pages']" in output
+
+
 def test_check_reads_the_store_only_with_deploy_and_within_its_bound(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
