@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.utils.module_loading import import_string
 
@@ -327,7 +328,12 @@ def store_params(
     if name:
         if options.get(name):
             dropped.append(name)
-        options[name] = forced
+        elif params["BACKEND"] == DJANGO_REDIS_BACKEND and getattr(
+            settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False
+        ):
+            # django-redis's global default for the option: set here, it is overridden.
+            dropped.append("DJANGO_REDIS_IGNORE_EXCEPTIONS (the setting)")
+        options[name] = forced  # explicit: it outranks django-redis's global setting
     options.update(FORCED_OPTIONS.get(params["BACKEND"], {}))
     params["OPTIONS"] = options
     return params, dropped

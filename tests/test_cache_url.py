@@ -330,3 +330,16 @@ def test_pymemcache_asks_the_server_on_every_read(caches: dict[str, Any] | None)
     params, _ = cache_url.store_params(setting, caches)
     assert params["OPTIONS"]["retry_attempts"] == 0
     assert params["OPTIONS"]["dead_timeout"] == 0
+
+
+def test_django_redis_global_ignore_exceptions_never_reaches_the_store(env: Env) -> None:
+    caches = {
+        "default": {"BACKEND": LOCMEM},
+        "switch": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    with override_settings(CACHES=caches, DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
+        params, dropped = cache_url.store_params("switch")
+        assert params["OPTIONS"]["IGNORE_EXCEPTIONS"] is False  # outranks the setting
+        assert dropped == ["DJANGO_REDIS_IGNORE_EXCEPTIONS (the setting)"]
+        env(MAINTENANCE_MODE_CACHE="switch")
+        assert "DJANGO_REDIS_IGNORE_EXCEPTIONS" in run_check()
