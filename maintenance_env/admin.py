@@ -26,9 +26,9 @@ from maintenance_env import runtime as live
 from maintenance_env import writes
 from maintenance_env.decorators import maintenance_exempt
 from maintenance_env.fleet import iter_serving, laggards
-from maintenance_env.live import LIVE_NAMES, Runtime
+from maintenance_env.live import Runtime
 from maintenance_env.models import Maintenance
-from maintenance_env.sources.store import SharedStore, StoreError
+from maintenance_env.sources.store import StoreError
 from maintenance_env.status_report import build_status
 
 PERMISSION = "maintenance_env.change_maintenance"
@@ -130,10 +130,9 @@ def _fleet_context(runtime: Runtime) -> dict[str, object]:
     """The fleet (contract section 10) for the page: ``fleet`` (the live processes, grouped
     by what they serve, each with ``lagging``), ``history`` (the last changes, newest
     first) and ``fleet_error`` (why they could not be read); all empty without a store."""
-    config = runtime.base.config
-    if not config.cache:
+    store = runtime.store
+    if store is None:
         return {"fleet": None, "history": [], "fleet_error": None}
-    store = SharedStore(config.cache, LIVE_NAMES, config.reload_interval, background=False)
     try:
         reports, changes = store.live_reports(), store.history()
     except StoreError as exc:

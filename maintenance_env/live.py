@@ -244,16 +244,15 @@ class Runtime:
         active = policy.is_active(now)
         read_only = active and policy.is_read_only(now)
         state = "read-only" if read_only else "on" if active else "off"
+        window = policy.window(now) if active else None
         edge = None
         change = self.last_change
         if change is not None and change is not self._reported_change:
             self._reported_change = change
             if change.cause == "schedule":
-                window = policy.window(now)
-                moment = window.starts_at if active and window else self._window_end
+                moment = window.starts_at if window else self._window_end
                 if moment is not None:
                     edge = moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        window = policy.window(now) if active else None
         self._window_end = window.ends_at if window is not None else None
         return Serving(state, self._applied_change, active, edge)
 

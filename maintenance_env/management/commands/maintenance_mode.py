@@ -256,10 +256,9 @@ class Command(BaseCommand):
         refusal = writes.unusable_store(runtime, "nothing done")
         if refusal is not None:
             raise CommandError(refusal)
-        config = runtime.base.config
-        if not config.cache:
+        if runtime.store is None:
             raise CommandError(needs + ".")
-        return SharedStore(config.cache, live.LIVE_NAMES, config.reload_interval, background=False)
+        return runtime.store
 
     def _history(self, as_json: bool) -> None:
         store = self._store(
