@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.http.request import MediaType
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -26,8 +25,9 @@ from django.utils.log import log_response
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_noop
 
-from maintenance_env import catalogues, csp, texts
+from maintenance_env import catalogues, csp, logs, texts
 from maintenance_env.languages import request_language
+from maintenance_env.negotiation import prefers_json
 from maintenance_env.policy import NEVER_CACHE, Policy
 from maintenance_env.variables import DEFAULT_MESSAGE
 
@@ -35,33 +35,10 @@ __all__ = [
     "READ_ONLY_MESSAGE",
     "for_one_client",
     "maintenance_response",
-    "prefers_json",
 ]
 
 logger = logging.getLogger("maintenance_env")
 request_logger = logging.getLogger("django.request")
-
-
-def _is_json(media: MediaType) -> bool:
-    return media.main_type == "application" and (
-        media.sub_type == "json" or media.sub_type.endswith("+json")
-    )
-
-
-def _specificity(media: MediaType) -> int:
-    return (media.main_type != "*") + (media.sub_type != "*")
-
-
-def _refuses_json(request: HttpRequest) -> bool:
-    """The ``Accept`` header's most specific range covering ``application/json`` has
-    ``q=0`` (RFC 9110 section 12.5.1)."""
-    header = request.META.get("HTTP_ACCEPT", "")
-    ranges = [MediaType(token) for token in header.split(",") if token.strip()]
-    covering = [media for media in ranges if media.match("application/json")]
-    if not covering:
-        return False
-    most = max(_specificity(media) for media in covering)
-    return all(media.quality == 0 for media in covering if _specificity(media) == most)
 
 
 #: What a refused write is told, in JSON, in ``LANGUAGE_CODE`` (the page says it in the
@@ -69,22 +46,6 @@ def _refuses_json(request: HttpRequest) -> bool:
 READ_ONLY_MESSAGE = gettext_noop(
     "The site is under maintenance: you can look around, but changes cannot be saved right now."
 )
-
-
-def prefers_json(request: HttpRequest) -> bool:
-    """The client prefers JSON: its most preferred ``Accept`` type is ``application/json``
-    or a ``+json`` type, or, of the two, it prefers ``application/json`` to ``text/html``
-    (Django's ``HttpRequest.get_preferred_type``); or it is an ``XMLHttpRequest`` that
-    does not refuse JSON (``application/json;q=0``)."""
-    accepted = request.accepted_types  # q > 0 only, the most preferred first
-    if accepted and request.META.get("HTTP_ACCEPT"):
-        if _is_json(accepted[0]):
-            return True
-        if request.get_preferred_type(("text/html", "application/json")) == "application/json":
-            return True
-    if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
-        return not _refuses_json(request)
-    return False
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -220,18 +181,24 @@ def _finish(
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(response.content))
         response.content = b""
-    # Through Django's own helper, as its handler logs responses: at INFO (not ERROR for a
-    # 503, which would mail ADMINS), the arguments escaped against log forging, and the
-    # response marked so that Django's handler does not log it again.
-    log_response(
-        "Maintenance mode: %s %s",
-        request.method,
-        request.path,
-        response=response,
-        request=request,
-        logger=request_logger,
-        level="info",
-    )
+    if logs.is_heard(request_logger, logging.INFO):
+        # Through Django's own helper, as its handler logs responses: at INFO (not ERROR
+        # for a 503, which would mail ADMINS), the arguments escaped against log forging,
+        # and the response marked so that Django's handler does not log it again.
+        log_response(
+            "Maintenance mode: %s %s",
+            request.method,
+            request.path,
+            response=response,
+            request=request,
+            logger=request_logger,
+            level="info",
+        )
+    else:
+        # Nobody would see the line (Django's default LOGGING with DEBUG off): building
+        # the record cost a sixth of a bare request. The mark is the one log_response
+        # sets; without it Django's handler would log the 503 at ERROR and mail ADMINS.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 

@@ -23,7 +23,7 @@ PACKAGE = Path(maintenance_env.__file__).parent
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
 #: here fails the test: place it when you add it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("parsers", "signals", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
+    ("parsers", "signals", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
      "sources.process", "sources.deadline", "sources.refresher"),
     ("variables",),
     ("webhook", "texts", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store",
@@ -46,6 +46,8 @@ REQUEST_PATH = (
     "decision",
     "bypass",
     "responses",
+    "negotiation",
+    "logs",
     "paths",
     "languages",
     "policy",

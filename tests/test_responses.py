@@ -13,41 +13,6 @@ from django.test import Client, RequestFactory, override_settings
 from hypothesis import strategies as st
 
 from maintenance_env import live, responses, runtime, variables
-from maintenance_env.responses import prefers_json
-
-
-@pytest.mark.parametrize(
-    ("accept", "xhr", "expected"),
-    [
-        ("application/json", None, True),
-        ("application/json; charset=utf-8, text/html", None, True),
-        ("application/problem+json", None, True),
-        ("APPLICATION/JSON", None, True),
-        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", None, False),
-        ("text/html, application/json", None, False),  # the first type decides
-        ("*/*", None, False),
-        ("", "XMLHttpRequest", True),
-        ("text/html", "XMLHttpRequest", True),
-        (None, None, False),
-        # Negotiated through Django's get_preferred_type: a refusal is a refusal.
-        ("application/json;q=0, text/html", None, False),
-        ("application/json;q=0.5, text/html;q=0.4", None, True),
-        ("application/vnd.api+json, text/html;q=0.9", None, True),
-        ("application/*", None, True),
-        ("text/*", None, False),
-        ("application/json;q=0", "XMLHttpRequest", False),
-        ("*/*;q=0, text/html", "XMLHttpRequest", False),
-        ("application/json;q=0, */*", "XMLHttpRequest", False),
-        ("*/*;q=0, application/json", "XMLHttpRequest", True),
-    ],
-)
-def test_prefers_json(accept: str | None, xhr: str | None, expected: bool) -> None:
-    extra = {}
-    if accept is not None:
-        extra["HTTP_ACCEPT"] = accept
-    if xhr is not None:
-        extra["HTTP_X_REQUESTED_WITH"] = xhr
-    assert prefers_json(RequestFactory().get("/", **extra)) is expected
 
 
 @override_settings(MAINTENANCE_MODE=True)
