@@ -125,6 +125,9 @@ class _StoreWriter:
         # Built once: the write itself is timed, not a connection set-up.
         self.cache = build_cache(url)
         self.store.write({"MAINTENANCE_MODE": "off"}, cache=self.cache)
+        import redis
+
+        self.client = redis.Redis.from_url(url)
 
     def __call__(self, value: str) -> None:
         self.store.write({"MAINTENANCE_MODE": value}, cache=self.cache)
@@ -146,15 +149,37 @@ class _StoreWriter:
         return time.time()
 
     def commands(self) -> int:
-        """The store's count of commands served so far (Redis ``INFO commandstats``)."""
-        import redis
+        """Commands the store has served so far (Redis ``INFO commandstats``), leaving out
+        this benchmark's own: the ``INFO`` itself and a connection's set-up (``CLIENT
+        SETINFO``, ``SELECT``, ``HELLO``), which a new connection sends before it."""
+        stats = self.client.info("commandstats")
+        return sum(
+            int(v["calls"])
+            for k, v in stats.items()
+            if isinstance(v, dict) and not k.startswith(OWN_COMMANDS)
+        )
 
-        client = redis.Redis.from_url(self.url)
-        try:
-            stats = client.info("commandstats")
-        finally:
-            client.close()
-        return sum(int(v["calls"]) for v in stats.values() if isinstance(v, dict))
+    def close(self) -> None:
+        self.client.close()
+
+
+#: ``INFO commandstats`` names of the benchmark's own commands (``cmdstat_client|setinfo``).
+OWN_COMMANDS = ("cmdstat_info", "cmdstat_client", "cmdstat_select", "cmdstat_hello")
+
+
+def fresh_database(redis_url: str, number: int) -> str:
+    """``redis_url`` on database ``number``, emptied (``FLUSHDB``): each measured interval
+    starts with no report of an earlier run's processes, which a ``--wait`` would rightly
+    count as laggards until they expire (3 intervals, at least 30 s)."""
+    import redis
+
+    url = f"{redis_url.rsplit('/', 1)[0]}/{number}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
 def _mounted(tmp: Path, interval: float) -> tuple[dict[str, str], Writer]:
@@ -187,7 +212,8 @@ def measure(
             if redis_url is None:
                 source, write = _mounted(Path(tmp), interval)
             else:
-                source, write = _store(redis_url)
+                # Databases 0 and 1 hold the in-process cases' keys (inprocess.STORE_DB).
+                source, write = _store(fresh_database(redis_url, 2 + intervals.index(interval)))
             reports = context.Queue()
             stop = context.Event()
             workers = [
@@ -209,7 +235,7 @@ def measure(
                     time.sleep(interval + 0.5)
                     before, quiet = write.commands(), time.monotonic()
                     time.sleep(3 * interval)
-                    calls = write.commands() - before - 1  # the first INFO counts itself
+                    calls = write.commands() - before
                     served = (time.monotonic() - quiet) / interval
                     calls_per_interval = calls / processes / served
                 active = False
@@ -237,6 +263,8 @@ def measure(
                     result.calls_per_interval = calls_per_interval
                 results.append(result)
             finally:
+                if isinstance(write, _StoreWriter):
+                    write.close()
                 stop.set()
                 for worker in workers:
                     worker.join(timeout=5.0)
