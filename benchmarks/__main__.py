@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -82,6 +83,7 @@ def _mark(ok: bool) -> str:
 def inprocess_tables(
     results: dict[str, Any], adaptations: list[dict[str, Any]], targets: list[str]
 ) -> list[str]:
+    from benchmarks import timing
     from benchmarks.inprocess import (
         CONTROL,
         DMM_CACHE_OFF,
@@ -103,9 +105,7 @@ def inprocess_tables(
     passthrough = results["alone/pass-through"]
 
     def overhead_share(name: str) -> float:
-        """(case - pass-through) / bare WSGI request, round by round, median."""
-        rounds = zip(results[name].per_op, passthrough.per_op, bare_wsgi.per_op, strict=True)
-        return float(statistics.median((a - p) / w for a, p, w in rounds))
+        return timing.overhead_share(results, name)
 
     lines = [
         "#### 1. The middleware alone",
@@ -589,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         os.environ["BENCH_DMM_STATE_FILE"] = os.path.join(tmp, "dmm-state.txt")
-        with _redis(args) as redis:
+        with _redis(args) as redis, _other_stores(args):
             return run(args, redis)
 
 
@@ -615,6 +615,41 @@ def _redis(args: argparse.Namespace) -> Iterator[Any]:
             del os.environ["BENCH_REDIS_URL"]
 
 
+@contextlib.contextmanager
+def _other_stores(args: argparse.Namespace) -> Iterator[None]:
+    """memcached and PostgreSQL for the store-backend rows (``benchmarks.offpath``), each
+    when installed (Debian: ``memcached``, ``postgresql``), started before Django is set
+    up (the settings read ``BENCH_POSTGRES``) and always stopped; a missing one is said."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.store_servers import postgresql_bindir, running_memcached, running_postgresql
+
+    with contextlib.ExitStack() as stack:
+        memcached = shutil.which("memcached")
+        if args.skip_store or memcached is None:
+            print("memcached not found: its store row is skipped", file=sys.stderr)
+        else:
+            server = stack.enter_context(running_memcached(memcached))
+            stack.enter_context(_environ("BENCH_MEMCACHED", server.location))
+        bindir = postgresql_bindir()
+        if args.skip_store or bindir is None:
+            print("PostgreSQL not found: the DatabaseCache row is skipped", file=sys.stderr)
+        else:
+            postgres = stack.enter_context(running_postgresql(bindir))
+            postgres.create_database("bench")
+            stack.enter_context(_environ("BENCH_POSTGRES", json.dumps(postgres.settings("bench"))))
+        yield
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
+
+
 def run(args: argparse.Namespace, redis: Any = None) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["BENCH_STACK"] = "all"
@@ -623,7 +658,7 @@ def run(args: argparse.Namespace, redis: Any = None) -> int:
     import django
 
     django.setup()
-    from benchmarks import inprocess, reload, server
+    from benchmarks import inprocess, offpath, reload, server
 
     started = time.monotonic()
     rounds = args.rounds or (10 if args.quick else 150)
@@ -643,9 +678,16 @@ def run(args: argparse.Namespace, redis: Any = None) -> int:
         ]
 
     print(f"in-process: {rounds} interleaved rounds…", file=sys.stderr)
-    measured = inprocess.measure(rounds=rounds, target=0.002, redis_url=redis_url)
+    measured = inprocess.measure(
+        rounds=rounds,
+        target=0.002,
+        redis_url=redis_url,
+        more=offpath.schedule_configurations,
+        alone_only=offpath.configurations,
+    )
     adaptations = inprocess.adaptation_report(redis_url=redis_url)
     body = inprocess_tables(measured, adaptations, targets)
+    offpath.targets(measured, targets)
 
     loaded = None
     if not args.skip_reload:

@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -412,19 +412,30 @@ def _store_read_case(redis_url: str) -> Case:
     return Case(STORE_READ, lambda: None, timed_loop(lambda: store.read_once(cache)))
 
 
-def measure(*, rounds: int, target: float, redis_url: str | None = None) -> dict[str, Result]:
+def measure(
+    *,
+    rounds: int,
+    target: float,
+    redis_url: str | None = None,
+    more: Callable[[], Sequence[Configuration]] = tuple,
+    alone_only: Callable[[Path], Sequence[Configuration]] = lambda workdir: (),
+) -> dict[str, Result]:
     """Every in-process case, interleaved (the store cases when ``redis_url`` is given:
-    a running redis-server, see :func:`configurations`)."""
+    a running redis-server, see :func:`configurations`). ``more()``: configurations
+    measured like these; ``alone_only(workdir)``: configurations measured by the
+    middleware alone only (``benchmarks.offpath``)."""
     loops: list[asyncio.AbstractEventLoop] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         if redis_url is not None:
             write_store(redis_url)
-        configs = configurations(workdir, redis_url)
+        configs = [*configurations(workdir, redis_url), *more()]
+        extra = list(alone_only(workdir))
         try:
             # Two groups, each interleaved on its own, so that a round stays short and the
             # cases compared with each other are measured close together in time.
             sync_cases = [_alone_case(c) for c in configs if c.name != CONTROL]
+            sync_cases += [_alone_case(c) for c in extra]
             sync_cases += _scale_cases()
             sync_cases += [_wsgi_case(c) for c in configs]
             sync_cases.append(_poll_case(workdir))

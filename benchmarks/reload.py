@@ -212,8 +212,9 @@ def measure(
             if redis_url is None:
                 source, write = _mounted(Path(tmp), interval)
             else:
-                # Databases 0 and 1 hold the in-process cases' keys (inprocess.STORE_DB).
-                source, write = _store(fresh_database(redis_url, 2 + intervals.index(interval)))
+                # Databases 0 and 1 hold the in-process cases' keys (inprocess.STORE_DB),
+                # 2 django-maintenance-mode's, 6 the django-redis row's (offpath).
+                source, write = _store(fresh_database(redis_url, 4 + intervals.index(interval)))
             reports = context.Queue()
             stop = context.Event()
             workers = [

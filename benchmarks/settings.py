@@ -11,6 +11,7 @@ redis-server.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
 
@@ -77,12 +78,24 @@ if REDIS_URL:
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("BENCH_DMM_DB", "2"),
     }
+    # The django-redis row of benchmarks/offpath.py (an alias: django-redis has no URL form
+    # of ours).
+    CACHES["django_redis_store"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/6",
+    }
 if STACK == "dmm" or (STACK == "all" and HAVE_DMM):
     MAINTENANCE_MODE_STATE_BACKEND = DMM_BACKENDS[os.environ.get("BENCH_DMM_BACKEND", "local")]
     MAINTENANCE_MODE_CACHE_BACKEND = "shared" if REDIS_URL else None
 
 # No query runs on the benchmarked paths (no session cookie is sent), but the apps need one.
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES: dict[str, dict[str, object]] = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+}
+if POSTGRES := os.environ.get("BENCH_POSTGRES"):
+    # The benchmark's own PostgreSQL (benchmarks/__main__.py), for the DatabaseCache row:
+    # no request of any row reads the database.
+    DATABASES["default"] = json.loads(POSTGRES)
 
 TEMPLATES = [
     {

@@ -10,10 +10,10 @@ import gc
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Case", "Result", "interleave"]
+__all__ = ["Case", "Result", "interleave", "overhead_share"]
 
 
 @dataclass
@@ -101,3 +101,12 @@ def timed_loop(call: Callable[[], object]) -> Callable[[int], float]:
         return time.perf_counter() - start
 
     return run
+
+
+def overhead_share(results: Mapping[str, Result], name: str) -> float:
+    """What the middleware alone adds, as a share of one bare request: (``name`` minus
+    ``alone/pass-through``) divided by ``wsgi/bare``, round by round, median over rounds
+    (a fraction: 0.001 is 0.1%)."""
+    passthrough, bare = results["alone/pass-through"], results["wsgi/bare"]
+    rounds = zip(results[name].per_op, passthrough.per_op, bare.per_op, strict=True)
+    return float(statistics.median((a - p) / w for a, p, w in rounds))

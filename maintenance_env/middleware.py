@@ -8,6 +8,8 @@ access, no file read, no regex work. The decision itself is in
 
 from __future__ import annotations
 
+from time import time as clock
+
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -52,7 +54,7 @@ class MaintenanceModeMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         state = runtime.get_state()
-        if state.enabled and state.is_active():
+        if state.enabled and clock() >= state.quiet_until and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
                 if not request_user_passes(request, state):
@@ -67,7 +69,7 @@ class MaintenanceModeMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         state = runtime.get_state()
-        if state.enabled and state.is_active():
+        if state.enabled and clock() >= state.quiet_until and state.is_active():
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
                 if not await auser_passes(request, state):

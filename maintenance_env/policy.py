@@ -89,6 +89,7 @@ class Policy:
         "networks",
         "pages",
         "plan",
+        "quiet_until",
         "redirect_key",
         "redirect_path",
         "resolution",
@@ -117,6 +118,10 @@ class Policy:
             on_new_window=self._new_window,
         )
         self.windowed = self.plan is not None
+        #: Until this instant (Unix time, seconds) maintenance is certainly not active:
+        #: the end of the schedule's quiet period that :meth:`is_active` found last (0.0:
+        #: not known). The middleware compares the clock with it before asking.
+        self.quiet_until = 0.0
         self.health_paths = frozenset(health_key(p) for p in config.health_paths)
         # The redirect target must pass, or maintenance would redirect to itself. Only a
         # path (below any SCRIPT_NAME prefix) is ours: a full URL names another site, and
@@ -166,7 +171,12 @@ class Policy:
         plan = self.plan
         if plan is None:
             return True
-        return plan.at(time.time() if now is None else now).inside
+        if now is None:
+            now = time.time()
+        period = plan.at(now)
+        if not period.inside:
+            self.quiet_until = period.until
+        return period.inside
 
     def is_read_only(self, now: float | None = None) -> bool:
         """While active: ``READ_ONLY`` is on, or ``now`` is in the first ``READ_ONLY_FIRST``

@@ -255,6 +255,8 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
             page,
             status=config.status_code,
             content_type=f"text/html; charset={settings.DEFAULT_CHARSET}",
+            # Given, not parsed back out of Content-Type when the page is encoded.
+            charset=settings.DEFAULT_CHARSET,
         )
         response.headers[csp.HEADER] = csp.page_policy(page)
         if config.refresh is not None:

@@ -359,8 +359,8 @@ class Plan:
     """
 
     __slots__ = (
-        "_last",
         "announce",
+        "last",
         "ends_at",
         "on_new_window",
         "read_only_first",
@@ -388,7 +388,10 @@ class Plan:
         #: Called by :meth:`at` when the window it finds is not the last one's (a policy
         #: drops what it built for the last window: its page, its JSON body).
         self.on_new_window = on_new_window
-        self._last: Period | None = None
+        #: The :class:`Period` :meth:`at` found last (``None`` before the first call):
+        #: read-only for callers, which may test ``last.since <= now < last.until``
+        #: themselves and save a call on the request path.
+        self.last: Period | None = None
 
     @classmethod
     def build(
@@ -469,10 +472,10 @@ class Plan:
     def at(self, now: float) -> Period:
         """The :class:`Period` at ``now`` (Unix time, seconds), reusing the last one while
         ``now`` is inside it: the next edge is computed once per period."""
-        last = self._last
+        last = self.last
         if last is not None and last.since <= now < last.until:
             return last
-        period = self._last = self.phase(dt.datetime.fromtimestamp(now, UTC))
+        period = self.last = self.phase(dt.datetime.fromtimestamp(now, UTC))
         if self.on_new_window is not None and (last is None or last.current != period.current):
             self.on_new_window()
         return period

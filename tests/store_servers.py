@@ -128,7 +128,7 @@ class PostgresServer(Daemon):
 
     def _tool(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         extra: dict[str, object] = dict(self.as_account())
-        result = subprocess.run(
+        result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
             [str(self.bindir / name), *args],
             capture_output=True,
             text=True,
@@ -136,7 +136,7 @@ class PostgresServer(Daemon):
             cwd=self.directory,
             env={**os.environ, "LC_ALL": "C"},
             check=False,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
         if result.returncode:
             raise RuntimeError(f"{name} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")

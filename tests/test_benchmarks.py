@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -370,3 +371,62 @@ def test_scale_rows_serve_maintenance_and_are_measured() -> None:
     finally:
         inprocess.set_our_environment({})
     assert all(results[c.name].median > 0 for c in cases)
+
+
+def test_the_schedule_rows_place_their_window_from_the_clock() -> None:
+    from benchmarks import offpath
+
+    now = datetime(2031, 5, 4, 23, 30, tzinfo=timezone.utc)
+    assert offpath.window(now, inside=True) == "daily 22:30-00:30"  # across midnight
+    assert offpath.window(now, inside=False) == "daily 01:30-02:30"
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_the_off_path_rows_serve_what_they_say(tmp_path: Path) -> None:
+    from benchmarks import offpath
+
+    os.environ.pop("BENCH_MEMCACHED", None)
+    os.environ.pop("BENCH_POSTGRES", None)
+    os.environ.pop("BENCH_REDIS_URL", None)
+    configs = [*offpath.schedule_configurations(), *offpath.configurations(tmp_path)]
+    assert [c.name for c in configs] == [
+        offpath.SCHEDULE_OFF,
+        offpath.SCHEDULE_ON,
+        offpath.PERMISSIONS_OFF,
+        offpath.SCALE_MOUNTED_PATTERNS,
+    ]
+    try:
+        for config in configs:
+            inprocess._alone_case(config)  # raises unless it serves config.status
+        inprocess._wsgi_case(configs[1])
+    finally:
+        inprocess.set_our_environment({})
+
+
+def test_the_off_path_targets_name_every_row() -> None:
+    from benchmarks import offpath
+    from benchmarks.timing import Result
+
+    def result(per_op: float) -> Result:
+        return Result("x", [per_op] * 3)
+
+    results = {
+        "alone/pass-through": result(1.0),
+        "wsgi/bare": result(100.0),
+        f"alone/{offpath.SCHEDULE_OFF}": result(1.3),  # 0.3%: missed
+        f"alone/{offpath.PERMISSIONS_OFF}": result(1.1),  # 0.1%: met
+        f"wsgi/{offpath.SCHEDULE_ON}": result(99.0),
+    }
+    lines: list[str] = []
+    offpath.targets(results, lines)
+    text = "\n".join(lines)
+    assert "outside a window of MAINTENANCE_MODE_SCHEDULE, middleware alone: 0.30%" in text
+    assert "0.30% of a bare request (target ≤ 0.2%) — ❌ missed" in text
+    assert (
+        "exemptions configured, middleware alone: 0.10% of a bare request (target ≤ 0.2%) — ✅ met"
+        in text
+    )
+    assert "inside a scheduled window, WSGI: a maintenance response costs 0.99x" in text
+    assert (
+        "not measured (server not installed): " + ", ".join(offpath.BACKEND_ROWS.values()) in text
+    )

@@ -184,3 +184,22 @@ def test_the_status_command_shows_the_windows() -> None:
     assert "Current window: 2026-12-06T00:00:00Z to 2026-12-06T01:00:00Z" in text
     assert "Next window: 2026-12-13T00:00:00Z to 2026-12-13T01:00:00Z" in text
     assert "in a window of MAINTENANCE_MODE_SCHEDULE until 2026-12-06T01:00:00Z" in text
+
+
+@override_settings(**SUNDAYS)
+def test_the_middleware_asks_again_exactly_at_the_next_edge() -> None:
+    """Outside a window the middleware compares the clock with the end of the quiet period
+    the policy found (``Policy.quiet_until``), and asks again from that instant on."""
+    edge = dt.datetime(2026, 12, 6, 0, 0, tzinfo=UTC).timestamp()
+    with at(2026, 12, 5, 23, 0):
+        assert Client().get("/").status_code == 200
+        assert runtime.get_state().quiet_until == edge
+    with at(2026, 12, 5, 23, 59, 59):
+        assert Client().get("/").status_code == 200
+    with at(2026, 12, 6, 0, 0):
+        assert Client().get("/").status_code == 503
+    with at(2026, 12, 6, 1, 0):
+        assert Client().get("/").status_code == 200
+        # a quiet period again: it ends no later than next Sunday's window (the plan may
+        # look again before it, never after)
+        assert edge + 3600 < runtime.get_state().quiet_until <= edge + 7 * 86400
