@@ -8,9 +8,8 @@ access, no file read, no regex work. The decision itself is in
 
 from __future__ import annotations
 
-from time import time as clock
-
 from collections.abc import Awaitable, Callable
+from time import time as clock
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction

@@ -360,8 +360,8 @@ class Plan:
 
     __slots__ = (
         "announce",
-        "last",
         "ends_at",
+        "last",
         "on_new_window",
         "read_only_first",
         "schedule",

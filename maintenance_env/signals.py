@@ -37,9 +37,9 @@ maintenance_changed = Signal()
 
 #: Sent in exactly one process of the fleet per change (a write, or a window opening or
 #: closing), with ``active`` (bool), ``previous`` (bool, or ``None`` when unknown),
-#: ``change`` (a :class:`maintenance_env.fleet.Change`: when, by whom, why), and
+#: ``change`` (a :class:`maintenance_env.history.Change`: when, by whom, why), and
 #: ``read_only``, ``message`` and ``ends_at`` as the change left them. Without a shared
-#: store it is sent by the process that writes. See :mod:`maintenance_env.fleet`.
+#: store it is sent by the process that writes. See :mod:`maintenance_env.claims`.
 fleet_changed = Signal()
 
 #: What can cause a change, as :attr:`Change.cause` gives it: a live source (its origin:

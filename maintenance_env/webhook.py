@@ -30,7 +30,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from maintenance_env.fleet import Change, printable
+from maintenance_env.history import Change
+from maintenance_env.printing import printable
 
 __all__ = ["TIMEOUT", "TRIES", "connect", "mask_url", "payload", "post", "post_in_background"]
 

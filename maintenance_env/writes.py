@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from maintenance_env import fleet, parsers, sources
+from maintenance_env import claims, history, parsers, sources
 from maintenance_env.cache_url import BY_KEY, REASON_KEY
 from maintenance_env.live import Runtime
 from maintenance_env.runtime import get_runtime
@@ -55,7 +55,7 @@ __all__ = [
 logger = logging.getLogger("maintenance_env")
 
 #: The longest ``reason`` or ``changed_by`` accepted, in characters.
-MAX_NOTE_LENGTH = 500
+MAX_NOTE_LENGTH = history.MAX_TEXT
 
 _WINDOW = ("MAINTENANCE_MODE_STARTS_AT", "MAINTENANCE_MODE_ENDS_AT")
 
@@ -213,7 +213,7 @@ def _write_store(
         for name, value in values
     )
     if store.written_at is not None:
-        change = fleet.Change(store.written_at, by, reason, _serving(values), source)
+        change = history.Change(store.written_at, by, reason, _serving(values), source)
         try:
             store.record(change)
         except StoreError as exc:
@@ -333,8 +333,8 @@ def write(
     # Without a store no process can claim the change: the writing process sends it.
     serving = _serving(checked)
     active = before if serving is None else serving != "off"
-    change = fleet.Change(changed_now(), who, note, serving, source)
-    fleet.send_fleet_changed(active, before, change, read_only=serving == "read-only")
+    change = history.Change(changed_now(), who, note, serving, source)
+    claims.send_fleet_changed(active, before, change, read_only=serving == "read-only")
     return written
 
 

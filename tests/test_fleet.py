@@ -21,8 +21,10 @@ from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management.commands.createcachetable import Command as CreateCacheTable
 
-from maintenance_env import fleet
-from maintenance_env.fleet import Change, Reporter, State
+from maintenance_env import claims, fleet, history, printing, reports
+from maintenance_env.fleet import Reporter
+from maintenance_env.history import Change
+from maintenance_env.reports import State
 
 START = dt.datetime(2040, 6, 1, 5, 6, 7, tzinfo=dt.timezone.utc)
 
@@ -98,7 +100,7 @@ def test_a_report_expires_unless_renewed(cache: BaseCache, clock: Any) -> None:
     live, dead = Reporter("web", 1), Reporter("web", 2)
     for reporter in (live, dead):
         reporter.report(cache, ON, _now())
-    ttl = fleet.report_ttl(1.0)
+    ttl = reports.report_ttl(1.0)
     assert ttl == 30.0
     for _step in range(4):
         clock.shift(ttl / 3)
@@ -107,9 +109,9 @@ def test_a_report_expires_unless_renewed(cache: BaseCache, clock: Any) -> None:
 
 
 def test_the_ttl_is_three_intervals_at_least_30_s_and_renewed_every_10_s() -> None:
-    assert fleet.report_ttl(0.5) == 30.0
-    assert fleet.report_ttl(20.0) == 30.0  # renewed every 10 s: 3 x 10
-    assert fleet.report_ttl(5.0) == 30.0
+    assert reports.report_ttl(0.5) == 30.0
+    assert reports.report_ttl(20.0) == 30.0  # renewed every 10 s: 3 x 10
+    assert reports.report_ttl(5.0) == 30.0
 
 
 def test_a_held_slot_costs_one_set_per_interval(cache: BaseCache, clock: Any) -> None:
@@ -127,7 +129,7 @@ def test_a_held_slot_costs_one_set_per_interval(cache: BaseCache, clock: Any) ->
 def test_a_paused_process_whose_slot_was_taken_claims_another(cache: BaseCache, clock: Any) -> None:
     paused, other = Reporter("web", 1), Reporter("web", 2)
     paused.report(cache, ON, _now())
-    clock.shift(fleet.report_ttl(1.0) + 1)
+    clock.shift(reports.report_ttl(1.0) + 1)
     other.report(cache, ON, _now())
     assert other.slot == 0
     paused.report(cache, ON, _now(), found=cache.get_many(paused.keys_to_read()))
@@ -205,13 +207,13 @@ def test_a_done_claim_closes_and_a_dead_winner_is_taken_over(cache: BaseCache, c
     assert not late.claim(cache, "T2", _now())
     clock.shift(1)
     assert not loser.claim(cache, "T2", _now())  # still within the bound
-    clock.shift(fleet.claim_bound(1.0))
+    clock.shift(claims.claim_bound(1.0))
     results = [loser.claim(cache, "T2", _now()), late.claim(cache, "T2", _now())]
     assert results.count(True) == 1
 
 
 def test_claim_keys_are_memcached_safe() -> None:
-    key = fleet._done_key("2040-06-01 05:06:07\n+00:00" + "x" * 300)
+    key = claims._done_key("2040-06-01 05:06:07\n+00:00" + "x" * 300)
     assert len(key) < 250
     assert " " not in key
     assert "\n" not in key
@@ -222,9 +224,9 @@ def test_claim_keys_are_memcached_safe() -> None:
 
 def test_history_keeps_the_last_50_newest_first(cache: BaseCache, clock: Any) -> None:
     for n in range(60):
-        fleet.record_change(cache, Change(f"2040-06-01T05:{n:02d}:00Z", "ops@h", f"step {n}"))
-    changes = fleet.history(cache)
-    assert len(changes) == fleet.HISTORY_LIMIT
+        history.record_change(cache, Change(f"2040-06-01T05:{n:02d}:00Z", "ops@h", f"step {n}"))
+    changes = history.history(cache)
+    assert len(changes) == history.HISTORY_LIMIT
     assert changes[0].reason == "step 59"
     assert changes[-1].reason == "step 10"
 
@@ -235,56 +237,42 @@ def test_concurrent_writers_lose_no_entry() -> None:
 
     def write(n: int) -> None:
         barrier.wait()
-        fleet.record_change(cache, Change(f"2040-06-01T05:06:{n:02d}Z", f"w{n}", None))
+        history.record_change(cache, Change(f"2040-06-01T05:06:{n:02d}Z", f"w{n}", None))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert sorted(c.changed_by or "" for c in fleet.history(cache)) == [f"w{n}" for n in range(8)]
+    assert sorted(c.changed_by or "" for c in history.history(cache)) == [f"w{n}" for n in range(8)]
 
 
 def test_a_writer_that_cannot_take_the_lock_writes_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cache = _locmem()
-    cache.add(fleet.HISTORY_LOCK_KEY, "someone else", 60)
+    cache.add(history.HISTORY_LOCK_KEY, "someone else", 60)
     ticks = iter(range(100))
-    fleet.record_change(
+    history.record_change(
         cache,
         Change("2040-06-01T05:06:07Z", "ops", "why"),
         lock_timeout=3,
         clock=lambda: float(next(ticks)),
         sleep=lambda _s: None,
     )
-    assert [c.reason for c in fleet.history(cache)] == ["why"]
+    assert [c.reason for c in history.history(cache)] == ["why"]
     assert "a concurrent entry may be missing" in caplog.text
 
 
 def test_a_history_that_is_not_json_reads_as_empty(caplog: pytest.LogCaptureFixture) -> None:
     cache = _locmem()
-    cache.set(fleet.HISTORY_KEY, "{oops", None)
-    assert fleet.history(cache) == []
+    cache.set(history.HISTORY_KEY, "{oops", None)
+    assert history.history(cache) == []
     assert "not JSON" in caplog.text
 
 
 def test_text_is_printed_escaped() -> None:
-    assert fleet.printable("a\x1b[2Jb\r\nc\u202ed\\e") == "a\\x1b[2Jb\\x0d\\x0ac\\u202ed\\\\e"
-
-
-def test_reason_and_by_are_bounded() -> None:
-    assert fleet.check_text("--reason", "  ") is None
-    assert fleet.check_text("--reason", " db upgrade ") == "db upgrade"
-    with pytest.raises(fleet.FleetError, match="--reason is 501 characters long"):
-        fleet.check_text("--reason", "x" * 501)
-
-
-def test_default_by_is_user_at_host() -> None:
-    user, at, host = fleet.default_by().partition("@")
-    assert user
-    assert at
-    assert host
+    assert printing.printable("a\x1b[2Jb\r\nc\u202ed\\e") == "a\\x1b[2Jb\\x0d\\x0ac\\u202ed\\\\e"
 
 
 @pytest.mark.parametrize(("processes", "reads"), [(10, 2), (250, 4)])

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from django.core.cache.backends.base import BaseCache
 
-from maintenance_env import fleet
-from maintenance_env.fleet import Change
+from maintenance_env import fleet, history, reports
+from maintenance_env.history import Change
 from tests.redis_server import RedisServer
 from tests.tools import need_tool
 
@@ -85,10 +85,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
 def _child(kind: str, location: str, barrier: Any, results: Any, stop: Any) -> None:
     cache = _cache(kind, location)
     reporter = fleet.reporter()  # this process's own, never the parent's
-    reporter.report(cache, fleet.State("on", INSTANTS[0], 1.0), time.time())
+    reporter.report(cache, reports.State("on", INSTANTS[0], 1.0), time.time())
     barrier.wait(30)
     wins = [reporter.claim(cache, instant, time.time()) for instant in INSTANTS]
-    fleet.record_change(cache, Change(INSTANTS[0], f"pid {os.getpid()}", None, "on"))
+    history.record_change(cache, Change(INSTANTS[0], f"pid {os.getpid()}", None, "on"))
     results.put((os.getpid(), reporter.slot, wins))
     stop.wait(30)  # keep the slot while the parent reads
 
@@ -113,7 +113,7 @@ def test_every_process_reports_and_each_change_has_one_winner(server: tuple[str,
         for n, _instant in enumerate(INSTANTS):
             assert [wins[n] for _pid, _slot, wins in found].count(True) == 1
         # Concurrent writers of the history, each in its own process: none lost.
-        assert sorted(c.changed_by or "" for c in fleet.history(cache)) == sorted(
+        assert sorted(c.changed_by or "" for c in history.history(cache)) == sorted(
             f"pid {c.pid}" for c in children
         )
     finally:
@@ -131,7 +131,7 @@ def _reporting(kind: str, location: str, serving: Any, stop: Any) -> None:
     for _round in range(3000):  # at most about 5 minutes
         if stop.is_set():
             break
-        state = fleet.State(serving.value.decode(), None, 0.1)
+        state = reports.State(serving.value.decode(), None, 0.1)
         reporter.report(cache, state, time.time())
         stop.wait(0.1)
 

@@ -12,9 +12,11 @@ import pytest
 import time_machine
 from django.core.cache.backends.locmem import LocMemCache
 
-from maintenance_env import fleet
-from maintenance_env.fleet import Change, Reporter, State
+from maintenance_env import fleet, history, reports
+from maintenance_env.fleet import Reporter
+from maintenance_env.history import Change
 from maintenance_env.management import fleet_text
+from maintenance_env.reports import State
 
 START = dt.datetime(2040, 6, 1, 5, 6, 7, tzinfo=dt.timezone.utc)
 APPLIED = "2040-06-01T05:06:07Z"
@@ -72,7 +74,7 @@ def test_wait_times_out_naming_the_laggard_and_a_dead_one_drops_out(
     live, stopped, dead = Reporter("web-1", 10), Reporter("web-2", 20), Reporter("web-3", 30)
     for reporter in (live, stopped, dead):
         reporter.report(cache, State("off", None, 1.0), _now())
-    clock.shift(fleet.report_ttl(1.0) - 5)
+    clock.shift(reports.report_ttl(1.0) - 5)
     # `stopped` renewed a moment before it was paused; `dead` never again.
     stopped.report(cache, State("off", None, 1.0), _now())
 
@@ -95,7 +97,7 @@ def test_wait_with_no_process_reporting_says_so(cache: LocMemCache, clock: Any) 
     assert "No live process reports" in result.text
 
 
-def _fleet(cache: LocMemCache) -> list[fleet.Report]:
+def _fleet(cache: LocMemCache) -> list[reports.Report]:
     Reporter("web-1", 10).report(cache, State("on", APPLIED, 1.0), _now())
     Reporter("web-1", 11).report(cache, State("on", APPLIED, 1.0), _now())
     Reporter("web\x1b[31m-2", 20).report(cache, State("off", "2040-06-01T05:00:00Z", 1.0), _now())
@@ -122,9 +124,9 @@ def test_status_fleet_groups_processes_and_names_laggards(cache: LocMemCache, cl
 
 
 def test_history_text_and_json(cache: LocMemCache) -> None:
-    fleet.record_change(cache, Change("2040-06-01T05:00:00Z", "a@h", None, "on", "admin"))
-    fleet.record_change(cache, Change("2040-06-01T06:00:00Z", "b@h", "done\r", "off"))
-    changes = fleet.history(cache)
+    history.record_change(cache, Change("2040-06-01T05:00:00Z", "a@h", None, "on", "admin"))
+    history.record_change(cache, Change("2040-06-01T06:00:00Z", "b@h", "done\r", "off"))
+    changes = history.history(cache)
     assert fleet_text.history_text(changes).splitlines() == [
         "2040-06-01T06:00:00Z  off        b@h (command): done\\x0d",
         "2040-06-01T05:00:00Z  on         a@h (admin)",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from maintenance_env import fleet, runtime
+from maintenance_env import fleet, reports, runtime
 from maintenance_env.live import LIVE_NAMES
 from maintenance_env.signals import fleet_changed
 from maintenance_env.sources.store import SharedStore
@@ -57,7 +57,7 @@ def store_of(server: Any) -> SharedStore:
     return SharedStore(server.url, LIVE_NAMES, 1.0, background=False)
 
 
-def mine(server: Any) -> list[fleet.Report]:
+def mine(server: Any) -> list[reports.Report]:
     return [r for r in store_of(server).live_reports() if r.pid == os.getpid()]
 
 
@@ -174,7 +174,7 @@ def test_status_fleet_groups_processes_and_names_the_laggards(serving: Any) -> N
     from maintenance_env.cache_url import build_cache
 
     raw = build_cache(serving.url, None)
-    stuck.report(raw, fleet.State("off", None, 30.0), time.time())
+    stuck.report(raw, reports.State("off", None, 30.0), time.time())
     eventually(lambda: mine(serving)[0].serving == "on", "this process serves on")
     data = json.loads(run("status", "--fleet", "--json"))
     assert data["processes"] == 2

@@ -23,7 +23,7 @@ PACKAGE = Path(maintenance_env.__file__).parent
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
 #: here fails the test: place it when you add it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("parsers", "signals", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
+    ("parsers", "signals", "printing", "reports", "history", "claims", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "masking", "matching", "cache_url", "overrides", "sources.dotenv", "sources.environment",
      "sources.process", "sources.deadline", "sources.refresher"),
     ("variables",),
     ("webhook", "texts", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store",
@@ -231,10 +231,11 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         "checks.py",
         "schedule.py",
         "live.py",
-        "fleet.py",
         "writes.py",
     }
     assert {name: n for name, n in too_long.items() if name not in pending} == {}
+    # A module split below the bound leaves the list: it cannot go stale.
+    assert sorted(pending - set(too_long)) == []
 
 
 def test_the_core_knows_the_platform_names_without_the_registry() -> None:

@@ -15,9 +15,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from maintenance_env import fleet, webhook
+from maintenance_env import claims, webhook
 from maintenance_env.apps import _webhook_url
-from maintenance_env.fleet import Change
+from maintenance_env.history import Change
 from maintenance_env.parsers import InvalidValue
 from maintenance_env.variables import VARIABLES
 
@@ -81,8 +81,8 @@ def test_one_post_per_fleet_change(receiver: Receiver) -> None:
     webhook.connect(lambda: receiver.url)
     try:
         webhook.post_in_background = spy  # type: ignore[assignment]
-        fleet.send_fleet_changed(True, False, CHANGE, message="Back at six", ends_at=ENDS)
-        fleet.send_fleet_changed(False, True, Change("2040-06-01T06:00:00Z", "ops", None, "off"))
+        claims.send_fleet_changed(True, False, CHANGE, message="Back at six", ends_at=ENDS)
+        claims.send_fleet_changed(False, True, Change("2040-06-01T06:00:00Z", "ops", None, "off"))
     finally:
         webhook.post_in_background = original  # type: ignore[assignment]
     assert len(sent) == 2

@@ -269,3 +269,13 @@ def test_every_platform_prints_the_new_values(name: str) -> None:
 def test_reason_and_by_without_write_are_refused_not_dropped(flag: str) -> None:
     with pytest.raises(CommandError, match=f"{flag} goes with --write"):
         run("on", "--platform", "heroku", flag, "x")
+
+
+def test_reason_and_by_are_trimmed_and_bounded() -> None:
+    assert writes.check_note("reason", "  ") is None
+    assert writes.check_note("reason", " db upgrade ") == "db upgrade"
+    assert writes.check_note("reason", "x" * writes.MAX_NOTE_LENGTH) == "x" * 500
+    with pytest.raises(writes.WriteError, match="reason is not valid: expected at most 500"):
+        writes.check_note("reason", "x" * 501)
+    with pytest.raises(writes.WriteError, match="one line without control characters"):
+        writes.check_note("changed_by", "ops\nrm -rf")

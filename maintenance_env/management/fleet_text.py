@@ -1,7 +1,7 @@
 """The fleet parts of ``maintenance_mode``: ``status --fleet``, ``history`` and ``--wait``.
 
 Functions only; the command calls them. Every text from the store (host names, ``--by``,
-``--reason``) is printed through :func:`maintenance_env.fleet.printable`, so it can never
+``--reason``) is printed through :func:`maintenance_env.printing.printable`, so it can never
 move the cursor, rewrite a line or hide in a terminal; JSON carries it as data.
 """
 
@@ -14,17 +14,10 @@ from collections.abc import Callable, Sequence
 
 from django.core.cache.backends.base import BaseCache
 
-from maintenance_env.fleet import (
-    SERVING,
-    Change,
-    FleetError,
-    Report,
-    history,
-    iter_serving,
-    laggards,
-    live_reports,
-    printable,
-)
+from maintenance_env.fleet import FleetError, live_reports
+from maintenance_env.history import Change, history
+from maintenance_env.printing import printable
+from maintenance_env.reports import SERVING, Report, iter_serving, laggards
 
 __all__ = [
     "NO_STORE",

@@ -19,7 +19,11 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def printable(line: str) -> str:
-    """``line`` with every control character as a backslash escape (``\\x1b``)."""
+    """``line`` with every C0/C1 control character and DEL as a backslash escape
+    (``\\x1b``, ``\\n``): for whole lines of the status text, whose values (regular
+    expressions, Windows paths) keep their own backslashes as written. Data printed
+    alone, where an escape must not be forgeable, goes through
+    :func:`maintenance_env.printing.printable` instead."""
     return _CONTROL_RE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from django.core.cache.backends.base import BaseCache
 
-from maintenance_env import fleet
+from maintenance_env import fleet, history, reports
 from maintenance_env.cache_url import (
     BY_KEY,
     CHANGED_KEY,
@@ -51,6 +51,7 @@ from maintenance_env.cache_url import (
     mask,
 )
 from maintenance_env.cache_url import setting_secrets as _setting_secrets
+from maintenance_env.claims import send_fleet_changed
 from maintenance_env.sources.base import Snapshot
 from maintenance_env.sources.deadline import Deadline, DeadlineExceeded
 from maintenance_env.sources.refresher import Refresher
@@ -144,8 +145,8 @@ def _changed_text(value: object) -> str | None:
 
 def _note_text(value: object) -> str | None:
     """The store's ``changed_by``/``reason`` record when it is text, else ``None``
-    (printed through :func:`maintenance_env.fleet.printable` wherever it is shown)."""
-    return value[: fleet.MAX_TEXT] if isinstance(value, str) and value else None
+    (printed through :func:`maintenance_env.printing.printable` wherever it is shown)."""
+    return value[: history.MAX_TEXT] if isinstance(value, str) and value else None
 
 
 def changed_now() -> str:
@@ -250,7 +251,7 @@ class SharedStore:
         #: read: what the first read finds is where the process starts, not a change), and
         #: what it served before it, by change awaiting its claim (instant -> event).
         self._seen_change: str | None = None
-        self._events: dict[str, tuple[fleet.Change, bool | None]] = {}
+        self._events: dict[str, tuple[history.Change, bool | None]] = {}
         self._served: bool | None = None
         #: The last error of a report (shown by ``status``), and the last one logged: a
         #: report that fails while the reads work is logged once per change of error.
@@ -449,7 +450,7 @@ class SharedStore:
         claims: list[str] = []
         if changed_at is not None and changed_at != self._seen_change:
             if self._seen_change is not None or self._served is not None:
-                change = fleet.Change(
+                change = history.Change(
                     changed_at, self.changed_by, self.reason, serving, source="store"
                 )
                 self._events[changed_at] = (change, self._served)
@@ -458,15 +459,15 @@ class SharedStore:
         elif now_serving.edge is not None and self._served is not None:
             # A window's edge: one claim per edge and state served, in the whole fleet.
             instant = f"{now_serving.edge}/{serving}"
-            change = fleet.Change(now_serving.edge, None, None, serving, source="schedule")
+            change = history.Change(now_serving.edge, None, None, serving, source="schedule")
             self._events[instant] = (change, self._served)
             claims.append(instant)
         self._served = active
-        won: list[tuple[str, fleet.Change, bool | None]] = []
+        won: list[tuple[str, history.Change, bool | None]] = []
 
         def send() -> None:
             now = time.time()
-            reporter.report(cache, fleet.State(serving, applied, self.interval), now, found=found)
+            reporter.report(cache, reports.State(serving, applied, self.interval), now, found=found)
             for instant in list(self._events):
                 if instant not in reporter.open_claims and instant not in claims:
                     self._events.pop(instant, None)  # lost, and settled by another process
@@ -480,7 +481,7 @@ class SharedStore:
             # The receivers run here, in the refresher, outside any deadline of a call.
             for instant, change, previous in won:
                 read_only = serving == "read-only"
-                fleet.send_fleet_changed(active, previous, change, read_only=read_only)
+                send_fleet_changed(active, previous, change, read_only=read_only)
                 done = functools.partial(reporter.done, cache, instant)
                 self._call(done, READ_DEADLINE, "(reporting)")
         except Exception as exc:
@@ -518,7 +519,7 @@ class SharedStore:
 
     # --- writing (``maintenance_mode on|off --write``) -----------------------------------
 
-    def record(self, change: fleet.Change) -> None:
+    def record(self, change: history.Change) -> None:
         """Prepend ``change`` to the fleet's history (the last 50 changes, for
         ``maintenance_mode history``), under the package's deadline. Raises
         :class:`StoreError` when the store does not take it."""
@@ -526,7 +527,7 @@ class SharedStore:
         def send() -> None:
             cache = build_cache(self.setting, self._caches)
             try:
-                fleet.record_change(cache, change)
+                history.record_change(cache, change)
             finally:
                 cache.close()
 
@@ -541,12 +542,12 @@ class SharedStore:
                 f"{self.label} failed while recording ({describe_error(exc, self.secrets)})"
             ) from None
 
-    def history(self) -> list[fleet.Change]:
+    def history(self) -> list[history.Change]:
         """The fleet's last changes, newest first, read under the package's deadline.
         Raises :class:`StoreError` when the store cannot be read."""
-        return self._with_cache(fleet.history, "(reading the history)")
+        return self._with_cache(history.history, "(reading the history)")
 
-    def live_reports(self) -> list[fleet.Report]:
+    def live_reports(self) -> list[reports.Report]:
         """The fleet's live process reports, read under the package's deadline. Raises
         :class:`StoreError` when the store cannot be read."""
         return self._with_cache(fleet.live_reports, "(reading the reports)")
