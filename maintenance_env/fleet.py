@@ -20,13 +20,14 @@ The history (who and why) is :mod:`maintenance_env.history`; the once-per-fleet 
 :mod:`maintenance_env.claims`.
 
 Where it is wired in: the store's reader thread
-(:meth:`maintenance_env.sources.store.SharedStore._report`, after each good read) reports
+(:meth:`maintenance_env.sources.store_fleet.FleetReporting.report`, after each good read) reports
 this process's state from :meth:`maintenance_env.live.Runtime.serving`, with the slot, the
 high-water mark and the open claims read in the ``get_many`` it does anyway, and claims
 each change it sees (a write's ``changed_at``, or a window's edge), sending
 ``fleet_changed`` outside any call's deadline when it wins; the writer
-(:func:`maintenance_env.writes.write`) records the change with :func:`maintenance_env.history.record_change`, or,
-without a store, sends ``fleet_changed`` itself; the app's ``ready`` connects the webhook
+(:func:`maintenance_env.writes.write`) records the change
+(:func:`maintenance_env.history.record_change`), or, without a store, sends
+``fleet_changed`` itself; the app's ``ready`` connects the webhook
 (:func:`maintenance_env.webhook.connect`).
 
 In steady state (a slot held, no open claim) that is one extra call per interval, the

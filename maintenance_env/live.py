@@ -26,7 +26,8 @@ from maintenance_env.policy import Policy
 from maintenance_env.signals import Change
 from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.mounted import MountedConfig
-from maintenance_env.sources.store import Serving, SharedStore
+from maintenance_env.sources.store import SharedStore
+from maintenance_env.sources.store_fleet import Serving
 from maintenance_env.variables import VARIABLES, Origin
 
 __all__ = ["LIVE_NAMES", "START_READ_TIMEOUT", "Runtime"]

@@ -53,7 +53,11 @@ class MaintenanceModeMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         state = runtime.get_state()
-        if state.enabled and clock() >= state.quiet_until and state.is_active():
+        if (
+            state.enabled
+            and not (state.quiet_since <= clock() < state.quiet_until)
+            and state.is_active()
+        ):
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
                 if not request_user_passes(request, state):
@@ -68,7 +72,11 @@ class MaintenanceModeMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         state = runtime.get_state()
-        if state.enabled and clock() >= state.quiet_until and state.is_active():
+        if (
+            state.enabled
+            and not (state.quiet_since <= clock() < state.quiet_until)
+            and state.is_active()
+        ):
             decision = decide(request, state)
             if decision is Verdict.ASK_USER:
                 if not await auser_passes(request, state):

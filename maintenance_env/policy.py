@@ -89,6 +89,7 @@ class Policy:
         "networks",
         "pages",
         "plan",
+        "quiet_since",
         "quiet_until",
         "redirect_key",
         "redirect_path",
@@ -118,9 +119,11 @@ class Policy:
             on_new_window=self._new_window,
         )
         self.windowed = self.plan is not None
-        #: Until this instant (Unix time, seconds) maintenance is certainly not active:
-        #: the end of the schedule's quiet period that :meth:`is_active` found last (0.0:
-        #: not known). The middleware compares the clock with it before asking.
+        #: From ``quiet_since`` until ``quiet_until`` (Unix time, seconds) maintenance is
+        #: certainly not active: the schedule's quiet period that :meth:`is_active` found
+        #: last (empty, 0.0 to 0.0, while not known). The middleware compares the clock
+        #: with both ends before asking: a clock set back leaves the period too.
+        self.quiet_since = 0.0
         self.quiet_until = 0.0
         self.health_paths = frozenset(health_key(p) for p in config.health_paths)
         # The redirect target must pass, or maintenance would redirect to itself. Only a
@@ -175,6 +178,10 @@ class Policy:
             now = time.time()
         period = plan.at(now)
         if not period.inside:
+            # Emptied first: a request thread reading between two of these stores sees
+            # an empty period (and asks), never the old start with the new end.
+            self.quiet_until = 0.0
+            self.quiet_since = period.since
             self.quiet_until = period.until
         return period.inside
 

@@ -32,7 +32,8 @@ from maintenance_env import claims, history, parsers, sources
 from maintenance_env.cache_url import BY_KEY, REASON_KEY
 from maintenance_env.live import Runtime
 from maintenance_env.runtime import get_runtime
-from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError, changed_now
+from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError
+from maintenance_env.sources.store_values import changed_now
 from maintenance_env.variables import VARIABLES
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from maintenance_env import live, policy, responses, runtime, sources, variables
+from maintenance_env import live, middleware, policy, responses, runtime, sources, variables
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import mounted as mounted_source
 from tests.conftest import ok_view
@@ -473,6 +473,7 @@ class Clock:
         fake = types.SimpleNamespace(time=lambda: self.now, monotonic=time.monotonic)
         for module in (policy, responses):
             monkeypatch.setattr(module, "time", fake)
+        monkeypatch.setattr(middleware, "clock", fake.time)
 
 
 def test_clock_jump_past_ends_at(

@@ -294,5 +294,5 @@ def test_a_clean_exit_gives_up_the_slot_at_once(serving: Any) -> None:
     store = runtime.get_runtime().store
     assert store is not None
     store.stop()
-    store._leave()  # what atexit runs
+    store.fleet.leave()  # what atexit runs
     assert mine(serving) == []

@@ -27,7 +27,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
-from maintenance_env import runtime
+from maintenance_env import cache_url, runtime
 from maintenance_env.live import LIVE_NAMES, Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import store as store_module
@@ -654,11 +654,9 @@ def test_cache_urls_and_aliases_are_named_with_credentials_masked() -> None:
             "LOCATION": "redis://:pw@h:1/2",
         }
     }
-    assert (
-        store_module.describe_setting("shared", caches) == "CACHES['shared'] at redis://:***@h:1/2"
-    )
-    assert store_module.describe_setting("redis://:pw@h:1/2") == "redis://:***@h:1/2"
-    assert store_module.describe_setting("missing", caches) == "CACHES['missing']"
+    assert cache_url.describe_setting("shared", caches) == "CACHES['shared'] at redis://:***@h:1/2"
+    assert cache_url.describe_setting("redis://:pw@h:1/2") == "redis://:***@h:1/2"
+    assert cache_url.describe_setting("missing", caches) == "CACHES['missing']"
 
 
 def test_pymemcache_urls_get_djangos_pymemcache_backend() -> None:

@@ -167,7 +167,7 @@ def test_a_read_against_a_hung_backend_returns_with_the_timeout_error() -> None:
 def test_a_write_against_a_hung_backend_returns_with_the_timeout_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("maintenance_env.sources.store.WRITE_DEADLINE", 0.2)
+    monkeypatch.setattr("maintenance_env.sources.store_client.WRITE_DEADLINE", 0.2)
     gate = hang()
     with pytest.raises(StoreError) as caught:
         writer().write({"MAINTENANCE_MODE": "on"})
