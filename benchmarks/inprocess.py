@@ -402,8 +402,9 @@ def _store_read_case(redis_url: str) -> Case:
     """One read of the shared store by the refresher thread (one ``get_many`` of every
     live variable over loopback): what each process pays once per
     ``MAINTENANCE_MODE_RELOAD_INTERVAL``, off the request path."""
+    from maintenance_env.cache_build import build_cache
     from maintenance_env.live import LIVE_NAMES
-    from maintenance_env.sources.store import SharedStore, build_cache
+    from maintenance_env.sources.store import SharedStore
 
     url = store_url(redis_url, STORE_OFF)
     store = SharedStore(url, LIVE_NAMES, 1.0, background=False)

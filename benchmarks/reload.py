@@ -118,7 +118,8 @@ class _StoreWriter:
     """The benchmark's writes to the store, and what ``--wait`` needs after each one."""
 
     def __init__(self, url: str) -> None:
-        from maintenance_env.sources.store import SharedStore, build_cache
+        from maintenance_env.cache_build import build_cache
+        from maintenance_env.sources.store import SharedStore
 
         self.url = url
         self.store = SharedStore(url, ["MAINTENANCE_MODE"], 1.0, background=False)

@@ -24,11 +24,11 @@ from django.urls import URLPattern, path
 
 from maintenance_env import runtime as live
 from maintenance_env import writes
+from maintenance_env.cache_url import StoreError
 from maintenance_env.decorators import maintenance_exempt
 from maintenance_env.live import Runtime
 from maintenance_env.models import Maintenance
 from maintenance_env.reports import iter_serving, laggards
-from maintenance_env.sources.store import StoreError
 from maintenance_env.status_report import build_status
 
 PERMISSION = "maintenance_env.change_maintenance"

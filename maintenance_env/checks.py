@@ -13,7 +13,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
-from maintenance_env import cache_url
+from maintenance_env import cache_build
 from maintenance_env.live import Runtime
 from maintenance_env.store_checks import (
     STORE_TAG,
@@ -94,7 +94,7 @@ def check_configuration(
     for problem in runtime.problems:
         hint = _HINTS[VARIABLES[problem.name].kind]
         if VARIABLES[problem.name].kind == "cache" and isinstance(problem.raw, str):
-            refused = cache_url.refusal(problem.raw)
+            refused = cache_build.refusal(problem.raw)
             hint = refused.hint if refused is not None and refused.hint else hint
         if problem.check_id == SCHEDULE_ORDER_ID:
             hint = "Make MAINTENANCE_MODE_STARTS_AT earlier than MAINTENANCE_MODE_ENDS_AT."

@@ -13,7 +13,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning
 
-from maintenance_env import cache_url
+from maintenance_env import cache_build, cache_url
 from maintenance_env import runtime as process
 from maintenance_env.cache_url import LOCAL_BACKENDS, StoreError, backend_path
 from maintenance_env.live import Runtime
@@ -64,7 +64,7 @@ def store_problems(runtime: Runtime) -> list[CheckMessage]:
     if store is None:
         return []
     try:
-        params, dropped = cache_url.store_params(store.setting)
+        params, dropped = cache_build.store_params(store.setting)
     except StoreError:  # reported as E022 already
         return []
     backend = backend_path(params)

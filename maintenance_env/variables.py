@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_noop
 
-from maintenance_env import cache_url, parsers
+from maintenance_env import cache_build, cache_url, parsers
 from maintenance_env.parsers import InvalidValue, Network
 from maintenance_env.schedule import Schedule
 
@@ -224,7 +224,7 @@ def _cache(name: str, value: object) -> str:
     text = parsers.parse_text(name, value)
     if not cache_url.is_url(text) and not re.fullmatch(r"[\w.-]+", text):
         raise InvalidValue(name, _masked_url(text), "an alias of CACHES or a cache URL")
-    refused = cache_url.refusal(text)
+    refused = cache_build.refusal(text)
     if refused is not None:
         expected = refused.expected or "a cache that can be used"
         raise InvalidValue(name, _masked_url(text), expected)

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from maintenance_env import claims, history, parsers, sources
-from maintenance_env.cache_url import BY_KEY, REASON_KEY
+from maintenance_env.cache_url import BY_KEY, KEY_PREFIX, REASON_KEY, StoreError
 from maintenance_env.live import Runtime
 from maintenance_env.runtime import get_runtime
-from maintenance_env.sources.store import KEY_PREFIX, SharedStore, StoreError
+from maintenance_env.sources.store import SharedStore
 from maintenance_env.sources.store_values import changed_now
 from maintenance_env.variables import VARIABLES
 

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from maintenance_env import cache_url
+from maintenance_env import cache_build, cache_url
 from maintenance_env.sources.store import SharedStore
 
 Env = Callable[..., None]
@@ -59,7 +59,7 @@ def installed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 def test_a_redis_url_builds_djangos_redis_cache_with_the_url_itself(
     url: str, installed: str
 ) -> None:
-    cache = cache_url.build_cache(url)
+    cache = cache_build.build_cache(url)
     assert type(cache) is RedisCache
     assert cache._servers == [url]  # type: ignore[attr-defined]
     # The query reaches redis-py as redis-py reads it (no connection is opened).
@@ -70,7 +70,7 @@ def test_a_redis_url_builds_djangos_redis_cache_with_the_url_itself(
     if url.startswith("unix://"):
         assert kwargs["path"] == "/run/redis/redis.sock"
         assert kwargs["db"] == 3
-    assert kwargs["socket_timeout"] == cache_url.SOCKET_TIMEOUT
+    assert kwargs["socket_timeout"] == cache_build.SOCKET_TIMEOUT
 
 
 @pytest.mark.parametrize(
@@ -117,10 +117,10 @@ def test_each_refusal_names_the_form_that_works(
 
 
 def test_valkey_urls_are_refused_before_any_read(env: Env) -> None:
-    refused = cache_url.refusal("valkey://cache:6379/0")
+    refused = cache_build.refusal("valkey://cache:6379/0")
     assert refused is not None
     assert "redis://" in refused.hint
-    assert cache_url.refusal("redis://cache:6379/0") is None
+    assert cache_build.refusal("redis://cache:6379/0") is None
 
 
 def test_the_store_ignores_options_that_swallow_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -137,7 +137,7 @@ def test_the_store_ignores_options_that_swallow_errors(caplog: pytest.LogCapture
             "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_TIMEOUT": 3},
         },
     }
-    params, dropped = cache_url.store_params("memcached", caches)
+    params, dropped = cache_build.store_params("memcached", caches)
     assert params["OPTIONS"] == {
         "ignore_exc": False,
         "no_delay": True,
@@ -145,15 +145,15 @@ def test_the_store_ignores_options_that_swallow_errors(caplog: pytest.LogCapture
         "dead_timeout": 0,
     }
     assert dropped == ["ignore_exc"]
-    params, dropped = cache_url.store_params("redis_plus", caches)
+    params, dropped = cache_build.store_params("redis_plus", caches)
     # Forced off even when unset: DJANGO_REDIS_IGNORE_EXCEPTIONS would turn it on.
     assert params["OPTIONS"]["IGNORE_EXCEPTIONS"] is False
     assert dropped == ["IGNORE_EXCEPTIONS"]
     pytest.importorskip("pymemcache")
-    cache_url._SAID.discard("memcached")
+    cache_build._SAID.discard("memcached")
     with caplog.at_level(logging.WARNING, "maintenance_env"):
         for _ in range(3):
-            cache = cache_url.build_cache("memcached", caches)
+            cache = cache_build.build_cache("memcached", caches)
     assert cache._options["ignore_exc"] is False  # type: ignore[attr-defined]
     said = [r.getMessage() for r in caplog.records if "ignores ignore_exc" in r.getMessage()]
     assert len(said) == 1  # once per process, not per read
@@ -187,9 +187,9 @@ def test_the_check_warns_about_swallowing_options(env: Env) -> None:
 )
 def test_the_private_instance_has_no_key_namespace(extra: dict[str, Any]) -> None:
     caches = {"shared": {"BACKEND": LOCMEM, "LOCATION": "x", **extra}}
-    params, _ = cache_url.store_params("shared", caches)
+    params, _ = cache_build.store_params("shared", caches)
     assert set(params) == {"BACKEND", "LOCATION", "OPTIONS"}
-    cache = cache_url.build_cache("shared", caches)
+    cache = cache_build.build_cache("shared", caches)
     assert (
         cache.make_key(cache_url.key("MAINTENANCE_MODE")) == ":1:maintenance_env:MAINTENANCE_MODE"
     )
@@ -327,7 +327,7 @@ def test_pymemcache_asks_the_server_on_every_read(caches: dict[str, Any] | None)
     """pymemcache's HashClient answers "not found" between its retries and leaves a failed
     server out for dead_timeout: the store turns both off, whatever the alias says."""
     setting = "pymemcache://127.0.0.1:11211" if caches is None else "mc"
-    params, _ = cache_url.store_params(setting, caches)
+    params, _ = cache_build.store_params(setting, caches)
     assert params["OPTIONS"]["retry_attempts"] == 0
     assert params["OPTIONS"]["dead_timeout"] == 0
 
@@ -338,7 +338,7 @@ def test_django_redis_global_ignore_exceptions_never_reaches_the_store(env: Env)
         "switch": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
     }
     with override_settings(CACHES=caches, DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
-        params, dropped = cache_url.store_params("switch")
+        params, dropped = cache_build.store_params("switch")
         assert params["OPTIONS"]["IGNORE_EXCEPTIONS"] is False  # outranks the setting
         assert dropped == ["DJANGO_REDIS_IGNORE_EXCEPTIONS (the setting)"]
         env(MAINTENANCE_MODE_CACHE="switch")

@@ -171,7 +171,7 @@ def test_status_fleet_groups_processes_and_names_the_laggards(serving: Any) -> N
     # A process that stopped (its report not expired yet) and never applied the change.
     stuck = fleet.Reporter(host="stuck-host", pid=4242)
     run("on", "--write", "--reason", "db upgrade")
-    from maintenance_env.cache_url import build_cache
+    from maintenance_env.cache_build import build_cache
 
     raw = build_cache(serving.url, None)
     stuck.report(raw, reports.State("off", None, 30.0), time.time())

@@ -48,7 +48,8 @@ from typing import Any
 
 import pytest
 
-from maintenance_env.sources.store import SharedStore, build_cache
+from maintenance_env.cache_build import build_cache
+from maintenance_env.sources.store import SharedStore
 from tests import servers
 from tests.redis_server import RedisServer, running_redis
 from tests.tools import need_tool

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maintenance_env import live, sources
+from maintenance_env.cache_build import build_cache
 from maintenance_env.sources import WriteRefused, read_mounted, write_value, write_values
-from maintenance_env.sources.store import SharedStore, build_cache
+from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import VARIABLES
 
 PROPERTY = settings(

@@ -27,10 +27,9 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
-from maintenance_env import cache_url, runtime
+from maintenance_env import cache_build, cache_url, runtime
 from maintenance_env.live import LIVE_NAMES, Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
-from maintenance_env.sources import store as store_module
 from maintenance_env.sources.refresher import Refresher
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import Origin
@@ -645,9 +644,9 @@ def test_the_store_is_not_read_before_a_request_in_this_process(
 
 
 def test_cache_urls_and_aliases_are_named_with_credentials_masked() -> None:
-    assert store_module.mask("rediss://:s3cret@cache:6380/0") == "rediss://:***@cache:6380/0"
-    assert store_module.mask("redis://app:s3cret@cache/0") == "redis://app:***@cache/0"
-    assert store_module.mask("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert cache_url.mask("rediss://:s3cret@cache:6380/0") == "rediss://:***@cache:6380/0"
+    assert cache_url.mask("redis://app:s3cret@cache/0") == "redis://app:***@cache/0"
+    assert cache_url.mask("redis://cache:6379/0") == "redis://cache:6379/0"
     caches = {
         "shared": {
             "BACKEND": RedisCache.__module__ + ".RedisCache",
@@ -661,16 +660,16 @@ def test_cache_urls_and_aliases_are_named_with_credentials_masked() -> None:
 
 def test_pymemcache_urls_get_djangos_pymemcache_backend() -> None:
     # django-environ maps pymemcache:// to PyLibMCCache, the pylibmc backend.
-    params = store_module.cache_params("pymemcache://127.0.0.1:11211")
+    params = cache_url.cache_params("pymemcache://127.0.0.1:11211")
     assert params["BACKEND"] == "django.core.cache.backends.memcached.PyMemcacheCache"
 
 
 def test_a_timeout_is_added_unless_the_cache_sets_one() -> None:
     def options(setting: str, caches: dict[str, Any] | None = None, **kw: Any) -> Any:
-        cache = store_module.build_cache(setting, caches, **kw)
+        cache = cache_build.build_cache(setting, caches, **kw)
         return cache._options  # type: ignore[attr-defined]
 
-    assert options("redis://127.0.0.1:1/0")["socket_timeout"] == store_module.SOCKET_TIMEOUT
+    assert options("redis://127.0.0.1:1/0")["socket_timeout"] == cache_build.SOCKET_TIMEOUT
     assert options("redis://127.0.0.1:1/0?socket_timeout=5")["socket_timeout"] == 5
     assert options("redis://127.0.0.1:1/0?socket_timeout=5", timeout=0.25) == {
         "socket_timeout": 0.25,

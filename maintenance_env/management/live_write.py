@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from django.core.management.base import BaseCommand, CommandError
 
-from maintenance_env.cache_url import SOCKET_TIMEOUT, StoreError
+from maintenance_env.cache_build import SOCKET_TIMEOUT
+from maintenance_env.cache_url import StoreError
 from maintenance_env.live import Runtime
 from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value

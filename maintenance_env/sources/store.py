@@ -27,19 +27,10 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 
 from maintenance_env import fleet
+from maintenance_env.cache_build import build_cache
 from maintenance_env.cache_url import (
-    KEY_PREFIX,
-    LOCAL_BACKENDS,
-    PYMEMCACHE_BACKEND,
-    REDIS_BACKEND,
-    SOCKET_TIMEOUT,
     StoreError,
-    backend_path,
-    build_cache,
-    cache_params,
     describe_error,
-    key,
-    mask,
 )
 from maintenance_env.sources.base import Snapshot
 from maintenance_env.sources.refresher import Refresher
@@ -47,21 +38,7 @@ from maintenance_env.sources.store_client import READ_DEADLINE, StoreClient
 from maintenance_env.sources.store_fleet import FleetReporting, Serving
 from maintenance_env.variables import Origin
 
-__all__ = [
-    "KEY_PREFIX",
-    "LOCAL_BACKENDS",
-    "PYMEMCACHE_BACKEND",
-    "REDIS_BACKEND",
-    "SOCKET_TIMEOUT",
-    "SharedStore",
-    "StoreError",
-    "backend_path",
-    "build_cache",
-    "cache_params",
-    "describe_error",
-    "key",
-    "mask",
-]
+__all__ = ["LOST", "SharedStore"]
 
 logger = logging.getLogger("maintenance_env")
 

@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 from django.core.cache.backends.base import BaseCache
 
 from maintenance_env import fleet, history, reports
+from maintenance_env.cache_build import build_cache
 from maintenance_env.cache_url import (
     BY_KEY,
     CHANGED_KEY,
     REASON_KEY,
     StoreError,
-    build_cache,
     describe_error,
     describe_setting,
     key,

@@ -21,11 +21,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import live, platforms, writes
 from maintenance_env.api import detect_platform
+from maintenance_env.cache_url import StoreError
 from maintenance_env.management import fleet_text, live_write, plans, secret, status
 from maintenance_env.management import options as arguments
 from maintenance_env.management.options import PLAN_OPTIONS, VALUE_OPTIONS
 from maintenance_env.reports import Report
-from maintenance_env.sources.store import SharedStore, StoreError
+from maintenance_env.sources.store import SharedStore
 from maintenance_env.status_report import build_status, reason
 
 
