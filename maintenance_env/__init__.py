@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from maintenance_env.api import Status, is_active, status
     from maintenance_env.jobs import MaintenanceActive, skip_during_maintenance
     from maintenance_env.testing import override
-    from maintenance_env.writes import WriteError, disable, enable
+    from maintenance_env.write_checks import WriteError
+    from maintenance_env.writes import disable, enable
 
 __version__ = "0.1.0"
 
@@ -45,7 +46,7 @@ _LAZY = {
     "Status": "maintenance_env.api",
     "enable": "maintenance_env.writes",
     "disable": "maintenance_env.writes",
-    "WriteError": "maintenance_env.writes",
+    "WriteError": "maintenance_env.write_checks",
     "override": "maintenance_env.testing",
     "skip_during_maintenance": "maintenance_env.jobs",
     "MaintenanceActive": "maintenance_env.jobs",

@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from maintenance_env import runtime as live
-from maintenance_env import writes
+from maintenance_env import write_checks, writes
 from maintenance_env.cache_url import StoreError
 from maintenance_env.decorators import maintenance_exempt
 from maintenance_env.live import Runtime
@@ -43,7 +43,7 @@ class MaintenanceForm(forms.Form):
     )
     message = forms.CharField(required=False, max_length=2000)
     ends_at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2040-06-01 04:00")
-    reason = forms.CharField(required=False, max_length=writes.MAX_NOTE_LENGTH)
+    reason = forms.CharField(required=False, max_length=write_checks.MAX_NOTE_LENGTH)
 
     def values(self) -> list[tuple[str, object]]:
         """The variables to write, ``MAINTENANCE_MODE`` first."""
@@ -95,7 +95,7 @@ class MaintenanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     by=request.user.get_username(),
                     source="admin",
                 )
-            except writes.WriteError as exc:
+            except write_checks.WriteError as exc:
                 messages.error(request, str(exc))
             else:
                 runtime.refresh()

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("live", "languages"),
     ("source_health", "status_report", "paths", "bypass", "responses"),
     ("runtime", "decision"),
-    ("middleware", "decorators", "context_processors", "api", "writes", "admin", "urls", "jobs",
+    ("middleware", "decorators", "context_processors", "api", "write_checks", "writes", "admin", "urls", "jobs",
      "testing", "store_checks", "checks",
      "apps", "pytest_plugin", ""),
 )  # fmt: skip
@@ -228,7 +228,6 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         "variables.py",
         "schedule.py",
         "live.py",
-        "writes.py",
     }
     assert {name: n for name, n in too_long.items() if name not in pending} == {}
     # A module split below the bound leaves the list: it cannot go stale.

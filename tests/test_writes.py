@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 import maintenance_env
-from maintenance_env import platforms, writes
+from maintenance_env import platforms, write_checks
 from maintenance_env.management.commands.maintenance_mode import Command
 from tests.redis_server import RedisServer
 
@@ -120,13 +120,13 @@ def test_reason_and_by_are_data_one_printable_line(tmp_path: Path, env: Env, not
 def test_default_by_is_user_at_host_even_without_a_login_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert writes.default_by().count("@") >= 1
+    assert write_checks.default_by().count("@") >= 1
 
     def no_user() -> str:
         raise OSError("no login name")
 
     monkeypatch.setattr(getpass, "getuser", no_user)
-    assert writes.default_by().startswith("unknown@")
+    assert write_checks.default_by().startswith("unknown@")
 
 
 # --- the store: who and why -------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_a_store_write_records_who_and_why(redis_server: RedisServer, env: Env) 
     maintenance_env.disable()
     assert raw(redis_server, "MAINTENANCE_MODE") == "off"
     assert raw(redis_server, "reason") is None
-    assert raw(redis_server, "changed_by") == writes.default_by()
+    assert raw(redis_server, "changed_by") == write_checks.default_by()
 
 
 # --- the command's flags ----------------------------------------------------------------
@@ -272,10 +272,10 @@ def test_reason_and_by_without_write_are_refused_not_dropped(flag: str) -> None:
 
 
 def test_reason_and_by_are_trimmed_and_bounded() -> None:
-    assert writes.check_note("reason", "  ") is None
-    assert writes.check_note("reason", " db upgrade ") == "db upgrade"
-    assert writes.check_note("reason", "x" * writes.MAX_NOTE_LENGTH) == "x" * 500
-    with pytest.raises(writes.WriteError, match="reason is not valid: expected at most 500"):
-        writes.check_note("reason", "x" * 501)
-    with pytest.raises(writes.WriteError, match="one line without control characters"):
-        writes.check_note("changed_by", "ops\nrm -rf")
+    assert write_checks.check_note("reason", "  ") is None
+    assert write_checks.check_note("reason", " db upgrade ") == "db upgrade"
+    assert write_checks.check_note("reason", "x" * write_checks.MAX_NOTE_LENGTH) == "x" * 500
+    with pytest.raises(write_checks.WriteError, match="reason is not valid: expected at most 500"):
+        write_checks.check_note("reason", "x" * 501)
+    with pytest.raises(write_checks.WriteError, match="one line without control characters"):
+        write_checks.check_note("changed_by", "ops\nrm -rf")

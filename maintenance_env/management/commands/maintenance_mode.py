@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from maintenance_env import live, platforms, writes
+from maintenance_env import live, platforms, write_checks, writes
 from maintenance_env.api import detect_platform
 from maintenance_env.cache_url import StoreError
 from maintenance_env.management import fleet_text, live_write, plans, secret, status
@@ -84,8 +84,8 @@ class Command(BaseCommand):
         values += [(name, options[o]) for o, name in VALUE_OPTIONS if options.get(o) is not None]
         labels = {name: "--" + o.replace("_", "-") for o, name in VALUE_OPTIONS}
         try:
-            return writes.check_values(values, labels=labels)
-        except writes.WriteError as exc:
+            return write_checks.check_values(values, labels=labels)
+        except write_checks.WriteError as exc:
             raise CommandError(str(exc)) from None
 
     def _check_names(self, options: dict[str, Any]) -> None:
@@ -313,7 +313,7 @@ class Command(BaseCommand):
     def _write(self, runtime: live.Runtime, values: list[tuple[str, str]], options: Any) -> None:
         try:
             written = writes.write(runtime, values, reason=options["reason"], by=options["by"])
-        except writes.WriteError as exc:
+        except write_checks.WriteError as exc:
             raise CommandError(str(exc)) from None
         for line in written.lines:
             self.stdout.write(line)
