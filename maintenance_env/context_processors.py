@@ -19,7 +19,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from maintenance_env import csp, runtime
-from maintenance_env.schedule import Phase
+from maintenance_env.plan import Phase
 
 __all__ = ["maintenance"]
 

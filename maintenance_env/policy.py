@@ -20,7 +20,8 @@ from django.conf import settings
 from django.utils import translation
 
 from maintenance_env.matching import NetworkSet, PathPatterns
-from maintenance_env.schedule import Occurrence, Period, Phase, Plan
+from maintenance_env.plan import Period, Phase, Plan
+from maintenance_env.schedule import Occurrence
 from maintenance_env.variables import DEFAULT_RETRY_AFTER
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ class Policy:
         )
 
     def period(self, now: float | None = None) -> Period | None:
-        """The schedule's :class:`~maintenance_env.schedule.Period` at ``now``, ``None``
+        """The schedule's :class:`~maintenance_env.plan.Period` at ``now``, ``None``
         without a schedule or a one-off window."""
         plan = self.plan
         return None if plan is None else plan.at(time.time() if now is None else now)

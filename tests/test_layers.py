@@ -23,7 +23,7 @@ PACKAGE = Path(maintenance_env.__file__).parent
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
 #: here fails the test: place it when you add it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("parsers", "signals", "printing", "reports", "history", "claims", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "masking", "matching", "cache_url", "cache_build", "overrides", "sources.dotenv", "sources.environment",
+    ("parsers", "signals", "printing", "reports", "history", "claims", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "plan", "masking", "matching", "cache_url", "cache_build", "overrides", "sources.dotenv", "sources.environment",
      "sources.process", "sources.deadline", "sources.refresher"),
     ("variables",),
     ("webhook", "texts", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store_values", "sources.store_fleet", "sources.store_client", "sources.store",
@@ -226,7 +226,6 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         "management/commands/maintenance_mode.py",
         "sources/writing.py",
         "variables.py",
-        "schedule.py",
         "live.py",
     }
     assert {name: n for name, n in too_long.items() if name not in pending} == {}

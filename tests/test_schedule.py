@@ -18,12 +18,11 @@ import time_machine
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from maintenance_env.plan import Phase, Plan
 from maintenance_env.schedule import (
     UTC,
     WEEKDAYS,
     Occurrence,
-    Phase,
-    Plan,
     Rule,
     Schedule,
     first_instant,
