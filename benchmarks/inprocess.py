@@ -403,8 +403,8 @@ def _store_read_case(redis_url: str) -> Case:
     live variable over loopback): what each process pays once per
     ``MAINTENANCE_MODE_RELOAD_INTERVAL``, off the request path."""
     from maintenance_env.cache_build import build_cache
-    from maintenance_env.live import LIVE_NAMES
     from maintenance_env.sources.store import SharedStore
+    from maintenance_env.variables import LIVE_NAMES
 
     url = store_url(redis_url, STORE_OFF)
     store = SharedStore(url, LIVE_NAMES, 1.0, background=False)

@@ -1,18 +1,16 @@
 """One process's view of the configuration: :class:`Runtime`, the live sources polled in.
 
 It reads the environment and settings once, then asks each live source (the shared store,
-the mounted config) what changed, at most once per reload interval, on the request path
-but never waiting, and re-resolves into a new :class:`~maintenance_env.policy.Policy` on a
-change. One rule covers the first answer (:meth:`Runtime.state`). A change of the
-effective state goes to the ``on_change`` callback; which runtime is the process's, the
-at-fork hook and ``maintenance_changed`` live in :mod:`maintenance_env.runtime`.
+the mounted config) what changed, at most once per reload interval, never waiting, and
+re-resolves into a new :class:`~maintenance_env.policy.Policy` on a change. One rule covers
+the first answer (:meth:`Runtime.state`). Changes go to ``on_change``; which runtime is
+the process's, the at-fork hook and the signal are :mod:`maintenance_env.runtime`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import threading
 import time
@@ -20,7 +18,9 @@ from collections.abc import Callable, Mapping
 
 from maintenance_env import live_log
 from maintenance_env.config import Problem, base_layers, resolve
-from maintenance_env.live_resolve import live_cause, resolve_live
+from maintenance_env.live_health import EffectiveState, ReadTimes
+from maintenance_env.live_resolve import live_cause, next_policy, resolve_live
+from maintenance_env.live_serving import ServingView
 from maintenance_env.overrides import override_layer
 from maintenance_env.policy import Policy
 from maintenance_env.signals import Change
@@ -28,18 +28,15 @@ from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.sources.mounted import MountedConfig
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.sources.store_fleet import Serving
-from maintenance_env.variables import VARIABLES, Origin
+from maintenance_env.variables import LIVE_NAMES, Origin
 
-__all__ = ["LIVE_NAMES", "START_READ_TIMEOUT", "Runtime"]
+__all__ = ["START_READ_TIMEOUT", "Runtime"]
 
 logger = logging.getLogger("maintenance_env")
 
 #: Seconds a process may wait, once, before its first answer, for its first read of the
 #: shared store (:meth:`Runtime.state`).
 START_READ_TIMEOUT = 1.0
-
-#: The live variables: the only ones read from the store and the mounted config.
-LIVE_NAMES = tuple(name for name, var in VARIABLES.items() if var.live)
 
 
 class Runtime:
@@ -51,8 +48,7 @@ class Runtime:
     effective state (errors it raises propagate: the caller logs them).
 
     ``state()`` is the hot path: an attribute, plus a ``time.monotonic()`` comparison with
-    a live source or a schedule. A tick (polling the sources, seeing the window open or
-    close) runs under a lock only tried, never waited for.
+    a live source or a schedule. A tick runs under a lock only tried, never waited for.
     """
 
     def __init__(
@@ -70,35 +66,28 @@ class Runtime:
         self.base = base
         config = base.config
         self.interval = config.reload_interval
-        self.store = (
-            SharedStore(
+        self.store: SharedStore | None = None
+        if config.cache:
+            self.store = SharedStore(
                 config.cache,
                 LIVE_NAMES,
-                config.reload_interval,
+                self.interval,
                 background=background,
                 on_change=self._poll_soon,
             )
-            if config.cache
-            else None
-        )
-        if self.store is not None and background:
-            self.store.reporting = self.serving
-        #: The store's ``changed_at`` this runtime has applied, the last change and the end
-        #: of the window it was in at its last fleet report (:meth:`serving`).
-        self._applied_change: str | None = None
-        self._reported_change: Change | None = None
-        self._window_end: dt.datetime | None = None
+            if background:  # a serving process: it reports to the fleet
+                self.store.reporting = self.serving
+        self._serving = ServingView()
         self.mounted = MountedConfig(config.config_path) if config.config_path else None
         #: The live sources, highest precedence first.
         self.sources: tuple[LiveSource, ...] = tuple(
             s for s in (self.store, self.mounted) if s is not None
         )
         self.snapshots: dict[Origin, Snapshot] = {}
-        #: ``time.time()`` of the last good tick of each source, and of the first bad one.
-        self.read_at: dict[Origin, float] = {}
-        self.failing_since: dict[Origin, float] = {}
-        #: The last change of the effective state this runtime saw (``None``: none yet).
-        self.last_change: Change | None = None
+        #: When each source was last read well, and since when it fails.
+        self.health = ReadTimes()
+        #: The effective state, and its last change (:attr:`last_change`).
+        self.effective = EffectiveState()
         self._lock = threading.Lock()
         self._first_lock = threading.Lock()
         #: The first-read rule is pending: a store this process has never read.
@@ -108,8 +97,6 @@ class Runtime:
         self._read_once = False  # the first read at start-up is not a "change"
         self._ready = False  # changes are noticed from the end of __init__ on
         self._state = Policy(base)
-        self._active = False
-        self._read_only = False
         if not base.problems:
             if self.sources:
                 # No read of the store, no thread: this may be a master about to fork.
@@ -117,8 +104,7 @@ class Runtime:
                 self._next_poll = 0.0  # the first answer reads it and starts the refresher
             elif override_layer():
                 self._apply(log=False)
-        self._active = self._state.is_active()
-        self._read_only = self._active and self._state.is_read_only()
+        self.effective.start_from(self._state)
         #: The start is announced at the first use in each process (``previous=None``):
         #: until then requests take the slow branch of :meth:`state` once.
         self._start_pending = True
@@ -157,18 +143,11 @@ class Runtime:
                 return
             self._start_pending = False
             self._watch = self._watching(self._state)
-            now = time.time()
-            change = Change(
-                dt.datetime.fromtimestamp(now, dt.timezone.utc),
-                self._state.is_active(now),
-                None,
-                "start",
-            )
+            change = self.effective.started(self._state, time.time())
         self._announce(change)
 
     def _watching(self, policy: Policy) -> bool:
-        """Whether requests must tick: a live source to poll, or a window that may open or
-        close (for a policy with neither, ``state()`` stays one attribute check)."""
+        """Whether requests must tick: a live source to poll, or a window to open or close."""
         return bool(self.sources) or (policy.enabled and policy.windowed)
 
     def _read_first(self) -> None:
@@ -198,8 +177,7 @@ class Runtime:
                 try:
                     self._poll_locked(start=False)
                 finally:
-                    self._active = self._state.is_active()
-                    self._read_only = self._active and self._state.is_read_only()
+                    self.effective.start_from(self._state)
                     self._ready = ready
         finally:
             self._unread = False  # last: only now is what it read in force
@@ -214,8 +192,7 @@ class Runtime:
             source.after_fork()
         if self.store is not None:
             self.snapshots.pop(Origin.CACHE, None)
-            self.read_at.pop(Origin.CACHE, None)
-            self.failing_since.pop(Origin.CACHE, None)
+            self.health.forget(Origin.CACHE)
             self._unread = self.store.background
         self._start_pending = True  # the child announces its own start
         self._watch = True
@@ -230,32 +207,15 @@ class Runtime:
         return self.state()
 
     def serving(self) -> Serving:
-        """What this process serves now, for its fleet report (contract section 10).
-
-        Called by the store's refresher after each good read: it first applies what that
-        read published, so a process that gets no request reports what it would serve.
-        When the schedule changed the state since the last call, ``edge`` is the instant of
-        the window's edge that did (its start, or its end for a closing)."""
+        """What this process serves now, for its fleet report (the store's refresher asks
+        after each good read; it applies that read first: :mod:`maintenance_env.live_serving`)."""
         self._poll()
-        store = self.store
-        if store is not None and store.consumed():
-            self._applied_change = store.changed_at
-        now = time.time()
-        policy = self._state
-        active = policy.is_active(now)
-        read_only = active and policy.is_read_only(now)
-        state = "read-only" if read_only else "on" if active else "off"
-        window = policy.window(now) if active else None
-        edge = None
-        change = self.last_change
-        if change is not None and change is not self._reported_change:
-            self._reported_change = change
-            if change.cause == "schedule":
-                moment = window.starts_at if window else self._window_end
-                if moment is not None:
-                    edge = moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        self._window_end = window.ends_at if window is not None else None
-        return Serving(state, self._applied_change, active, edge)
+        return self._serving.now(self._state, self.store, self.last_change)
+
+    @property
+    def last_change(self) -> Change | None:
+        """The last change of the effective state this runtime saw (``None``: none yet)."""
+        return self.effective.last_change
 
     def _poll_soon(self) -> None:
         """The refresher read something new: the next request polls at once."""
@@ -295,25 +255,15 @@ class Runtime:
             if snapshot is not None:
                 self.snapshots[source.origin] = snapshot
                 changed = True
-            self._note_health(source.origin, now)
+            self.health.note(source.origin, self.snapshots.get(source.origin), now)
         old = self._state
         if changed:
             self._apply()
         cause = "schedule"
-        if self._state is not old and old.is_active(now) == self._active:
+        if self._state is not old and old.is_active(now) == self.effective.active:
             # The old policy would still say the same now: the sources changed it.
             cause = live_cause(self._state, old, self.sources)
         return self._settle(cause, now)
-
-    def _note_health(self, origin: Origin, now: float) -> None:
-        snapshot = self.snapshots.get(origin)
-        if snapshot is None or snapshot.kind == "pending":
-            return
-        if snapshot.error is None:
-            self.read_at[origin] = now
-            self.failing_since.pop(origin, None)
-        else:
-            self.failing_since.setdefault(origin, now)
 
     def reapply(self, cause: str = "override") -> None:
         """Resolve again now, with the current override layer (waits for a tick in progress)."""
@@ -331,39 +281,20 @@ class Runtime:
         self._watch = self._watching(policy)
         if not self._ready:
             return None
-        active = policy.is_active(now)
-        # A phase change (read-only first, then full maintenance) is a change too.
-        read_only = active and policy.is_read_only(now)
-        if active == self._active and read_only == self._read_only:
-            return None
-        self._read_only = read_only
-        change = Change(
-            dt.datetime.fromtimestamp(now, dt.timezone.utc), active, self._active, cause
-        )
-        self._active = active
-        self.last_change = change
-        live_log.settled(cause, active)
-        return change
+        return self.effective.settle(policy, cause, now)
 
     def _announce(self, change: Change) -> None:
         if self._on_change is not None:
             self._on_change(self, change)
 
     def _apply(self, *, log: bool = True) -> None:
-        previous = self._state.resolution
-        labels = {source.origin: source.label for source in self.sources}
         resolution = resolve_live(
-            self.sources, self.snapshots, self._base, previous, self._check_template, self._log
+            self.sources,
+            self.snapshots,
+            self._base,
+            self._state.resolution,
+            self._check_template,
+            self._log,
         )
         first, self._read_once = not self._read_once, True
-        if resolution.config != previous.config or resolution.origins != previous.origins:
-            self._state = Policy(resolution)
-            if not first and log:
-                live_log.changed(resolution, previous, labels)
-        elif (resolution.problems, resolution.source_errors) != (
-            previous.problems,
-            previous.source_errors,
-        ):
-            # Same configuration, but what is wrong with a source changed: keep the
-            # rendered page, record the news for `status` and the checks.
-            self._state.resolution = resolution
+        self._state = next_policy(self._state, resolution, self.sources, log=log and not first)

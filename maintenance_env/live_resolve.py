@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from maintenance_env import live_log
 from maintenance_env.config import Layer, Resolution, resolve
 from maintenance_env.live_log import SourceLog
 from maintenance_env.overrides import override_layer
@@ -13,7 +14,7 @@ from maintenance_env.policy import Policy
 from maintenance_env.sources.base import LiveSource, Snapshot
 from maintenance_env.variables import PREFIX, Origin
 
-__all__ = ["live_cause", "resolve_live"]
+__all__ = ["live_cause", "next_policy", "resolve_live"]
 
 
 def resolve_live(
@@ -61,3 +62,26 @@ def live_cause(new: Policy, old: Policy, sources: Sequence[LiveSource]) -> str:
             if origin.live:
                 return origin.value
     return sources[0].origin.value if sources else "schedule"
+
+
+def next_policy(
+    current: Policy, resolution: Resolution, sources: Sequence[LiveSource], *, log: bool
+) -> Policy:
+    """The policy for ``resolution``: a new one when the configuration or where a value
+    came from changed (logged as "configuration changed" when ``log``); else ``current``,
+    with ``resolution`` recorded when only what is wrong with a source changed (the
+    rendered page is kept)."""
+    previous = current.resolution
+    if resolution.config != previous.config or resolution.origins != previous.origins:
+        if log:
+            labels = {source.origin: source.label for source in sources}
+            live_log.changed(resolution, previous, labels)
+        return Policy(resolution)
+    if (resolution.problems, resolution.source_errors) != (
+        previous.problems,
+        previous.source_errors,
+    ):
+        # Same configuration, but what is wrong with a source changed: keep the rendered
+        # page, record the news for `status` and the checks.
+        current.resolution = resolution
+    return current

@@ -108,8 +108,8 @@ def source_health(runtime: live.Runtime) -> tuple[SourceHealth, ...]:
             snapshot = store.snapshot
             last_read, failing_since = store.last_read, store.failing_since
         else:
-            last_read = runtime.read_at.get(origin)
-            failing_since = runtime.failing_since.get(origin)
+            last_read = runtime.health.read_at.get(origin)
+            failing_since = runtime.health.failing_since.get(origin)
         if snapshot is None or snapshot.kind == "pending":
             ok: bool | None = None
             error = None

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_MESSAGE",
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_TEMPLATE",
+    "LIVE_NAMES",
     "PREFIX",
     "VARIABLES",
     "Config",
@@ -394,6 +395,8 @@ def _declared() -> dict[str, Variable]:
 
 #: Every variable, by name, in the documented order.
 VARIABLES: Mapping[str, Variable] = _declared()
+#: The live variables: the only ones read from the shared store and the mounted config.
+LIVE_NAMES = tuple(name for name, var in VARIABLES.items() if var.live)
 
 #: Check ids for problems that involve more than one value.
 SCHEDULE_ORDER_ID = "E006"

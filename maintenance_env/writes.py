@@ -30,7 +30,7 @@ from maintenance_env.live import Runtime
 from maintenance_env.runtime import get_runtime
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.sources.store_values import changed_now
-from maintenance_env.variables import VARIABLES
+from maintenance_env.variables import LIVE_NAMES, VARIABLES
 from maintenance_env.write_checks import (
     WriteError,
     check_note,
@@ -71,10 +71,6 @@ def unusable_store(runtime: Runtime, nothing: str = "nothing written") -> str | 
     )
 
 
-def _live_names() -> list[str]:
-    return [name for name, var in VARIABLES.items() if var.live]
-
-
 def _write_store(
     runtime: Runtime,
     values: Sequence[tuple[str, str]],
@@ -88,7 +84,7 @@ def _write_store(
         raise WriteError(refusal)
     if not config.cache:
         return None
-    store = SharedStore(config.cache, _live_names(), config.reload_interval, background=False)
+    store = SharedStore(config.cache, LIVE_NAMES, config.reload_interval, background=False)
     record: dict[str, str | None] = dict(values)
     # The record goes in the same set_many: a key is KEY_PREFIX + name.
     record[BY_KEY.removeprefix(KEY_PREFIX)] = by

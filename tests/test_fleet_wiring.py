@@ -20,9 +20,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from maintenance_env import fleet, reports, runtime
-from maintenance_env.live import LIVE_NAMES
 from maintenance_env.signals import fleet_changed
 from maintenance_env.sources.store import SharedStore
+from maintenance_env.variables import LIVE_NAMES
 from tests.redis_server import RedisServer
 
 Env = Callable[..., None]

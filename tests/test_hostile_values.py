@@ -18,9 +18,10 @@ from django.test import RequestFactory, override_settings
 
 import maintenance_env
 from maintenance_env import cache_url
-from maintenance_env.live import LIVE_NAMES, Runtime
+from maintenance_env.live import Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources.store import SharedStore
+from maintenance_env.variables import LIVE_NAMES
 
 Env = Callable[..., None]
 MESSAGE = "Back soon \u2014 have a \u2615"

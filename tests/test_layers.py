@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "sources"),
     ("config", "resolution"),
     ("policy", "live_log"),
-    ("live_resolve",),
+    ("live_resolve", "live_health", "live_serving"),
     ("live", "languages"),
     ("source_health", "status_report", "paths", "bypass", "responses"),
     ("runtime", "decision"),
@@ -226,7 +226,6 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         "management/commands/maintenance_mode.py",
         "sources/writing.py",
         "variables.py",
-        "live.py",
     }
     assert {name: n for name, n in too_long.items() if name not in pending} == {}
     # A module split below the bound leaves the list: it cannot go stale.

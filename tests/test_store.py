@@ -28,11 +28,11 @@ from django.http import HttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
 from maintenance_env import cache_build, cache_url, runtime
-from maintenance_env.live import LIVE_NAMES, Runtime
+from maintenance_env.live import Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources.refresher import Refresher
 from maintenance_env.sources.store import SharedStore
-from maintenance_env.variables import Origin
+from maintenance_env.variables import LIVE_NAMES, Origin
 from tests.conftest import async_ok_view, ok_view
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer

@@ -15,9 +15,9 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 
-from maintenance_env.live import LIVE_NAMES
 from maintenance_env.management.commands.maintenance_mode import Command
 from maintenance_env.sources.store import SharedStore
+from maintenance_env.variables import LIVE_NAMES
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer
 

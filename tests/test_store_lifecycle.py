@@ -21,12 +21,12 @@ import maintenance_env
 from maintenance_env import checks, runtime
 from maintenance_env.cache_build import build_cache
 from maintenance_env.cache_url import StoreError
-from maintenance_env.live import LIVE_NAMES, Runtime
+from maintenance_env.live import Runtime
 from maintenance_env.middleware import MaintenanceModeMiddleware
 from maintenance_env.sources import deadline
 from maintenance_env.sources.refresher import Refresher
 from maintenance_env.sources.store import LOST, SharedStore
-from maintenance_env.variables import Origin
+from maintenance_env.variables import LIVE_NAMES, Origin
 from tests.conftest import ok_view
 from tests.redis_server import RedisServer
 
