@@ -88,6 +88,7 @@ class Policy:
         "login_path",
         "negotiated",
         "networks",
+        "page_languages",
         "pages",
         "plan",
         "quiet_since",
@@ -145,8 +146,11 @@ class Policy:
         #: The rendered page, by language code ("" when i18n is off): bounded by
         #: ``LANGUAGES``, since only a code from it (or the default) is ever a key.
         self.pages: dict[str, bytes] = {}
-        #: The page language of each (language cookie, Accept-Language) pair seen, bounded.
+        #: The negotiated language of each (language cookie, Accept-Language) pair seen,
+        #: bounded; and the page language of each negotiated code (bounded by
+        #: ``LANGUAGES``): a code whose page is not translated gets ``LANGUAGE_CODE``'s.
         self.negotiated: dict[tuple[str | None, str], str] = {}
+        self.page_languages: dict[str, str] = {}
         #: The JSON body, when it does not count down (no ENDS_AT, or RETRY_AFTER set).
         self.json_body: bytes | None = None
         self.signer: TimestampSigner | None = None

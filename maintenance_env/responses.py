@@ -246,7 +246,10 @@ def maintenance_response(request: HttpRequest, state: Policy) -> HttpResponse:
         # it into a GET of another page, and the client would not know it failed.
         response = HttpResponseRedirect(_redirect_location(request, state))
     else:
-        language = catalogues.page_language(request_language(request, state))
+        code = request_language(request, state)
+        language = state.page_languages.get(code)
+        if language is None:
+            language = state.page_languages[code] = catalogues.page_language(code)
         key = f"read-only:{language}" if read_only else language
         page = state.pages.get(key)
         if page is None:

@@ -160,6 +160,7 @@ def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
         "TEMPLATES",
         "LANGUAGE_CODE",
         "LANGUAGES",
+        "LOCALE_PATHS",
         "TIME_ZONE",
         "USE_TZ",
         "USE_I18N",
