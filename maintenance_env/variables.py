@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -20,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_noop
 
-from maintenance_env import cache_build, cache_url, parsers
-from maintenance_env.parsers import InvalidValue, Network
+from maintenance_env import parsers, value_rules
+from maintenance_env.parsers import Network
 from maintenance_env.schedule import Schedule
 
 __all__ = [
@@ -128,135 +127,6 @@ def variable(
     return field
 
 
-def _int_between(low: int, high: int | None = None) -> Parser:
-    def parse(name: str, value: object) -> int:
-        return parsers.parse_int(name, value, minimum=low, maximum=high)
-
-    return parse
-
-
-def _status_code(name: str, value: object) -> int:
-    code = parsers.parse_int(name, value, minimum=200, maximum=599)
-    # RFC 9110 §15.3.5, §15.3.6, §15.4.5: these responses carry no content, and servers
-    # (uvicorn among them) fail a response that has a body with one of them.
-    if code in (204, 205, 304):
-        raise InvalidValue(name, value, "a status that carries a body (not 204, 205 or 304)")
-    return code
-
-
-#: The names ``MAINTENANCE_MODE_PLATFORM`` takes, in the registry's detection order. The
-#: registry belongs to the management command and is never imported from here; a test
-#: keeps the two equal.
-PLATFORM_NAMES: tuple[str, ...] = (
-    "appengine", "cloudrun", "azure-containerapps", "azure-appservice", "apprunner", "ecs",
-    "beanstalk", "heroku", "dokku", "upsun", "digitalocean", "pythonanywhere", "kubernetes",
-    "fly", "render", "railway", "nomad", "kamal", "swarm", "compose", "docker", "systemd",
-    "shell",
-)  # fmt: skip
-
-
-_PERMISSION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+")
-
-
-def _permissions(name: str, value: object) -> tuple[str, ...]:
-    items = parsers.parse_list(name, value)
-    for item in items:
-        if not _PERMISSION_RE.fullmatch(item):
-            raise InvalidValue(
-                name, value, f"permissions as app_label.codename (not {item!r}), comma-separated"
-            )
-    return items
-
-
-def _platform(name: str, value: object) -> str:
-    text = parsers.parse_text(name, value).lower()
-    if text not in PLATFORM_NAMES:
-        raise InvalidValue(name, value, "one of " + ", ".join(PLATFORM_NAMES))
-    return text
-
-
-def _url(name: str, value: object) -> str:
-    text = parsers.parse_text(name, value)
-    if not (text.startswith("/") or text.startswith(("http://", "https://"))):
-        raise InvalidValue(name, value, "a path starting with '/' or an http(s):// URL")
-    if text.startswith(("//", "/\\")):
-        # A browser reads "//host/..." (and "/\\host/...") as another site, not a path.
-        raise InvalidValue(name, value, "a path of this site: '//host' is another site")
-    return text
-
-
-def _masked_webhook(text: str) -> str:
-    """A webhook URL shown: its scheme and host only (the path of an incoming webhook is
-    its secret)."""
-    scheme, _sep, rest = text.partition("://")
-    host = rest.split("/", 1)[0].rpartition("@")[2]
-    return f"{scheme}://{host}/***" if host else "***"
-
-
-def _webhook_url(name: str, value: object) -> str:
-    text = parsers.parse_text(name, value)
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(text)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        valid = False
-    if not valid:
-        raise InvalidValue(name, value, "an http:// or https:// URL", secret=True)
-    return text
-
-
-def _path(name: str, value: object) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    return parsers.parse_text(name, value)
-
-
-def _masked_url(text: str) -> str:
-    """A cache URL (or alias) with any password in it masked."""
-    return cache_url.mask(text)
-
-
-def _cache(name: str, value: object) -> str:
-    """An alias of ``CACHES`` or a cache URL of a scheme the store serves
-    (:data:`maintenance_env.cache_url.SCHEMES`), whose backend can be imported. Nothing is
-    connected to."""
-    text = parsers.parse_text(name, value)
-    if not cache_url.is_url(text) and not re.fullmatch(r"[\w.-]+", text):
-        raise InvalidValue(name, _masked_url(text), "an alias of CACHES or a cache URL")
-    refused = cache_build.refusal(text)
-    if refused is not None:
-        expected = refused.expected or "a cache that can be used"
-        raise InvalidValue(name, _masked_url(text), expected)
-    return text
-
-
-def _schedule(name: str, value: object) -> Schedule:
-    """Recurring windows (contract section 11), comma-separated or, from settings, a list;
-    their clock times are read in ``MAINTENANCE_MODE_SCHEDULE_TIME_ZONE`` by the policy."""
-    if isinstance(value, Schedule):
-        return value
-    items = parsers.parse_list(name, value)
-    try:
-        return Schedule.parse(items)
-    except ValueError as exc:
-        raise InvalidValue(name, value, f"comma-separated windows, but {exc}") from None
-
-
-def _time_zone(name: str, value: object) -> ZoneInfo:
-    """An IANA time zone name that this system's zone database has."""
-    if isinstance(value, ZoneInfo):
-        return value
-    text = parsers.parse_text(name, value)
-    try:
-        return ZoneInfo(text)
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "../x" a ValueError
-        raise InvalidValue(
-            name, value, "an IANA time zone name such as Europe/Berlin or UTC"
-        ) from None
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Every variable, parsed. Immutable: a change builds a new one.
@@ -267,7 +137,12 @@ class Config:
 
     enabled: bool = variable("MAINTENANCE_MODE", parsers.parse_bool, False, "E001", "bool")
     config_path: str | None = variable(
-        "MAINTENANCE_MODE_CONFIG_PATH", _path, None, "E002", "path", live=False
+        "MAINTENANCE_MODE_CONFIG_PATH",
+        value_rules.filesystem_path,
+        None,
+        "E002",
+        "path",
+        live=False,
     )
     reload_interval: float = variable(
         "MAINTENANCE_MODE_RELOAD_INTERVAL", parsers.parse_float, 1.0, "E003", "float", live=False
@@ -278,9 +153,15 @@ class Config:
     ends_at: dt.datetime | None = variable(
         "MAINTENANCE_MODE_ENDS_AT", parsers.parse_datetime_utc, None, "E005", "datetime"
     )
-    status_code: int = variable("MAINTENANCE_MODE_STATUS_CODE", _status_code, 503, "E007", "int")
+    status_code: int = variable(
+        "MAINTENANCE_MODE_STATUS_CODE", value_rules.status_code, 503, "E007", "int"
+    )
     retry_after: int | None = variable(
-        "MAINTENANCE_MODE_RETRY_AFTER", _int_between(0, MAX_DELTA_SECONDS), None, "E008", "int"
+        "MAINTENANCE_MODE_RETRY_AFTER",
+        value_rules.int_between(0, MAX_DELTA_SECONDS),
+        None,
+        "E008",
+        "int",
     )
     template: str = variable(
         "MAINTENANCE_MODE_TEMPLATE", parsers.parse_text, DEFAULT_TEMPLATE, "E009", "template"
@@ -288,7 +169,9 @@ class Config:
     message: str = variable(
         "MAINTENANCE_MODE_MESSAGE", parsers.parse_text, DEFAULT_MESSAGE, "E010", "text"
     )
-    redirect_url: str | None = variable("MAINTENANCE_MODE_REDIRECT_URL", _url, None, "E011", "url")
+    redirect_url: str | None = variable(
+        "MAINTENANCE_MODE_REDIRECT_URL", value_rules.url_or_path, None, "E011", "url"
+    )
     except_urls: tuple[re.Pattern[str], ...] = variable(
         "MAINTENANCE_MODE_EXCEPT_URLS", parsers.parse_regexes, (), "E012", "regex list"
     )
@@ -303,7 +186,7 @@ class Config:
         "MAINTENANCE_MODE_EXCEPT_IPS", parsers.parse_networks, (), "E014", "network list"
     )
     trusted_proxies: int = variable(
-        "MAINTENANCE_MODE_TRUSTED_PROXIES", _int_between(0), 0, "E015", "int"
+        "MAINTENANCE_MODE_TRUSTED_PROXIES", value_rules.int_between(0), 0, "E015", "int"
     )
     except_staff: bool = variable(
         "MAINTENANCE_MODE_EXCEPT_STAFF", parsers.parse_bool, False, "E016", "bool"
@@ -319,58 +202,68 @@ class Config:
     )
     bypass_cookie_age: int = variable(
         "MAINTENANCE_MODE_BYPASS_COOKIE_AGE",
-        _int_between(1, MAX_COOKIE_AGE),
+        value_rules.int_between(1, MAX_COOKIE_AGE),
         43200,
         "E020",
         "int",
     )
     platform: str | None = variable(
-        "MAINTENANCE_MODE_PLATFORM", _platform, None, "E021", "platform"
+        "MAINTENANCE_MODE_PLATFORM", value_rules.platform, None, "E021", "platform"
     )
     cache: str | None = variable(
         "MAINTENANCE_MODE_CACHE",
-        _cache,
+        value_rules.cache_setting,
         None,
         "E022",
         "cache",
         secret=True,
         live=False,
-        conceal=_masked_url,
+        conceal=value_rules.masked_url,
     )
     read_only: bool = variable(
         "MAINTENANCE_MODE_READ_ONLY", parsers.parse_bool, False, "E023", "bool"
     )
-    refresh: int | None = variable("MAINTENANCE_MODE_REFRESH", _int_between(1), None, "E024", "int")
+    refresh: int | None = variable(
+        "MAINTENANCE_MODE_REFRESH", value_rules.int_between(1), None, "E024", "int"
+    )
     schedule: Schedule | None = variable(
-        "MAINTENANCE_MODE_SCHEDULE", _schedule, None, "E025", "schedule"
+        "MAINTENANCE_MODE_SCHEDULE", value_rules.schedule, None, "E025", "schedule"
     )
     schedule_time_zone: ZoneInfo | None = variable(
-        "MAINTENANCE_MODE_SCHEDULE_TIME_ZONE", _time_zone, None, "E026", "time zone"
+        "MAINTENANCE_MODE_SCHEDULE_TIME_ZONE", value_rules.time_zone, None, "E026", "time zone"
     )
     read_only_first: int = variable(
-        "MAINTENANCE_MODE_READ_ONLY_FIRST", _int_between(0, MAX_DELTA_SECONDS), 0, "E027", "int"
+        "MAINTENANCE_MODE_READ_ONLY_FIRST",
+        value_rules.int_between(0, MAX_DELTA_SECONDS),
+        0,
+        "E027",
+        "int",
     )
     announce: int = variable(
         "MAINTENANCE_MODE_ANNOUNCE",
-        _int_between(0, MAX_DELTA_SECONDS),
+        value_rules.int_between(0, MAX_DELTA_SECONDS),
         DEFAULT_ANNOUNCE,
         "E028",
         "int",
     )
     except_permissions: tuple[str, ...] = variable(
-        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS", _permissions, (), "E030", "permission list"
+        "MAINTENANCE_MODE_EXCEPT_PERMISSIONS",
+        value_rules.permissions,
+        (),
+        "E030",
+        "permission list",
     )
     except_groups: tuple[str, ...] = variable(
         "MAINTENANCE_MODE_EXCEPT_GROUPS", parsers.parse_list, (), "E031", "group list"
     )
     webhook_url: str | None = variable(
         "MAINTENANCE_MODE_WEBHOOK_URL",
-        _webhook_url,
+        value_rules.webhook_url,
         None,
         "E029",
         "webhook url",
         secret=True,
-        conceal=_masked_webhook,
+        conceal=value_rules.masked_webhook,
     )
 
     @property
