@@ -15,7 +15,13 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from maintenance_env import live, sources, variables
-from maintenance_env.sources import MountedConfig, parse_dotenv, read_mounted, write_value, writing
+from maintenance_env.sources import (
+    MountedConfig,
+    locking,
+    parse_dotenv,
+    read_mounted,
+    write_value,
+)
 from maintenance_env.sources import mounted as mounted_source
 from tests.kubelet import ConfigMapVolume
 
@@ -367,8 +373,8 @@ def test_a_writer_gives_up_when_the_lock_is_held(
 
     path = tmp_path / "maintenance.env"
     path.write_bytes(b"MAINTENANCE_MODE=off\n")
-    monkeypatch.setattr(writing, "LOCK_TIMEOUT", 0.2)
-    with open(writing.lock_path(str(path)), "w") as held:
+    monkeypatch.setattr(locking, "LOCK_TIMEOUT", 0.2)
+    with open(locking.lock_path(str(path)), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(TimeoutError, match="another writer has held the lock"):
             write_value(str(path), "MAINTENANCE_MODE", "on")

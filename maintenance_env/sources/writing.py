@@ -7,9 +7,9 @@ serialised, atomic.
   apps keeps pointing at the new content), by a temporary file in that file's directory
   renamed over it, with the old file's owner, group and mode. In the directory form a
   link must stay inside the directory: one planted there that points outside is refused.
-- The dotenv form is read, changed and renamed under an advisory lock (``fcntl.flock``) on
-  a lock file beside the target, ``.<name>.lock``, so that two writers never lose each
-  other's update. The holder removes the lock file when done.
+- The dotenv form is read, changed and renamed under an advisory lock on a lock file
+  beside the target (:mod:`maintenance_env.sources.locking`), so that two writers never
+  lose each other's update.
 - Only regular files are rewritten, and only UTF-8 text; anything else is refused with an
   error naming the file, before anything is written.
 """
@@ -22,9 +22,9 @@ import os
 import re
 import stat
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+from maintenance_env.sources import locking
 from maintenance_env.sources.dotenv import (
     KEY_RE,
     dotenv_quote,
@@ -36,17 +36,11 @@ from maintenance_env.sources.mounted import MAX_FILE_BYTES, NotReadable, read_re
 from maintenance_env.variables import VARIABLES
 
 __all__ = [
-    "LOCK_TIMEOUT",
     "WriteRefused",
     "delete_value",
-    "lock_path",
     "write_value",
     "write_values",
 ]
-
-#: Seconds a writer waits for another writer's lock before giving up (nothing written).
-LOCK_TIMEOUT = 10.0
-_LOCK_PAUSE = 0.02
 
 
 class WriteRefused(ValueError):
@@ -136,74 +130,6 @@ def _inside(path: str, name: str) -> str:
     return target
 
 
-def lock_path(target: str) -> str:
-    """The lock file of a dotenv ``target`` (a real path): ``.<name>.lock`` beside it."""
-    directory, name = os.path.split(target)
-    return os.path.join(directory, f".{name}.lock")
-
-
-def _lock_once(path: str, deadline: float) -> int | None:
-    """Open ``path`` and take its lock; the descriptor, or ``None`` when the file was
-    removed or replaced by its previous holder meanwhile (then try again)."""
-    import fcntl
-
-    # Read-only is enough for flock; a symlink planted as the lock file is not followed,
-    # and a FIFO there cannot block the open.
-    flags = os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(path, flags, 0o644)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        11, f"another writer has held the lock {path} for {LOCK_TIMEOUT:g} s"
-                    ) from None
-                time.sleep(_LOCK_PAUSE)
-        try:
-            current = os.stat(path, follow_symlinks=False).st_ino
-        except FileNotFoundError:
-            current = None
-        if current == os.fstat(fd).st_ino:
-            return fd
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
-    return None
-
-
-@contextlib.contextmanager
-def _locked(target: str) -> Iterator[None]:
-    """Hold the advisory lock of ``target`` (waiting up to :data:`LOCK_TIMEOUT` seconds).
-
-    The lock file is removed by its holder when done, so none is left behind; a writer that
-    was waiting on a removed file sees it is gone and takes the new one. Raises
-    ``TimeoutError`` when another writer holds the lock that long, ``OSError`` when the lock
-    file cannot be created. Without ``fcntl`` (Windows) writes are not serialised.
-    """
-    try:
-        import fcntl  # noqa: F401
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path = lock_path(target)
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    fd = None
-    while fd is None:
-        fd = _lock_once(path, deadline)
-    try:
-        yield
-    finally:
-        # Gone already, or not ours to remove (a sticky directory): a lock file left behind
-        # is harmless, the next writer takes it.
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        os.close(fd)  # releases the lock
-
-
 def _current_text(target: str) -> tuple[bytes, str]:
     """The dotenv file's byte order mark (if any) and text; empty when it does not exist."""
     try:
@@ -263,7 +189,7 @@ def _with_values(text: str, values: dict[str, str | None]) -> str:
 def _write_dotenv(path: str, values: dict[str, str]) -> str:
     target = os.path.realpath(path)
     _refuse_special(target)
-    with _locked(target):
+    with locking.locked(target):
         bom, text = _current_text(target)
         content = _with_values(text, dict(values))
         read_back = read_dotenv(content).values
@@ -338,7 +264,7 @@ def delete_value(path: str, name: str) -> str | None:
     if not os.path.lexists(target):
         return None
     _refuse_special(target)
-    with _locked(target):
+    with locking.locked(target):
         bom, text = _current_text(target)
         content = _with_values(text, {name: None})
         if content == text:
