@@ -219,15 +219,7 @@ def test_no_module_is_over_300_lines_but_the_platform_tables() -> None:
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > MAX_LINES and relative not in TABLE_MODULES:
             too_long[relative] = lines
-    # Still over, and split on the branches that own them: the cache-URL grammar leaves
-    # sources/store.py for cache_url.py, the command is split by its owners, the file
-    # writer is being reworked, and variables.py loses the cache-URL checks with it.
-    pending = {
-        "management/commands/maintenance_mode.py",
-    }
-    assert {name: n for name, n in too_long.items() if name not in pending} == {}
-    # A module split below the bound leaves the list: it cannot go stale.
-    assert sorted(pending - set(too_long)) == []
+    assert too_long == {}
 
 
 def test_the_core_knows_the_platform_names_without_the_registry() -> None:

@@ -25,14 +25,14 @@ from maintenance_env.live import Runtime
 from maintenance_env.policy import Policy
 from maintenance_env.sources import delete_value
 from maintenance_env.sources.store import MIN_PAUSE, SharedStore
-from maintenance_env.variables import VARIABLES
+from maintenance_env.variables import LIVE_NAMES, VARIABLES
 from maintenance_env.writes import unusable_store
 
 __all__ = [
     "command_runtime",
-    "live_names",
     "seen_within",
     "unset",
+    "warn_if_inactive",
 ]
 
 Reason = Callable[[Policy, float], str]
@@ -68,11 +68,6 @@ def command_runtime(*, check_template: bool = True) -> Runtime:
     return runtime
 
 
-def live_names() -> list[str]:
-    """The variables a live source may hold, in the documented order."""
-    return [name for name, var in VARIABLES.items() if var.live]
-
-
 def seen_within(interval: float) -> str:
     """How soon every process sees a write to the shared store, in words."""
     return (
@@ -98,7 +93,7 @@ def _store(runtime: Runtime, nothing: str = "nothing written") -> SharedStore | 
         raise CommandError(refusal)
     if not config.cache:
         return None
-    return SharedStore(config.cache, live_names(), config.reload_interval, background=False)
+    return SharedStore(config.cache, LIVE_NAMES, config.reload_interval, background=False)
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
@@ -113,7 +108,7 @@ def _check_names(names: Sequence[str]) -> list[str]:
         if var is None or not var.live:
             why = "is read only from the environment or settings" if var else "is not a variable"
             raise CommandError(
-                f"{raw!r} {why}: expected one of {', '.join(live_names())}; nothing removed."
+                f"{raw!r} {why}: expected one of {', '.join(LIVE_NAMES)}; nothing removed."
             )
         if name not in chosen:
             chosen.append(name)
@@ -169,3 +164,21 @@ def unset(command: BaseCommand, runtime: Runtime, names: Sequence[str], reason: 
             "is removed where it is set)."
         )
     command.stdout.write(_now_line(reason, config.reload_interval))
+
+
+def warn_if_inactive(
+    write: Callable[[str], None], values: Sequence[tuple[str, str]], after: Policy, now: float
+) -> None:
+    """``on`` that leaves the site up (a window from an earlier write has ended, or
+    starts later): say so (on the command's stderr, ``write``), naming what to change."""
+    if values[0][1] != "on" or after.is_active(now):
+        return
+    config = after.config
+    if config.ends_at is not None and now >= config.ends_at.timestamp():
+        write(
+            f"Warning: MAINTENANCE_MODE is on, but the window ended at "
+            f"{config.ends_at.isoformat()}: maintenance is not active. Give a new "
+            "--ends-at, or `maintenance_mode unset MAINTENANCE_MODE_ENDS_AT --write`."
+        )
+    elif config.starts_at is not None and now < config.starts_at.timestamp():
+        write(f"Note: MAINTENANCE_MODE is on; the window starts at {config.starts_at.isoformat()}.")

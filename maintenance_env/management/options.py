@@ -4,8 +4,11 @@ variable (each checked like it), and their help."""
 from __future__ import annotations
 
 from argparse import ArgumentParser, ArgumentTypeError
+from typing import Any
 
-__all__ = ["ACTIONS", "PLAN_OPTIONS", "VALUE_OPTIONS", "add_arguments"]
+from django.core.management.base import CommandError
+
+__all__ = ["ACTIONS", "PLAN_OPTIONS", "VALUE_OPTIONS", "add_arguments", "check_combinations"]
 
 ACTIONS = ("on", "off", "status", "is-active", "unset", "history")
 #: The options that go with ``on``/``off`` only.
@@ -141,3 +144,31 @@ def _seconds(text: str) -> float:
     if not seconds >= 0 or seconds == float("inf"):
         raise ArgumentTypeError(f"--timeout={text!r} is not valid: expected seconds, at least 0")
     return seconds
+
+
+def check_combinations(action: str, options: dict[str, Any]) -> None:
+    """Refuse, in one line (:class:`CommandError`), an option that does not go with
+    ``action``: ``--json`` with status or history only, ``--write`` with on or off,
+    ``--fleet`` with status, ``--wait`` with on or off ``--write``, ``--timeout`` with
+    ``--wait``, ``--reason``/``--by`` with ``--write``, names with unset, and the plan's
+    options with on or off."""
+    if options["json"] and action not in ("status", "history"):
+        raise CommandError("--json goes with status or history only.")
+    if options["write"] and action in ("status", "is-active", "history"):
+        raise CommandError("--write goes with on or off only.")
+    if options["fleet"] and action != "status":
+        raise CommandError("--fleet goes with status only.")
+    if options["wait"] and not (action in ("on", "off") and options["write"]):
+        raise CommandError("--wait goes with on or off --write only.")
+    if options["timeout"] is not None and not options["wait"]:
+        raise CommandError("--timeout goes with --wait only.")
+    for note in ("reason", "by"):
+        if options.get(note) is not None and action in ("on", "off") and not options["write"]:
+            raise CommandError(f"--{note} goes with --write (it is recorded with the write).")
+    names = options.get("names") or []
+    if names and action != "unset":
+        raise CommandError(f"{names[0]!r}: variable names go with unset only.")
+    if action in ("status", "is-active", "unset", "history"):
+        given = [f"--{o.replace('_', '-')}" for o in PLAN_OPTIONS if options.get(o) is not None]
+        if given:
+            raise CommandError(f"{given[0]} goes with on or off only.")

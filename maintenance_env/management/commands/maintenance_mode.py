@@ -21,12 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from maintenance_env import live, platforms, write_checks, writes
 from maintenance_env.api import detect_platform
-from maintenance_env.cache_url import StoreError
-from maintenance_env.management import fleet_text, live_write, plans, secret, status
+from maintenance_env.management import fleet_actions, fleet_text, live_write, plans, secret, status
 from maintenance_env.management import options as arguments
-from maintenance_env.management.options import PLAN_OPTIONS, VALUE_OPTIONS
-from maintenance_env.reports import Report
-from maintenance_env.sources.store import SharedStore
+from maintenance_env.management.options import VALUE_OPTIONS
 from maintenance_env.status_report import build_status, reason
 
 
@@ -135,34 +132,21 @@ class Command(BaseCommand):
                 "it), status, is-active or unset NAME ... (see --help)."
             )
         action: str = options["action"]
-        if options["json"] and action not in ("status", "history"):
-            raise CommandError("--json goes with status or history only.")
-        if options["write"] and action in ("status", "is-active", "history"):
-            raise CommandError("--write goes with on or off only.")
-        if options["fleet"] and action != "status":
-            raise CommandError("--fleet goes with status only.")
-        if options["wait"] and not (action in ("on", "off") and options["write"]):
-            raise CommandError("--wait goes with on or off --write only.")
-        if options["timeout"] is not None and not options["wait"]:
-            raise CommandError("--timeout goes with --wait only.")
-        for note in ("reason", "by"):
-            if options.get(note) is not None and action in ("on", "off") and not options["write"]:
-                raise CommandError(f"--{note} goes with --write (it is recorded with the write).")
+        arguments.check_combinations(action, options)
         names = options.get("names") or []
-        if names and action != "unset":
-            raise CommandError(f"{names[0]!r}: variable names go with unset only.")
         if action in ("status", "is-active", "unset", "history"):
-            given = [f"--{o.replace('_', '-')}" for o in PLAN_OPTIONS if options.get(o) is not None]
-            if given:
-                raise CommandError(f"{given[0]} goes with on or off only.")
             if action == "unset":
                 live_write.unset(self, _runtime(check_template=False), names, reason)
             elif action == "is-active":
                 self._is_active()
             elif action == "history":
-                self._history(options["json"])
+                fleet_actions.history(
+                    self.stdout.write, _runtime(check_template=False), options["json"]
+                )
             elif options["fleet"]:
-                self._fleet(options["json"])
+                fleet_actions.fleet(
+                    self.stdout.write, _runtime(check_template=False), options["json"]
+                )
             else:
                 self._status(options["json"])
             return
@@ -173,7 +157,7 @@ class Command(BaseCommand):
         values = self._values(action, options)
         runtime = _runtime(check_template=False)
         if options["wait"]:
-            self._store(runtime, fleet_text.NO_STORE)  # before anything is written
+            fleet_actions.command_store(runtime, fleet_text.NO_STORE)  # before anything is written
         if options["write"]:
             self._write(runtime, values, options)
             if options.get("bypass_link"):
@@ -224,24 +208,6 @@ class Command(BaseCommand):
         if not policy.is_active(time.time()):
             sys.exit(1)
 
-    def _warn_if_inactive(self, values: list[tuple[str, str]], after: Any, now: float) -> None:
-        """``on`` that leaves the site up (a window from an earlier write has ended, or
-        starts later): say so on stderr, naming what to change."""
-        if values[0][1] != "on" or after.is_active(now):
-            return
-        config = after.config
-        if config.ends_at is not None and now >= config.ends_at.timestamp():
-            self.stderr.write(
-                f"Warning: MAINTENANCE_MODE is on, but the window ended at "
-                f"{config.ends_at.isoformat()}: maintenance is not active. Give a new "
-                "--ends-at, or `maintenance_mode unset MAINTENANCE_MODE_ENDS_AT --write`."
-            )
-        elif config.starts_at is not None and now < config.starts_at.timestamp():
-            self.stderr.write(
-                f"Note: MAINTENANCE_MODE is on; the window starts at "
-                f"{config.starts_at.isoformat()}."
-            )
-
     def _status(self, as_json: bool) -> None:
         runtime = _runtime()
         policy = runtime.state()
@@ -252,64 +218,6 @@ class Command(BaseCommand):
             return
         status.render(data, self.stdout.write, self.style.ERROR)
 
-    def _store(self, runtime: live.Runtime, needs: str) -> SharedStore:
-        """The shared store (unread), or a one-line error saying what ``needs`` it."""
-        refusal = writes.unusable_store(runtime, "nothing done")
-        if refusal is not None:
-            raise CommandError(refusal)
-        if runtime.store is None:
-            raise CommandError(needs + ".")
-        return runtime.store
-
-    def _history(self, as_json: bool) -> None:
-        store = self._store(
-            _runtime(check_template=False),
-            "history needs the shared store: set MAINTENANCE_MODE_CACHE (the changes are "
-            "recorded there)",
-        )
-        try:
-            changes = store.history()
-        except StoreError as exc:
-            raise CommandError(str(exc)) from None
-        fleet_text.run_history(self.stdout.write, changes, as_json=as_json)
-
-    def _fleet(self, as_json: bool) -> None:
-        runtime = _runtime(check_template=False)
-        store = self._store(
-            runtime,
-            "status --fleet needs the shared store: set MAINTENANCE_MODE_CACHE so that the "
-            "processes report what they serve",
-        )
-        try:
-            reports, changes = store.live_reports(), store.history()
-        except StoreError as exc:
-            raise CommandError(str(exc)) from None
-        changed_at = runtime.store.changed_at if runtime.store is not None else None
-        fleet_text.run_fleet(self.stdout.write, reports, changes, changed_at, as_json=as_json)
-
-    def _wait(self, runtime: live.Runtime, after: Any, now: float, options: Any) -> None:
-        store = self._store(runtime, fleet_text.NO_STORE)
-        active = after.is_active(now)
-        target = "read-only" if active and after.is_read_only(now) else "on" if active else "off"
-        timeout = 60.0 if options["timeout"] is None else options["timeout"]
-
-        def read() -> list[Report]:
-            try:
-                return store.live_reports()
-            except StoreError as exc:
-                raise CommandError(f"--wait: {exc}") from None
-
-        code = fleet_text.run_wait(
-            self.stdout.write,
-            read,
-            target,
-            options.get("written_at"),
-            timeout,
-            runtime.base.config.reload_interval,
-        )
-        if code:
-            raise CommandError("--wait: the fleet did not flip in time.", returncode=code)
-
     def _write(self, runtime: live.Runtime, values: list[tuple[str, str]], options: Any) -> None:
         try:
             written = writes.write(runtime, values, reason=options["reason"], by=options["by"])
@@ -319,14 +227,15 @@ class Command(BaseCommand):
             self.stdout.write(line)
         after = _runtime(check_template=False).state()
         now = time.time()
-        self._warn_if_inactive(values, after, now)
+        live_write.warn_if_inactive(self.stderr.write, values, after, now)
         state = "active" if after.is_active(now) else "not active"
         interval = runtime.base.config.reload_interval
         if written.store:
             if options["wait"]:
                 self.stdout.write(f"Maintenance is now {state} ({reason(after, now)}).")
-                options["written_at"] = written.changed_at
-                self._wait(runtime, after, now, options)
+                fleet_actions.wait(
+                    self.stdout.write, runtime, after, now, options["timeout"], written.changed_at
+                )
                 return
             seen = live_write.seen_within(interval)
             self.stdout.write(f"Maintenance is now {state} ({reason(after, now)}); {seen}.")
