@@ -139,27 +139,6 @@ class Reporter:
         self.claims = Claims(f"{self.host}:{self.pid}", self.token)
         self._lock = threading.Lock()
 
-    @property
-    def open_claims(self) -> dict[str, tuple[int, float]]:
-        """Changes whose claim this process lost: instant -> (attempt, first seen)."""
-        return self.claims.open_claims
-
-    def claim(
-        self,
-        cache: BaseCache,
-        instant: str,
-        now: float,
-        *,
-        interval: float = 1.0,
-        found: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """:meth:`maintenance_env.claims.Claims.claim` for this process."""
-        return self.claims.claim(cache, instant, now, interval=interval, found=found)
-
-    def done(self, cache: BaseCache, instant: str) -> None:
-        """:meth:`maintenance_env.claims.Claims.done` for this process."""
-        self.claims.done(cache, instant)
-
     # -- the slot ------------------------------------------------------------------------
 
     def keys_to_read(self) -> list[str]:

@@ -181,7 +181,7 @@ def test_one_claim_wins_among_racing_threads() -> None:
 
     def race(reporter: Reporter) -> None:
         barrier.wait()
-        if reporter.claim(cache, "2040-06-01T05:06:07Z", _now()):
+        if reporter.claims.claim(cache, "2040-06-01T05:06:07Z", _now()):
             won.append(reporter.pid)
 
     threads = [threading.Thread(target=race, args=(r,)) for r in reporters]
@@ -194,21 +194,21 @@ def test_one_claim_wins_among_racing_threads() -> None:
 
 def test_a_done_claim_closes_and_a_dead_winner_is_taken_over(cache: BaseCache, clock: Any) -> None:
     winner, loser, late = Reporter("a", 1), Reporter("b", 2), Reporter("c", 3)
-    assert winner.claim(cache, "T1", _now())
-    assert not loser.claim(cache, "T1", _now())
-    assert "T1" in loser.open_claims
-    winner.done(cache, "T1")
+    assert winner.claims.claim(cache, "T1", _now())
+    assert not loser.claims.claim(cache, "T1", _now())
+    assert "T1" in loser.claims.open_claims
+    winner.claims.done(cache, "T1")
     clock.shift(1)
-    assert not loser.claim(cache, "T1", _now())
-    assert loser.open_claims == {}
+    assert not loser.claims.claim(cache, "T1", _now())
+    assert loser.claims.open_claims == {}
     # A winner that dies before marking done: taken over after the bound, once.
-    assert winner.claim(cache, "T2", _now())
-    assert not loser.claim(cache, "T2", _now())
-    assert not late.claim(cache, "T2", _now())
+    assert winner.claims.claim(cache, "T2", _now())
+    assert not loser.claims.claim(cache, "T2", _now())
+    assert not late.claims.claim(cache, "T2", _now())
     clock.shift(1)
-    assert not loser.claim(cache, "T2", _now())  # still within the bound
+    assert not loser.claims.claim(cache, "T2", _now())  # still within the bound
     clock.shift(claims.claim_bound(1.0))
-    results = [loser.claim(cache, "T2", _now()), late.claim(cache, "T2", _now())]
+    results = [loser.claims.claim(cache, "T2", _now()), late.claims.claim(cache, "T2", _now())]
     assert results.count(True) == 1
 
 

@@ -87,7 +87,7 @@ def _child(kind: str, location: str, barrier: Any, results: Any, stop: Any) -> N
     reporter = fleet.reporter()  # this process's own, never the parent's
     reporter.report(cache, reports.State("on", INSTANTS[0], 1.0), time.time())
     barrier.wait(30)
-    wins = [reporter.claim(cache, instant, time.time()) for instant in INSTANTS]
+    wins = [reporter.claims.claim(cache, instant, time.time()) for instant in INSTANTS]
     history.record_change(cache, Change(INSTANTS[0], f"pid {os.getpid()}", None, "on"))
     results.put((os.getpid(), reporter.slot, wins))
     stop.wait(30)  # keep the slot while the parent reads

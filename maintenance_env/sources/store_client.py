@@ -113,23 +113,11 @@ class StoreClient:
         ``maintenance_mode history``), under the package's deadline. Raises
         :class:`StoreError` when the store does not take it."""
 
-        def send() -> None:
-            cache = build_cache(self.setting, self._caches)
-            try:
-                history.record_change(cache, change)
-            finally:
-                cache.close()
-
-        try:
-            self._deadline.call(send, WRITE_DEADLINE, "the store (recording the change)")
-        except DeadlineExceeded as exc:
-            raise StoreError(str(exc)) from None
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(
-                f"{self.label} failed while recording ({describe_error(exc, self.secrets)})"
-            ) from None
+        self._with_cache(
+            lambda cache: history.record_change(cache, change),
+            "(recording the change)",
+            failed="failed while recording",
+        )
 
     def history(self) -> list[history.Change]:
         """The fleet's last changes, newest first, read under the package's deadline.
@@ -141,7 +129,13 @@ class StoreClient:
         :class:`StoreError` when the store cannot be read."""
         return self._with_cache(fleet.live_reports, "(reading the reports)")
 
-    def _with_cache(self, function: Callable[[BaseCache], T], what: str) -> T:
+    def _with_cache(
+        self, function: Callable[[BaseCache], T], what: str, *, failed: str = "cannot be read"
+    ) -> T:
+        """``function(cache)`` on a cache of its own (closed after), under the package's
+        deadline (:data:`WRITE_DEADLINE`); any failure as :class:`StoreError` saying the
+        store ``failed`` (credentials masked). ``what`` names the call in a timeout."""
+
         def run() -> T:
             cache = build_cache(self.setting, self._caches)
             try:
@@ -155,7 +149,7 @@ class StoreClient:
             raise
         except Exception as exc:
             reason = describe_error(exc, self.secrets)
-            raise StoreError(f"{self.label} cannot be read ({reason})") from None
+            raise StoreError(f"{self.label} {failed} ({reason})") from None
 
     def write(
         self, values: Mapping[str, str | None], *, cache: BaseCache | None = None

@@ -99,6 +99,7 @@ class FleetReporting:
         self._cache = cache
         serving, applied, active = now_serving.state, now_serving.applied, now_serving.active
         reporter = fleet.reporter()
+        mine = reporter.claims
         if self._leaving != os.getpid():
             self._leaving = os.getpid()
             atexit.register(self.leave)
@@ -122,11 +123,11 @@ class FleetReporting:
             now = time.time()
             reporter.report(cache, reports.State(serving, applied, self.interval), now, found=found)
             for instant in list(self._events):
-                if instant not in reporter.open_claims and instant not in claims:
+                if instant not in mine.open_claims and instant not in claims:
                     self._events.pop(instant, None)  # lost, and settled by another process
-                elif reporter.claim(cache, instant, now, interval=self.interval, found=found):
+                elif mine.claim(cache, instant, now, interval=self.interval, found=found):
                     won.append((instant, *self._events.pop(instant)))
-                elif instant not in reporter.open_claims:
+                elif instant not in mine.open_claims:
                     self._events.pop(instant, None)
 
         try:
@@ -135,7 +136,7 @@ class FleetReporting:
             for instant, change, previous in won:
                 read_only = serving == "read-only"
                 send_fleet_changed(active, previous, change, read_only=read_only)
-                done = functools.partial(reporter.done, cache, instant)
+                done = functools.partial(mine.done, cache, instant)
                 self._call(done, "(reporting)")
         except Exception as exc:
             # Logged after the next good read (above), unless that read fails too.
