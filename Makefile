@@ -82,7 +82,7 @@ demo: $(DEMO_STAMP)
 		$(shell sed -n 's/^web: *//p' Procfile)
 
 # Every benchmark (a few minutes), next to bare Django and django-maintenance-mode (the
-# `bench` dependency group); the tables go to benchmarks/results.md, the summary to docs/benchmarks.md. wrk is used when installed
+# `bench` dependency group); measured into benchmarks/results.json, rendered into benchmarks/results.md and summary.md (python -m benchmarks.report renders again). wrk is used when installed
 # (Debian: apt-get install wrk), else a small Python client. BENCH_ARGS=--quick for a smoke run.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml

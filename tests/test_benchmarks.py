@@ -322,7 +322,7 @@ def test_a_server_keeps_answering_while_the_store_is_hung(
 
 
 def test_store_tables_and_targets() -> None:
-    from benchmarks.__main__ import hung_table, store_reload_table
+    from benchmarks.report import hung_table, store_reload_table
 
     targets: list[str] = []
     flips = [reload.ReloadResult(0.25, 2, [[0.1, 0.2], [0.25, 0.31]], reload.STORE)]
@@ -430,3 +430,59 @@ def test_the_off_path_targets_name_every_row() -> None:
     assert (
         "not measured (server not installed): " + ", ".join(offpath.BACKEND_ROWS.values()) in text
     )
+
+
+def test_a_run_renders_again_from_its_json(tmp_path: Path) -> None:
+    """The measuring and the rendering are apart: a run saved as JSON and loaded back
+    renders the same tables and targets."""
+    from benchmarks import data, report
+    from benchmarks.timing import Result
+
+    names = ["bare", "ours off", "ours off, mounted", "ours on", "bare, 503 from a view"]
+    measured = {"alone/pass-through": Result("alone/pass-through", [1e-7, 1e-7])}
+    for name in names:
+        for proto, seconds in (("wsgi", 6e-5), ("asgi", 2e-3)):
+            status_cost = 0.99 if " on" in name else 1.0
+            measured[f"{proto}/{name}"] = Result(
+                f"{proto}/{name}", [seconds * status_cost, seconds * status_cost]
+            )
+        if name not in ("bare", "bare, 503 from a view"):
+            measured[f"alone/{name}"] = Result(f"alone/{name}", [2e-7, 2e-7])
+    adaptations = [
+        {"name": name, "adapted": 0, "sync_to_async": 9, "async_to_sync": 0} for name in names
+    ]
+    run = data.Run(
+        ["- CPU: test"],
+        [],
+        measured,
+        adaptations,
+        seconds=12.0,
+        reload=[reload.ReloadResult(0.25, 2, [[0.1, 0.2]])],
+        flips=[
+            reload.ReloadResult(
+                0.25, 2, [[0.1, 0.2]], reload.STORE, wait_after_last=[0.05], calls_per_interval=2.0
+            )
+        ],
+        loaded={"bare": server.LoadResult("bare", [1000.0], [0.001], [0.002], [0.003])},
+        server=data.ServerSetup("`wrk`", 1, 1.0, 4),
+    )
+    path = tmp_path / "run.json"
+    data.save(run, path)
+    again = data.load(path)
+    assert again == run
+    results, summary = report.render(again)
+    assert results == report.render(run)[0]
+    assert "maintenance on, WSGI: a maintenance response costs 0.99x a bare 200" in results
+    assert "fleet reports, interval 0.25 s: 2.00 commands per process per interval" in results
+    assert "| bare | 1,000 | 1.00x |" in results
+    assert summary.startswith("- CPU: test")
+    assert "this run took 12 s" in summary
+
+
+def test_a_json_of_another_version_is_refused(tmp_path: Path) -> None:
+    from benchmarks import data
+
+    path = tmp_path / "old.json"
+    path.write_text('{"version": 0}')
+    with pytest.raises(ValueError, match="not a version 1 benchmark run"):
+        data.load(path)
