@@ -1,8 +1,8 @@
-"""Cache URLs and aliases for the shared store: the grammar, the backend built, masking.
+"""Cache URLs and aliases for the shared store: the grammar, the alias look-up, masking.
 
 ``MAINTENANCE_MODE_CACHE`` names a cache: an alias of ``CACHES``, or a cache URL from which
-a private cache instance is built. This module knows what each form means and builds the
-instance; it never connects to anything itself. It is a bottom layer: it imports only
+a private cache instance is built. This module knows what each form means
+(:mod:`maintenance_env.cache_build` builds the instance); it never connects to anything. It is a bottom layer: it imports only
 Django, django-environ and the standard library, so that the variables, the checks, the
 command and the store's reader can all use it.
 """

@@ -1,5 +1,5 @@
-"""Fleet operations through the shared store: process reports, the change history, and
-the once-per-fleet claim (contract section 10).
+"""Process reports through the shared store: each serving process's slot, and reading
+every live report (contract section 10).
 
 Everything here uses only Django's cache API (``get``, ``get_many``, ``set``, ``add``,
 ``delete`` and timeouts), so it works alike on Redis, Memcached and the database cache:

@@ -10,6 +10,7 @@ submodules is imported is not an edge of its own.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -23,12 +24,12 @@ PACKAGE = Path(maintenance_env.__file__).parent
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
 #: here fails the test: place it when you add it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("parsers", "signals", "printing", "reports", "history", "claims", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "plan", "masking", "matching", "cache_url", "cache_build", "overrides", "sources.dotenv", "sources.environment",
+    ("parsers", "signals", "printing", "reports", "history", "claims", "fleet", "user_rules", "models", "migrations", "migrations.0001_initial", "catalogues", "csp", "logs", "negotiation", "schedule", "plan", "masking", "matching", "cache_url", "cache_build", "overrides", "sources.dotenv",
      "sources.process", "sources.deadline", "sources.refresher"),
     ("value_rules", "variables"),
     ("webhook", "texts", "sources.base", "sources.mounted", "sources.locking", "sources.writing", "sources.store_values", "sources.store_fleet", "sources.store_client", "sources.store",
      "sources"),
-    ("config", "resolution"),
+    ("config",),
     ("policy", "live_log"),
     ("live_resolve", "live_health", "live_serving"),
     ("live", "languages"),
@@ -319,3 +320,19 @@ def test_the_package_has_one_at_fork_hook() -> None:
             ):
                 found.append(path.relative_to(PACKAGE).as_posix())
     assert found == ["runtime.py"]
+
+
+def test_the_internals_page_lists_every_module_in_its_layer() -> None:
+    """docs/internals.md shows the layers as this test enforces them: each placed module in
+    the table of its own layer, none left out, none extra."""
+    page = (PACKAGE.parent / "docs" / "internals.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## (\d+)\. .*$", page, flags=re.M)
+    shown = {
+        int(number): re.findall(r"^\| `([\w.]+)` \|", body, flags=re.M)
+        for number, body in zip(sections[1::2], sections[2::2], strict=True)
+    }
+    placed = {
+        number: [m for m in layer if m not in ("", "migrations", "migrations.0001_initial")]
+        for number, layer in enumerate(LAYERS)
+    }
+    assert shown == placed
