@@ -2,9 +2,9 @@
 
 ``MAINTENANCE_MODE_CACHE`` names a cache: an alias of ``CACHES``, or a cache URL from which
 a private cache instance is built. This module knows what each form means
-(:mod:`maintenance_env.cache_build` builds the instance); it never connects to anything. It is a bottom layer: it imports only
-Django, django-environ and the standard library, so that the variables, the checks, the
-command and the store's reader can all use it.
+(:mod:`maintenance_env.cache_build` builds the instance); it never connects to anything.
+It is a bottom layer: it imports only Django, django-environ and the standard library, so
+that the variables, the checks, the command and the store's reader can all use it.
 """
 
 from __future__ import annotations
