@@ -157,7 +157,7 @@ def _exemption(request: HttpRequest, state: Policy) -> HttpResponse | Verdict | 
     if paths.is_open_path(path, state):
         return Verdict.PASS
     reach = paths.path_reach(path, getattr(request, "urlconf", None), state)
-    if reach is Reach.EXEMPT:
+    if reach is Reach.EXEMPT or reach is Reach.ADMIN_LOGIN:
         return Verdict.PASS
     users = config.user_exemptions
     # Signing in and out, and choosing a language, change only the visitor's session.

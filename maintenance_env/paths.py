@@ -81,18 +81,22 @@ def _is_login_class(view_class: type) -> bool:
 
 def _admin_reach(func: Any) -> Reach:
     """An ``AdminSite``'s (``admin.site`` or one of your own) login and logout views are
-    login views; its final catch-all view only ever adds a slash or answers 404, like no
-    view at all; every other view of it is a view."""
+    login views, and always pass on a site that shows the Maintenance page; its final
+    catch-all view only ever adds a slash or answers 404, like no view at all; every other
+    view of it is a view."""
     if not apps.is_installed("django.contrib.admin"):
         return Reach.VIEW
     from django.contrib.admin.sites import AdminSite
 
+    from maintenance_env.models import Maintenance
+
     # login is the site's bound method; logout and the catch-all are wrapped around theirs.
     for view in (func, getattr(func, "__wrapped__", None)):
-        if isinstance(getattr(view, "__self__", None), AdminSite):
+        site = getattr(view, "__self__", None)
+        if isinstance(site, AdminSite):
             name = getattr(view, "__name__", "")
             if name in {"login", "logout"}:
-                return Reach.LOGIN
+                return Reach.ADMIN_LOGIN if site.is_registered(Maintenance) else Reach.LOGIN
             return Reach.NONE if name == "catch_all_view" else Reach.VIEW
     return Reach.VIEW
 
@@ -161,7 +165,9 @@ def _passes(path: str, urlconf: str | None, state: Policy) -> bool:
     if is_open_path(path, state):
         return True
     reach = path_reach(path, urlconf, state)
-    return reach is Reach.EXEMPT or (reach is Reach.LOGIN and state.config.user_exemptions)
+    return reach in (Reach.EXEMPT, Reach.ADMIN_LOGIN) or (
+        reach is Reach.LOGIN and state.config.user_exemptions
+    )
 
 
 def redirects_to_passing_path(request: HttpRequest, path: str, state: Policy) -> bool:

@@ -46,6 +46,10 @@ class Reach(Enum):
 
     EXEMPT = "exempt"  # a view decorated with maintenance_exempt
     LOGIN = "login"  # a login or logout view: passes while a user-based exemption is on
+    #: The login or logout view of an ``AdminSite`` that shows the Maintenance page: always
+    #: passes, so that a user holding ``maintenance_env.change_maintenance`` can sign in to
+    #: reach it during maintenance, whatever the exemptions (contract section 12).
+    ADMIN_LOGIN = "admin-login"
     SESSION = "session"  # Django's set_language: writes only the session and a cookie
     VIEW = "view"  # any other view, or resolving failed
     NONE = "none"  # no view: Django answers 404, or redirects (APPEND_SLASH, i18n_patterns)

@@ -3,7 +3,8 @@
 While a user-based exemption is on, the login and logout views pass: the admin's (of any
 ``AdminSite``), Django's ``LoginView``/``LogoutView`` and subclasses, and whatever
 ``LOGIN_URL`` names (a path or a URL name). A system check warns when ``LOGIN_URL``
-resolves to no view. Without a user-based exemption, nothing of this passes.
+resolves to no view. Without a user-based exemption, only the login and logout of an
+``AdminSite`` that shows the Maintenance page pass (contract section 12).
 """
 
 from __future__ import annotations
@@ -101,8 +102,36 @@ def test_without_a_user_exemption_login_views_do_not_pass() -> None:
     with override_settings(
         INSTALLED_APPS=ADMIN_APPS, ROOT_URLCONF="tests.urls_admin", MAINTENANCE_MODE=True
     ):
-        assert Client().get("/admin/login/").status_code == 503
         assert Client().get("/accounts/login/").status_code == 503
+        # An AdminSite without the Maintenance page is any login view.
+        assert Client().get("/back-office/login/").status_code == 503
+
+
+@pytest.mark.django_db
+def test_the_login_of_the_admin_with_the_maintenance_page_always_passes() -> None:
+    """Contract section 12: a user holding maintenance_env.change_maintenance reaches the
+    page whatever the exemptions; signed out, that is through the admin's login. Only
+    the login and logout pass: every other admin page, and the site, stay in maintenance."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("operator", password="pw-operator-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_maintenance"))
+    with override_settings(
+        INSTALLED_APPS=ADMIN_APPS, ROOT_URLCONF="tests.urls_admin", MAINTENANCE_MODE=True
+    ):
+        client = Client()
+        assert client.get("/admin/login/").status_code == 200
+        page = "/admin/maintenance_env/maintenance/"
+        response = client.post(
+            f"/admin/login/?next={page}", {"username": "operator", "password": "pw-operator-1"}
+        )
+        assert (response.status_code, response["Location"]) == (302, page)
+        assert client.get(page).status_code == 200
+        assert client.get("/admin/").status_code == 503
+        assert client.get("/admin/auth/user/").status_code == 503
+        assert client.get("/").status_code == 503
+        assert client.post("/admin/logout/").status_code == 200
+        assert client.get(page).status_code in (302, 403)  # signed out: to the login
 
 
 # --- the login views of the project ------------------------------------------------------
