@@ -21,11 +21,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.dateparse import parse_datetime
 
 from maintenance_env import runtime as live
 from maintenance_env import write_checks, writes
 from maintenance_env.cache_url import StoreError
 from maintenance_env.decorators import maintenance_exempt
+from maintenance_env.history import Change
 from maintenance_env.live import Runtime
 from maintenance_env.models import Maintenance
 from maintenance_env.reports import iter_serving, laggards
@@ -120,10 +122,34 @@ class MaintenanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": "Maintenance",
             "opts": self.model._meta,
             "status": info,
+            "variables": _shown_variables(info.as_dict()["variables"]),
             "form": form,
             **_fleet_context(runtime),
         }
         return TemplateResponse(request, "admin/maintenance_env/maintenance.html", context)
+
+
+def shown(value: object) -> str:
+    """A variable's value as the page shows it, from ``Status.as_dict()``: as ``status``
+    prints it (on/off, lists comma-separated, "" when unset), never a Python repr."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value) or "(empty)"
+    return str(value)
+
+
+def _shown_variables(variables: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(name, value shown, origin)`` of every variable, in the documented order."""
+    return [(name, shown(item["value"]), str(item["origin"])) for name, item in variables.items()]
+
+
+def _when(change: Change) -> dt.datetime | str:
+    """When ``change`` was made, as an aware datetime for the template's ``date`` filter;
+    the stored text itself when it does not parse."""
+    return parse_datetime(change.changed_at) or change.changed_at
 
 
 def _fleet_context(runtime: Runtime) -> dict[str, object]:
@@ -144,4 +170,5 @@ def _fleet_context(runtime: Runtime) -> dict[str, object]:
         for serving, found in iter_serving(reports).items()
         if found
     ]
-    return {"fleet": groups, "history": changes, "fleet_error": None, "processes": len(reports)}
+    history = [(change, _when(change)) for change in changes]
+    return {"fleet": groups, "history": history, "fleet_error": None, "processes": len(reports)}

@@ -3,6 +3,8 @@ the one writer (the mounted config here), with a LogEntry; GET changes nothing."
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +74,20 @@ def test_the_index_lists_maintenance_and_the_page_shows_the_state(config: Path) 
     assert b"Maintenance is not active" in page.content
     assert b"MAINTENANCE_MODE_MESSAGE" in page.content
     assert list(config.iterdir()) == []  # GET changes nothing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_values_are_shown_as_status_prints_them(config: Path) -> None:
+    with override_settings(
+        MAINTENANCE_MODE_EXCEPT_URLS=[r"^/static/", r"^/api/"], MAINTENANCE_MODE_EXCEPT_STAFF=True
+    ):
+        runtime.reset()
+        client = Client()
+        client.force_login(permitted())
+        page = client.get(PAGE).content.decode()
+    assert "<td><code>MAINTENANCE_MODE_EXCEPT_URLS</code></td><td>^/static/, ^/api/</td>" in page
+    assert "<td><code>MAINTENANCE_MODE_EXCEPT_STAFF</code></td><td>on</td>" in page
+    assert "re.compile" not in page and "True" not in page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -148,4 +164,8 @@ def test_with_the_store_the_page_shows_the_fleet_and_the_history(
         assert b"ops (admin)" in page.content
         assert b"db &lt;upgrade&gt;" in page.content  # data, escaped
         assert b"<td>read-only</td>" in page.content
+        # When: a date as the admin shows dates, the ISO text kept in the markup only.
+        when = re.search(rb'<time datetime="([^"]+)">([^<]+)</time>', page.content)
+        assert when is not None
+        assert when[1].endswith(b"Z") and not when[2].endswith(b"Z")
         runtime.reset()
