@@ -61,7 +61,7 @@ EXAMPLE_NOW = dt.datetime(2040, 5, 25, 4, 0, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def frozen_clock() -> Iterator[time_machine.Coordinates]:
+def frozen_clock() -> Iterator[time_machine.Traveller]:
     """Wall-clock time (``time.time``, ``datetime.now``) stopped at ``EXAMPLE_NOW`` for the
     test; ``time.monotonic`` is left alone, so timeouts and waits still work."""
     with time_machine.travel(EXAMPLE_NOW, tick=False) as traveller:

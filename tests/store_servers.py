@@ -205,7 +205,7 @@ class PostgresServer(Daemon):
     def create_database(self, name: str) -> None:
         self._tool("createdb", *self._connection_args("postgres")[:-2], name)
 
-    def settings(self, database: str) -> dict[str, object]:
+    def settings(self, database: str) -> dict[str, str]:
         """The ``DATABASES`` entry for ``database`` (Django's PostgreSQL backend, psycopg)."""
         return {
             "ENGINE": "django.db.backends.postgresql",

@@ -9,6 +9,7 @@ runs them once each (``--benchmark-disable``); ``pytest tests/test_benchmarks.py
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.http import HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.test import override_settings
 
 from benchmarks import inprocess, reload, server, stacks
@@ -84,6 +85,7 @@ def test_middleware_alone(benchmark: Any, maintenance: int, request: pytest.Fixt
         assert response is stacks.trivial_get_response(prebuilt)  # untouched
     else:
         assert response["Retry-After"] == "3600"
+        assert isinstance(response, HttpResponse)
         assert b"Down for maintenance" in response.content
     _check_origin(request)
 
@@ -192,7 +194,7 @@ def test_asgi_maintenance_response_adds_only_djangos_error_log_hop(env: Env) -> 
 def test_interleave_measures_every_case_every_round() -> None:
     calls: list[str] = []
     cases = [
-        Case(name, lambda name=name: calls.append(name), timed_loop(lambda: None), batch=10)
+        Case(name, functools.partial(calls.append, name), timed_loop(lambda: None), batch=10)
         for name in ("a", "b", "c")
     ]
 

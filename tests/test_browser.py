@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -103,7 +103,8 @@ PHONE: dict[str, Any] = {
     ),
 }
 DEVICES = {"desktop": DESKTOP, "phone": PHONE}
-SCHEMES = ("light", "dark")
+Scheme = Literal["light", "dark"]
+SCHEMES: tuple[Scheme, ...] = ("light", "dark")
 
 # WCAG 2.x AA for normal text.
 MIN_CONTRAST = 4.5
@@ -190,7 +191,7 @@ def _load(
     chromium: Browser,
     server: servers.Server,
     device: dict[str, Any],
-    scheme: str,
+    scheme: Scheme,
     name: str,
     *,
     expected: int | None = None,

@@ -104,7 +104,9 @@ def maintenance_page(code: str, **settings: Any) -> HttpResponse:
     }
     values.update(settings)
     with override_settings(**values):
-        return Client().get("/", HTTP_ACCEPT_LANGUAGE=code)
+        response = Client().get("/", HTTP_ACCEPT_LANGUAGE=code)
+        assert isinstance(response, HttpResponse)
+        return response
 
 
 @pytest.mark.parametrize("code", ["en", *SHIPPED.values()])
@@ -194,6 +196,7 @@ def test_under_a_site_policy_page_and_banner_are_styled(
 ) -> None:
     with override_settings(MAINTENANCE_MODE=True, **site):
         page_response = Client().get("/")
+    assert isinstance(page_response, HttpResponse)
     assert page_response.status_code == 503
     for shown in show(chromium, page_response):
         assert shown.console_errors == []
@@ -206,6 +209,7 @@ def test_under_a_site_policy_page_and_banner_are_styled(
         **site,
     ):
         banner_response = Client().get("/")
+    assert isinstance(banner_response, HttpResponse)
     assert banner_response.status_code == 200
     assert "nonce-" in banner_response["Content-Security-Policy"]
     for shown in show(chromium, banner_response):

@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
-from maintenance_env import live, runtime, variables
+from maintenance_env import runtime, variables
 from maintenance_env.live import Runtime
 from maintenance_env.sources import mounted as mounted_source
 from maintenance_env.variables import VARIABLES, Origin
@@ -188,7 +188,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(live.time, "monotonic", fake)
+    monkeypatch.setattr("maintenance_env.live.time.monotonic", fake)
     return fake
 
 

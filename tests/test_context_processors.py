@@ -64,15 +64,12 @@ SUNDAYS = {
     ],
 )
 def test_a_schedule_through_its_phases(
-    at: tuple[int, ...], phase: str, active: bool, read_only: bool, upcoming: bool
+    at: tuple[int, int, int, int, int], phase: str, active: bool, read_only: bool, upcoming: bool
 ) -> None:
     # Sundays 01:00-02:00 in Berlin (CET, UTC+1): 00:00-01:00 UTC on 2026-12-06.
     with (
         override_settings(**SUNDAYS),
-        time_machine.travel(
-            dt.datetime(*at, tzinfo=dt.timezone.utc),
-            tick=False,  # type: ignore[misc]
-        ),
+        time_machine.travel(dt.datetime(*at, tzinfo=dt.timezone.utc), tick=False),
     ):
         context = maintenance(RequestFactory().get("/"))["maintenance"]
     assert (context["phase"], context["active"], context["read_only"], context["upcoming"]) == (

@@ -78,7 +78,7 @@ def banner_head(request: Any) -> str:
 
 def test_the_banner_style_takes_the_requests_nonce(env: Any) -> None:
     env(MAINTENANCE_MODE="on")
-    request = RequestFactory().get("/")
+    request: Any = RequestFactory().get("/")  # given csp_nonce, which the stubs do not declare
     request.csp_nonce = "n0nce-123"  # what django-csp's middleware sets
     assert '<style nonce="n0nce-123">' in banner_head(request)
     plain = RequestFactory().get("/")
@@ -123,8 +123,8 @@ def test_django_csps_lazy_nonce_is_read_and_lands_in_its_policy() -> None:
     pytest.importorskip("csp")
     from csp.middleware import CSPMiddleware
 
-    request = RequestFactory().get("/")
-    middleware = CSPMiddleware(lambda r: None)  # type: ignore[arg-type,return-value]
+    request: Any = RequestFactory().get("/")  # django-csp sets csp_nonce, not in the stubs
+    middleware = CSPMiddleware(lambda r: None)  # type: ignore[arg-type]
     middleware.process_request(request)
     nonce = csp.request_nonce(request)
     assert nonce

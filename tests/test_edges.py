@@ -11,7 +11,6 @@ from django.test import Client, override_settings
 
 from maintenance_env import parsers, runtime, sources
 from maintenance_env.live import Runtime
-from maintenance_env.sources import writing
 
 
 def test_config_path_from_settings_may_be_a_path_object(tmp_path: Path) -> None:
@@ -46,7 +45,7 @@ def test_a_failed_write_leaves_no_temporary_file(
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writing.os, "replace", refuse)
+    monkeypatch.setattr("maintenance_env.sources.writing.os.replace", refuse)
     with pytest.raises(OSError, match="No space left"):
         sources.write_value(str(tmp_path), "MAINTENANCE_MODE", "on")
     assert os.listdir(tmp_path) == []

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import AsyncClient, Client, override_settings
+from django.urls import resolve
 
-from maintenance_env import bypass, decision, paths, responses
+from maintenance_env import bypass, decision, paths
 
-COOKIE = {"HTTP_COOKIE": "sessionid=abcdefgh12345678"}
+COOKIE: dict[str, Any] = {"HTTP_COOKIE": "sessionid=abcdefgh12345678"}
 BROKEN = "tests.broken_sessions"
 
 
@@ -159,7 +160,7 @@ def test_a_urlconf_that_cannot_be_imported_means_not_exempt(
 
 def test_a_failed_resolve_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure may be passing (a database a view's converter needs): it is retried."""
-    real = paths.resolve
+    real = resolve  # the function paths imported
     monkeypatch.setattr(paths, "resolve", explode)
     with override_settings(MAINTENANCE_MODE=True):
         client = Client()
@@ -177,7 +178,7 @@ def test_other_exemptions_still_work_when_one_check_fails(monkeypatch: pytest.Mo
 def test_a_language_that_cannot_be_negotiated_gives_the_default_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(responses.translation, "get_language_from_request", explode)
+    monkeypatch.setattr("maintenance_env.responses.translation.get_language_from_request", explode)
     with override_settings(MAINTENANCE_MODE=True, LANGUAGES=[("en", "English"), ("de", "German")]):
         response = Client().get("/", HTTP_ACCEPT_LANGUAGE="de")
     assert response.status_code == 503

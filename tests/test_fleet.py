@@ -30,7 +30,7 @@ START = dt.datetime(2040, 6, 1, 5, 6, 7, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def clock() -> Iterator[time_machine.Coordinates]:
+def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
 
@@ -159,7 +159,7 @@ def test_a_report_that_is_not_one_is_ignored(cache: BaseCache, clock: Any) -> No
 def test_a_forked_child_gets_a_reporter_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     parent = fleet.reporter()
     assert fleet.reporter() is parent
-    monkeypatch.setattr(fleet.os, "getpid", lambda: parent.pid + 1)
+    monkeypatch.setattr("maintenance_env.fleet.os.getpid", lambda: parent.pid + 1)
     child = fleet.reporter()
     assert child is not parent
     assert child.token != parent.token

@@ -5,6 +5,7 @@ reporting from its own slot and racing for the same claims."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import pytest
@@ -82,6 +84,12 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
             yield "memcached", location
 
 
+def _pid(process: BaseProcess) -> int:
+    """A started process's id (``pid`` is None only before ``start()``)."""
+    assert process.pid is not None
+    return process.pid
+
+
 def _child(kind: str, location: str, barrier: Any, results: Any, stop: Any) -> None:
     cache = _cache(kind, location)
     reporter = fleet.reporter()  # this process's own, never the parent's
@@ -107,7 +115,7 @@ def test_every_process_reports_and_each_change_has_one_winner(server: tuple[str,
         found = [results.get(timeout=60) for _n in range(PROCESSES)]
         cache = _cache(kind, location)
         reports = fleet.live_reports(cache)
-        assert sorted(r.pid for r in reports) == sorted(c.pid for c in children)
+        assert sorted(r.pid for r in reports) == sorted(_pid(c) for c in children)
         assert sorted(slot for _pid, slot, _wins in found) == list(range(PROCESSES))
         assert {r.serving for r in reports} == {"on"}
         for n, _instant in enumerate(INSTANTS):
@@ -141,7 +149,7 @@ def test_wait_sees_a_flip_and_names_a_stopped_process(server: tuple[str, str]) -
 
     kind, location = server
     context = multiprocessing.get_context("fork")
-    serving, stop = context.Array("c", b"off      "), context.Event()
+    serving, stop = context.Array(ctypes.c_char, b"off      "), context.Event()
 
     def set_serving(value: str) -> None:
         serving.value = value.encode()
@@ -163,7 +171,7 @@ def test_wait_sees_a_flip_and_names_a_stopped_process(server: tuple[str, str]) -
         result = wait_for_fleet(cache, "on", 30, 0.1)
         assert (result.exit_code, result.count) == (0, 3)
         stopped = children[1]
-        os.kill(stopped.pid, signal.SIGSTOP)
+        os.kill(_pid(stopped), signal.SIGSTOP)
         try:
             set_serving("read-only")
             result = wait_for_fleet(cache, "read-only", 2, 0.1)
@@ -171,7 +179,7 @@ def test_wait_sees_a_flip_and_names_a_stopped_process(server: tuple[str, str]) -
             assert [r.pid for r in result.laggards] == [stopped.pid]
             assert f"{socket.gethostname()}:{stopped.pid} (on)" in result.text
         finally:
-            os.kill(stopped.pid, signal.SIGCONT)
+            os.kill(_pid(stopped), signal.SIGCONT)
     finally:
         stop.set()
         for child in children:

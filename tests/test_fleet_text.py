@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import time_machine
@@ -23,7 +23,7 @@ APPLIED = "2040-06-01T05:06:07Z"
 
 
 @pytest.fixture
-def clock() -> Iterator[time_machine.Coordinates]:
+def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
 
@@ -117,8 +117,11 @@ def test_status_fleet_groups_processes_and_names_laggards(cache: LocMemCache, cl
     ]
     found = fleet_text.fleet_json(reports, last, APPLIED)
     assert found["processes"] == 3
-    assert [r["pid"] for r in found["serving"]["on"]] == [10, 11]  # type: ignore[index]
-    assert [r["pid"] for r in found["laggards"]] == [20]  # type: ignore[union-attr]
+    # fleet_json is typed dict[str, object]: its JSON shape, as the status command prints it.
+    serving = cast("dict[str, list[dict[str, object]]]", found["serving"])
+    laggards = cast("list[dict[str, object]]", found["laggards"])
+    assert [r["pid"] for r in serving["on"]] == [10, 11]
+    assert [r["pid"] for r in laggards] == [20]
     assert found["last_change"] == last.as_dict()
     json.dumps(found)
 

@@ -233,7 +233,10 @@ def test_a_window_opening_and_closing_is_one_fleet_change_each(
     redis_server: RedisServer, env: Env
 ) -> None:
     starts = int(time.time()) + 2
-    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+
+    def iso(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
     received: list[dict[str, Any]] = []
     fleet_changed.connect(
         lambda sender, **kw: received.append(kw), weak=False, dispatch_uid="test-edges"

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
@@ -29,7 +30,8 @@ MESSAGE = "Back soon \u2014 have a \u2615"
 
 def page(**headers: str) -> tuple[int, bytes]:
     middleware = MaintenanceModeMiddleware(lambda request: HttpResponse("ok"))
-    response = middleware(RequestFactory().get("/", **headers))
+    extra: dict[str, Any] = dict(headers)  # WSGI environ entries, typed as the stubs type them
+    response = middleware(RequestFactory().get("/", **extra))
     return response.status_code, response.content
 
 
@@ -48,7 +50,7 @@ def test_text_the_charset_cannot_carry_is_never_a_500(
     if source == "environment":
         env(**values)
     elif source == "settings":
-        extra = values
+        extra = dict(values)
         env()
     elif source == "mounted config":
         config = tmp_path / "maintenance.env"

@@ -48,7 +48,11 @@ def test_skipped_while_active_and_says_why(caplog: pytest.LogCaptureFixture) -> 
 
 def test_follows_the_environment_like_the_middleware(env: Callable[..., None]) -> None:
     ran: list[bool] = []
-    job = skip_during_maintenance(lambda: ran.append(True))
+
+    def record() -> None:
+        ran.append(True)
+
+    job = skip_during_maintenance(record)
     env(MAINTENANCE_MODE="on")
     job()
     env(MAINTENANCE_MODE="on", MAINTENANCE_MODE_STARTS_AT="2999-01-01")

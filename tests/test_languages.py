@@ -204,7 +204,9 @@ def test_property_any_header_gives_a_page_of_languages_and_stays_bounded(
     accept: str, cookie: str
 ) -> None:
     with multilingual():
-        extra = {"HTTP_ACCEPT_LANGUAGE": accept.encode("latin-1", "replace").decode("latin-1")}
+        extra: dict[str, Any] = {
+            "HTTP_ACCEPT_LANGUAGE": accept.encode("latin-1", "replace").decode("latin-1")
+        }
         if cookie:
             extra["HTTP_COOKIE"] = f"django_language={cookie}"
         page = Client().get("/", **extra).content.decode()

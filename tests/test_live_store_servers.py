@@ -633,7 +633,10 @@ def test_one_webhook_post_per_fleet_change_across_every_worker(fleet: Fleet) -> 
 
     hook = Receiver()
     hook.thread.start()
-    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+
+    def iso(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
     try:
         # The URL is live like every option: written to the store, read by every worker.
         fleet.write_direct(MAINTENANCE_MODE_WEBHOOK_URL=hook.url, changed_by="hook")

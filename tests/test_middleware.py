@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import iscoroutinefunction
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory, override_settings
+from django.urls import resolve
 
 from maintenance_env import bypass, middleware, paths
 from maintenance_env.middleware import MaintenanceModeMiddleware, client_ip
@@ -36,8 +38,9 @@ class Untouchable:
 
 def untouched_request(path: str = "/") -> HttpRequest:
     request = RequestFactory().get(path)
-    request.session = Untouchable()  # type: ignore[attr-defined]
-    request.user = Untouchable()  # type: ignore[attr-defined]
+    # Deliberately not a session or a user: any use of them fails the test.
+    request.session = cast(SessionBase, Untouchable())
+    request.user = cast("User | AnonymousUser", Untouchable())
     return request
 
 
@@ -219,7 +222,7 @@ async def test_forced_async_view_through_async_client() -> None:
 
 
 def _req(remote: str = "203.0.113.9", xff: str | None = None) -> HttpRequest:
-    extra = {"REMOTE_ADDR": remote}
+    extra: dict[str, Any] = {"REMOTE_ADDR": remote}  # WSGI environ entries
     if xff is not None:
         extra["HTTP_X_FORWARDED_FOR"] = xff
     return RequestFactory().get("/", **extra)
@@ -415,7 +418,7 @@ def test_an_external_redirect_target_does_not_exempt_the_local_path() -> None:
 def test_a_full_redirect_url_never_exempts_a_local_path(target: str, host: str | None) -> None:
     """Issue 10: an absolute REDIRECT_URL names another site (or this one by a name the
     client chooses in Host): its path lets no local path through, whatever the Host."""
-    extra = {"HTTP_HOST": host} if host else {}
+    extra: dict[str, Any] = {"HTTP_HOST": host} if host else {}  # WSGI environ entries
     with override_settings(
         MAINTENANCE_MODE=True, MAINTENANCE_MODE_REDIRECT_URL=target, ALLOWED_HOSTS=["*"]
     ):
@@ -429,7 +432,7 @@ def test_a_full_redirect_url_never_exempts_a_local_path(target: str, host: str |
 @override_settings(MAINTENANCE_MODE=True)
 def test_views_are_resolved_once_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = paths.resolve
+    real = resolve  # the function paths imported
 
     def counting(path: str, urlconf: str | None = None) -> Any:
         calls.append(path)

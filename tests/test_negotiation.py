@@ -3,7 +3,10 @@ kept per header value."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
 from django.test import RequestFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,7 +41,7 @@ from maintenance_env.negotiation import prefers_json
     ],
 )
 def test_prefers_json(accept: str | None, xhr: str | None, expected: bool) -> None:
-    extra = {}
+    extra: dict[str, Any] = {}  # WSGI environ entries
     if accept is not None:
         extra["HTTP_ACCEPT"] = accept
     if xhr is not None:
@@ -46,8 +49,8 @@ def test_prefers_json(accept: str | None, xhr: str | None, expected: bool) -> No
     assert prefers_json(RequestFactory().get("/", **extra)) is expected
 
 
-def _request(accept: str, xhr: bool) -> object:
-    extra = {"HTTP_ACCEPT": accept}
+def _request(accept: str, xhr: bool) -> WSGIRequest:
+    extra: dict[str, Any] = {"HTTP_ACCEPT": accept}  # WSGI environ entries
     if xhr:
         extra["HTTP_X_REQUESTED_WITH"] = "XMLHttpRequest"
     return RequestFactory().get("/", **extra)

@@ -203,8 +203,8 @@ def test_kubernetes_without_a_namespace_uses_the_current_context() -> None:
 
 
 def test_other_platforms_commands() -> None:
-    def commands(name: str, **kwargs: str) -> list[str]:
-        return instructions(name, "on", ON, **kwargs).commands
+    def commands(name: str, *, app: str | None = None, environment: str | None = None) -> list[str]:
+        return instructions(name, "on", ON, app=app, environment=environment).commands
 
     assert commands("fly", app="shop") == [
         "fly secrets set MAINTENANCE_MODE=on --app shop",
@@ -722,8 +722,8 @@ def test_systemd_refuses_a_message_that_would_add_a_directive() -> None:
 
 
 def test_new_platform_commands() -> None:
-    def commands(name: str, **names: str) -> list[str]:
-        return instructions(name, "on", WITH_MESSAGE, **names).commands
+    def commands(name: str, *, app: str | None = None, environment: str | None = None) -> list[str]:
+        return instructions(name, "on", WITH_MESSAGE, app=app, environment=environment).commands
 
     assert commands("swarm", app="shop_web") == [
         "docker service update --env-add MAINTENANCE_MODE=on "

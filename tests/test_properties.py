@@ -201,7 +201,7 @@ EXCEPT_URL = re.compile("^/open/")
 EXEMPT_VIEWS = {"/exempt/", "/async-exempt/", "/exempt-class/"}
 HEALTH = set(variables.DEFAULT_HEALTH_PATHS)  # exact, one trailing "/" optional
 
-path_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+path_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 paths = st.one_of(
     path_text.map(lambda text: "/" + text),
     path_text,
@@ -499,4 +499,5 @@ def test_any_valid_window_bound_is_usable(moment: dt.datetime) -> None:
         )
     )
     state.is_active()
-    assert state.retry_after() is None or state.retry_after() >= 1
+    retry_after = state.retry_after()
+    assert retry_after is None or retry_after >= 1

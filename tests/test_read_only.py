@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import time_machine
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import engines
 from django.test import AsyncRequestFactory, Client, RequestFactory
 
@@ -46,6 +46,7 @@ def test_other_methods_get_the_read_only_page(method: str) -> None:
     assert response.status_code == 503
     assert response["Retry-After"] == "3600"
     assert response["Content-Type"].startswith("text/html")
+    assert isinstance(response, HttpResponse)
     assert b"Changes cannot be saved right now" in response.content
     assert b"Down for maintenance" not in response.content
     assert b"down for scheduled maintenance" not in response.content  # the default MESSAGE

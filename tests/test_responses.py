@@ -9,6 +9,7 @@ from typing import Any
 import django
 import hypothesis
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client, RequestFactory, override_settings
 from hypothesis import strategies as st
 
@@ -113,7 +114,7 @@ def test_return_time_is_in_time_zone_and_language_format() -> None:
 
 def test_page_is_rendered_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = responses.render_to_string
+    real = render_to_string  # the function responses imported
 
     def counting(name: str, context: Any = None) -> str:
         calls.append(name)

@@ -19,6 +19,7 @@ import logging
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, override_settings
 
 from maintenance_env import bypass as bypass_module
@@ -51,7 +52,8 @@ def make_request(
 ) -> WSGIRequest:
     """A request whose decoded path is exactly ``path``, as a WSGI server passes it on
     (``PATH_INFO`` holds the UTF-8 bytes as latin-1 text)."""
-    base = RequestFactory().get("/", secure=secure, **headers)
+    extra: dict[str, Any] = dict(headers)  # WSGI environ entries, typed as the stubs type them
+    base = RequestFactory().get("/", secure=secure, **extra)
     environ = dict(
         base.environ,
         PATH_INFO=path.encode().decode("latin-1"),
@@ -269,7 +271,8 @@ def test_a_cookie_is_void_after_the_secret_rotates(
 
     def with_cookie() -> int:
         request = make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})
-        return middleware(request).status_code
+        response: HttpResponseBase = middleware(request)
+        return response.status_code
 
     assert with_cookie() == 200
     volume.update({"MAINTENANCE_MODE": "on", "MAINTENANCE_MODE_BYPASS_SECRET": OTHER_SECRET})
@@ -296,7 +299,10 @@ def test_a_cookie_expires(
         MAINTENANCE_MODE_BYPASS_SECRET=SECRET, MAINTENANCE_MODE_BYPASS_COOKIE_AGE="3600"
     )
     cookie = cookie_of(bypass(middleware))
-    request = lambda: make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})  # noqa: E731
+
+    def request() -> WSGIRequest:
+        return make_request(cookies={bypass_module.BYPASS_COOKIE: cookie})
+
     clock.now += 3599
     assert middleware(request()).status_code == 200
     clock.now += 2  # the browser would have dropped it; a replayed copy is refused
@@ -315,7 +321,7 @@ def test_the_secret_is_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(bypass_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr("maintenance_env.bypass.hmac.compare_digest", spy)
     middleware = site(MAINTENANCE_MODE_BYPASS_SECRET=SECRET)
     assert bypass(middleware, "wrong").status_code == 503
     assert bypass(middleware, SECRET).status_code == 302

@@ -364,9 +364,9 @@ def test_dead_store_keeps_the_last_values_then_comes_back_empty(
     redis_server.restart()  # empty: no persistence, so every key is gone: a lost store
     web.serving_until(lambda: web.store.lost, "the empty store read")
     assert web.statuses(50) == {503}  # the last values stay in force
-    errors = [r.getMessage() for r in records(caplog) if r.levelno >= logging.ERROR]
-    assert len(errors) == 2, errors
-    assert "lost every key" in errors[1]
+    messages = [r.getMessage() for r in records(caplog) if r.levelno >= logging.ERROR]
+    assert len(messages) == 2, messages
+    assert "lost every key" in messages[1]
     writer(redis_server.url).write({"MAINTENANCE_MODE": "off"})  # the package writes again
     web.until(200, "the write read")
     assert runtime.get_state().resolution.origins["MAINTENANCE_MODE"] is Origin.CACHE

@@ -227,7 +227,9 @@ def test_unset_without_a_live_source_fails(env: Env) -> None:
 
 def store_entry(report: dict[str, Any]) -> dict[str, Any]:
     """The shared store's entry of ``status --json``'s live sources."""
-    entries = [source for source in report["sources"] if source["origin"] == "cache"]
+    entries: list[dict[str, Any]] = [
+        source for source in report["sources"] if source["origin"] == "cache"
+    ]
     assert len(entries) == 1, report["sources"]
     return entries[0]
 

@@ -8,13 +8,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django import db
 from django.core.cache.backends.base import BaseCache
 from django.core.management import call_command
 from django.db import connections
 from django.db.backends.signals import connection_created
+from django.db.utils import ConnectionHandler
 from django.test import RequestFactory, override_settings
 
 import maintenance_env
@@ -393,12 +395,11 @@ def test_the_thread_connection_closer_closes_only_initialised_connections() -> N
             return [Connection("default")]
 
     real = connections
-    module = __import__("django.db", fromlist=["connections"])
-    module.connections = Handler()
+    db.connections = cast(ConnectionHandler, Handler())  # a fake: only all() is asked
     try:
         deadline._close_thread_connections()
     finally:
-        module.connections = real
+        db.connections = real
     assert closed == ["default"]
 
 

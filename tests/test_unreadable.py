@@ -150,7 +150,7 @@ def test_a_file_growing_after_fstat_is_read_no_further_than_the_bound(
             handle.write(b"b" * 1000)
         return result
 
-    monkeypatch.setattr(mounted_source.os, "fstat", fstat_then_grow)
+    monkeypatch.setattr("maintenance_env.sources.mounted.os.fstat", fstat_then_grow)
     with pytest.raises(NotReadable, match="larger than 500 bytes"):
         read_regular_file(str(path), limit=500)
 
@@ -173,7 +173,7 @@ def test_a_fifo_swapped_in_between_stat_and_open_is_caught_by_fstat(
             os.mkfifo(name)
         return real_open(name, flags, *args, **kwargs)
 
-    monkeypatch.setattr(mounted_source.os, "open", swap_then_open)
+    monkeypatch.setattr("maintenance_env.sources.mounted.os.open", swap_then_open)
     with pytest.raises(NotReadable, match="FIFO"):
         bounded(lambda: read_regular_file(str(path)))
 
@@ -323,7 +323,7 @@ def test_many_unknown_files_cost_no_stat_or_read_per_poll(
         reads.append(path)
         return real_read(path, limit)
 
-    monkeypatch.setattr(mounted_source.os, "stat", counting_stat)
+    monkeypatch.setattr("maintenance_env.sources.mounted.os.stat", counting_stat)
     monkeypatch.setattr(mounted_source, "read_regular_file", counting_read)
     assert mounted.poll() is None
     assert len(stats) <= 2  # the directory and the one known file

@@ -80,11 +80,11 @@ def test_one_post_per_fleet_change(receiver: Receiver) -> None:
 
     webhook.connect(lambda: receiver.url)
     try:
-        webhook.post_in_background = spy  # type: ignore[assignment]
+        webhook.post_in_background = spy
         claims.send_fleet_changed(True, False, CHANGE, message="Back at six", ends_at=ENDS)
         claims.send_fleet_changed(False, True, Change("2040-06-01T06:00:00Z", "ops", None, "off"))
     finally:
-        webhook.post_in_background = original  # type: ignore[assignment]
+        webhook.post_in_background = original
     assert len(sent) == 2
     for event in sent:
         assert event.wait(30)
