@@ -19,6 +19,9 @@ import pytest
 import maintenance_env
 
 PACKAGE = Path(maintenance_env.__file__).parent
+#: The docs come from the test tree's checkout (the sdist ships them), not from beside the
+#: package: under the wheel's run the package lives in site-packages.
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 #: The layers, lowest first: a module imports only from its own layer's modules below it
 #: in this list, or from lower layers (see the design's section 11.2). A module missing
@@ -325,7 +328,7 @@ def test_the_package_has_one_at_fork_hook() -> None:
 def test_the_internals_page_lists_every_module_in_its_layer() -> None:
     """docs/internals.md shows the layers as this test enforces them: each placed module in
     the table of its own layer, none left out, none extra."""
-    page = (PACKAGE.parent / "docs" / "internals.md").read_text(encoding="utf-8")
+    page = (DOCS / "internals.md").read_text(encoding="utf-8")
     sections = re.split(r"^## (\d+)\. .*$", page, flags=re.M)
     shown = {
         int(number): re.findall(r"^\| `([\w.]+)` \|", body, flags=re.M)
