@@ -364,6 +364,16 @@ def test_unknown_platform_or_action_is_refused() -> None:
         instructions("shell", "maybe", ON)
 
 
+def test_store_route_templates_fill_names_and_refuse_unknown_fields() -> None:
+    request = platforms.Request("on", tuple(ON), app="shop it", namespace="prod")
+    assert platforms.fill(
+        "{app}{namespace: -n }|{environment:region}|{placeholder:url}", request
+    ) == ("'shop it' -n prod|'<region>'|'<url>'")
+    assert request.missing == ["region", "url"]
+    with pytest.raises(ValueError, match=r"unknown field \{pod\} in a store route"):
+        platforms.fill("kubectl exec {pod}", request)
+
+
 # --- the ConfigMap command through a real kubectl ---------------------------------------
 
 

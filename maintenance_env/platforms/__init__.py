@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from maintenance_env.platforms import quoting
 from maintenance_env.platforms.base import (
     DOCKERENV,
     PROC_CGROUP,
@@ -79,6 +81,7 @@ __all__ = [
     "Unprintable",
     "context",
     "detect",
+    "fill",
     "get",
     "instructions",
 ]
@@ -158,7 +161,55 @@ def detect(environ: Mapping[str, str] | None = None, root: str = "/") -> Detecti
 
 def context(name: str, environ: Mapping[str, str] | None = None, root: str = "/") -> Context:
     """The app name (and namespace, environment or region) the platform puts in the env."""
-    return get(name).context(Markers(os.environ if environ is None else environ, root))
+    return get(name).read_context(Markers(os.environ if environ is None else environ, root))
+
+
+def fill(template: str, request: Request) -> str:
+    """``template`` (one half of a store route: where, or the command) with its fields filled.
+
+    Fields are filled left to right, so that missing names are recorded in printed order:
+
+    ``{app:LABEL}``, ``{environment:LABEL}``
+        the name, shell-quoted, or ``'<LABEL>'`` recorded as missing (:meth:`Request.name`);
+        ``LABEL`` defaults to the field's name.
+    ``{placeholder:LABEL}``
+        always ``'<LABEL>'``, recorded as missing: a name this process cannot know (the
+        store's URL, an ECS task id).
+    ``{namespace:PREFIX}``
+        ``PREFIX`` then the namespace, shell-quoted; nothing without one, since a
+        namespace is optional (the tool's default applies: kubectl's current context).
+    ``{write}``, ``{write_quoted}``
+        :meth:`Request.write_command` as words of the command; or shell-quoted as one
+        argument, for a tool that hands one string to a shell (``--command``, ``-C``).
+    """
+    parts = []
+    for literal, name, spec, _ in string.Formatter().parse(template):
+        parts.append(literal)
+        if name is not None:
+            parts.append(_field(request, name, spec or ""))
+    return "".join(parts)
+
+
+def _field(r: Request, name: str, spec: str) -> str:
+    if name == "write":
+        return r.write_command()
+    if name == "write_quoted":
+        return quoting.shell(r.write_command())
+    if name == "namespace":
+        return f"{spec}{quoting.shell(r.namespace)}" if r.namespace else ""
+    if name in ("app", "environment"):
+        return r.name(getattr(r, name), spec or name)
+    if name == "placeholder":
+        return r.name(None, spec)
+    raise ValueError(f"unknown field {{{name}}} in a store route")
+
+
+def store_route(record: Platform, request: Request) -> tuple[str, str]:
+    """``record``'s store route for ``request``: (where, in words; the command)."""
+    if callable(record.store_route):
+        return record.store_route(request)
+    where, template = record.store_route
+    return fill(where, request), fill(template, request)
 
 
 STORE_LEAD = (
@@ -214,7 +265,7 @@ def instructions(
         store=store,
     )
     if store:
-        where, command = record.store_route(request)
+        where, command = store_route(record, request)
         lead = Step(tuple(line.format(where=where) for line in STORE_LEAD), (command,))
         steps = [lead, *record.build(request)]
         if record.release_step:
@@ -223,7 +274,7 @@ def instructions(
         steps = record.build(request)
         if record.restarts:
             # A scratch request: names missing from the hint are not asked for.
-            where, command = record.store_route(replace(request, missing=[]))
+            where, command = store_route(record, replace(request, missing=[]))
             steps.append(Step((STORE_HINT.format(where=where, command=command),)))
     restarts = record.restarts and not store
     return Plan(record.name, restarts, tuple(steps), tuple(dict.fromkeys(request.missing)))

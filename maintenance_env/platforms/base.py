@@ -10,6 +10,7 @@ from maintenance_env.platforms import quoting
 
 __all__ = [
     "Context",
+    "ContextVariables",
     "Detection",
     "Markers",
     "Plan",
@@ -188,10 +189,35 @@ class Plan:
 
 Builder = Callable[[Request], list[Step]]
 Detector = Callable[[Markers], "str | None"]
+#: For a platform whose names are not all in environment variables (a file, the cgroup).
 ContextReader = Callable[[Markers], Context]
 #: Where and how ``maintenance_mode … --write`` runs once with the store reachable:
-#: (where, in words for a comment; the command).
+#: (where, in words for a comment; the command), as two templates whose fields
+#: (``{app:LABEL}``, ``{write}``, ...) :func:`maintenance_env.platforms.fill` fills.
+StoreRoute = tuple[str, str]
+#: The same, built by a function: for a route that needs logic of its own.
 ExecRoute = Callable[[Request], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ContextVariables:
+    """The environment variables a platform puts each :class:`Context` name in.
+
+    Each field lists the variables that may carry that name, in order: the first one set
+    wins; an empty tuple means the platform tells nothing. The variables are the ones the
+    platform's documentation lists, cited at each record.
+    """
+
+    app: tuple[str, ...] = ()
+    namespace: tuple[str, ...] = ()
+    environment: tuple[str, ...] = ()
+
+    def read(self, markers: Markers) -> Context:
+        return Context(
+            app=markers.get(*self.app),
+            namespace=markers.get(*self.namespace),
+            environment=markers.get(*self.environment),
+        )
 
 
 def any_set(*names: str) -> Detector:
@@ -205,10 +231,6 @@ def any_set(*names: str) -> Detector:
     return detect
 
 
-def _no_context(markers: Markers) -> Context:
-    return Context()
-
-
 @dataclass(frozen=True)
 class Platform:
     """One platform: how it is recognised, its facts, and how its commands are built.
@@ -216,27 +238,28 @@ class Platform:
     :meth:`detect` returns the reason (the markers seen) or ``None``: by default the first
     of ``markers`` set, else by ``detector``. ``restarts`` says whether setting an
     environment variable there restarts or redeploys the app, ``restart_note`` what that
-    costs; ``live_route`` names the
-    platform's no-restart route without the shared store (a mounted volume, a ConfigMap),
-    or ``None``. ``store_route`` builds the step that runs ``maintenance_mode … --write``
-    once where the shared store is reachable (the platform's exec route). ``hints`` says
-    what fills each placeholder label other than ``--app``. ``release_step`` names the
-    platform's own step that runs a command before (or after) a release, where a deploy
-    can wrap its migrations in ``on --write --wait`` / ``off --write --wait``; empty when
-    it has none.
+    costs; ``live_route`` names the platform's no-restart route without the shared store
+    (a mounted volume, a ConfigMap), or ``None``. ``store_route`` is the step that runs
+    ``maintenance_mode … --write`` once where the shared store is reachable (the platform's
+    exec route): a :data:`StoreRoute`, or a function where the route needs logic.
+    ``context`` names the variables the app's names are read from (:class:`ContextVariables`),
+    or is a function where they are found elsewhere. ``hints`` says what fills each
+    placeholder label other than ``--app``. ``release_step`` names the platform's own step
+    that runs a command before (or after) a release, where a deploy can wrap its migrations
+    in ``on --write --wait`` / ``off --write --wait``; empty when it has none.
     """
 
     name: str
     description: str
     markers: tuple[str, ...]
     build: Builder
-    store_route: ExecRoute
+    store_route: StoreRoute | ExecRoute
     #: Unset: recognised by the first of ``markers`` set (:func:`any_set`).
     detector: Detector | None = None
     restarts: bool = True
     restart_note: str = ""
     live_route: str | None = None
-    context: ContextReader = _no_context
+    context: ContextVariables | ContextReader = ContextVariables()
     hints: Mapping[str, str] = field(default_factory=dict)
     release_step: str = ""
 
@@ -244,3 +267,9 @@ class Platform:
         """Why this is the platform (the markers seen), or ``None``."""
         detector = self.detector or any_set(*self.markers)
         return detector(markers)
+
+    def read_context(self, markers: Markers) -> Context:
+        """The names the environment (or the filesystem) gives for this platform."""
+        if isinstance(self.context, ContextVariables):
+            return self.context.read(markers)
+        return self.context(markers)

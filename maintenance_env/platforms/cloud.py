@@ -3,7 +3,15 @@ Azure App Service and Container Apps; Google Cloud Run and App Engine."""
 
 from __future__ import annotations
 
-from maintenance_env.platforms.base import Context, Markers, Platform, Request, Step, any_set
+from maintenance_env.platforms.base import (
+    ContextVariables,
+    Markers,
+    Platform,
+    Request,
+    Step,
+    StoreRoute,
+    any_set,
+)
 from maintenance_env.platforms.quoting import (
     Unprintable,
     dotenv_line,
@@ -29,10 +37,8 @@ __all__ = [
 
 LOCAL = "from any machine that reaches the store, with MAINTENANCE_MODE_CACHE set to it"
 
-
-def _local_store_route(r: Request) -> tuple[str, str]:
-    """For platforms with no way to run a command in a running instance."""
-    return LOCAL, f"MAINTENANCE_MODE_CACHE={r.name(None, 'store-url')} {r.write_command()}"
+#: For platforms with no way to run a command in a running instance.
+LOCAL_STORE_ROUTE: StoreRoute = (LOCAL, "MAINTENANCE_MODE_CACHE={placeholder:store-url} {write}")
 
 
 # --- Amazon ECS / Fargate -----------------------------------------------------------------
@@ -91,10 +97,12 @@ ECS = Platform(
     markers=("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI", "AWS_EXECUTION_ENV"),
     detector=_detect_ecs,
     build=_ecs,
-    store_route=lambda r: (
+    # ECS Exec runs one command string in the container:
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html
+    store_route=(
         "in a running task (ECS Exec, enabled on the service)",
-        f"aws ecs execute-command --cluster {_ecs_cluster(r)} --task {r.name(None, 'task-id')} "
-        f"--interactive --command {shell(r.write_command())}",
+        "aws ecs execute-command --cluster {environment:cluster} --task {placeholder:task-id} "
+        "--interactive --command {write_quoted}",
     ),
     restart_note="a rolling deployment of new tasks: usually 2-5 minutes",
     hints={"cluster": "the ECS cluster", "bucket": "an S3 bucket", "task-id": "aws ecs list-tasks"},
@@ -148,9 +156,9 @@ APPRUNNER = Platform(
     markers=("APPRUNNER_SERVICE_ARN",),
     detector=_detect_apprunner,
     build=_apprunner,
-    store_route=_local_store_route,
+    store_route=LOCAL_STORE_ROUTE,
     restart_note="a new deployment: usually 3-6 minutes",
-    context=lambda m: Context(app=m.get("APPRUNNER_SERVICE_ARN")),
+    context=ContextVariables(app=("APPRUNNER_SERVICE_ARN",)),
 )
 
 
@@ -197,10 +205,10 @@ BEANSTALK = Platform(
         "/opt/elasticbeanstalk/bin/get-config exists" if m.exists(BEANSTALK_MARKER) else None
     ),
     build=_beanstalk,
-    store_route=lambda r: (
-        f"on an instance (eb ssh {r.name(r.app, 'environment')}), from /var/app/current with "
-        "the app's environment, or " + LOCAL,
-        r.write_command(),
+    store_route=(
+        "on an instance (eb ssh {app:environment}), from /var/app/current with the app's "
+        "environment, or " + LOCAL,
+        "{write}",
     ),
     restart_note="a configuration deployment: usually 1-3 minutes",
 )
@@ -240,12 +248,10 @@ AZURE_APPSERVICE = Platform(
     # https://learn.microsoft.com/azure/app-service/reference-app-settings#app-environment
     detector=any_set("WEBSITE_SITE_NAME"),
     build=_appservice,
-    store_route=lambda r: ("in the SSH console (az webapp ssh), or " + LOCAL, r.write_command()),
+    store_route=("in the SSH console (az webapp ssh), or " + LOCAL, "{write}"),
     restart_note="a restart of every instance: usually under a minute",
     live_route="/home, shared by every instance",
-    context=lambda m: Context(
-        app=m.get("WEBSITE_SITE_NAME"), environment=m.get("WEBSITE_RESOURCE_GROUP")
-    ),
+    context=ContextVariables(app=("WEBSITE_SITE_NAME",), environment=("WEBSITE_RESOURCE_GROUP",)),
     hints={"resource-group": "or set WEBSITE_RESOURCE_GROUP"},
 )
 
@@ -276,12 +282,13 @@ AZURE_CONTAINERAPPS = Platform(
     # https://learn.microsoft.com/azure/container-apps/environment-variables#built-in-environment-variables
     detector=any_set("CONTAINER_APP_NAME"),
     build=_containerapps,
-    store_route=lambda r: (
+    store_route=(
         "in a running replica",
-        f"az containerapp exec {_azure_target(r)} --command {shell(r.write_command())}",
+        "az containerapp exec --name {app} --resource-group {environment:resource-group} "
+        "--command {write_quoted}",
     ),
     restart_note="a new revision: usually 1-2 minutes",
-    context=lambda m: Context(app=m.get("CONTAINER_APP_NAME")),
+    context=ContextVariables(app=("CONTAINER_APP_NAME",)),
 )
 
 
@@ -321,10 +328,12 @@ CLOUDRUN = Platform(
     markers=("K_SERVICE",),
     # https://cloud.google.com/run/docs/container-contract#env-vars
     build=_cloudrun,
-    store_route=_local_store_route,
+    store_route=LOCAL_STORE_ROUTE,
     restart_note="a new revision: usually under a minute",
     live_route="a Secret Manager secret mounted as a file",
-    context=lambda m: Context(app=m.get("K_SERVICE"), environment=m.get("CLOUDSDK_RUN_REGION")),
+    # CLOUDSDK_RUN_REGION is gcloud's own setting (run/region), not set by Cloud Run:
+    # https://cloud.google.com/sdk/docs/properties
+    context=ContextVariables(app=("K_SERVICE",), environment=("CLOUDSDK_RUN_REGION",)),
     hints={"region": "or set CLOUDSDK_RUN_REGION"},
 )
 
@@ -352,7 +361,7 @@ APPENGINE = Platform(
     # https://cloud.google.com/appengine/docs/standard/python3/runtime#environment_variables
     detector=any_set("GAE_APPLICATION", "GAE_ENV"),
     build=_appengine,
-    store_route=_local_store_route,
+    store_route=LOCAL_STORE_ROUTE,
     restart_note="a new version: usually several minutes",
-    context=lambda m: Context(app=m.get("GAE_SERVICE")),
+    context=ContextVariables(app=("GAE_SERVICE",)),
 )

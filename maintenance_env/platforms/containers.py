@@ -8,6 +8,7 @@ from maintenance_env.platforms.base import (
     PROC_CGROUP,
     SERVICE_ACCOUNT_NAMESPACE,
     Context,
+    ContextVariables,
     Markers,
     Platform,
     Request,
@@ -40,6 +41,13 @@ def _detect_kubernetes(m: Markers) -> str | None:
 
 def _ns(r: Request) -> str:
     return f" --namespace {shell(r.namespace)}" if r.namespace else ""
+
+
+def _kubernetes_context(m: Markers) -> Context:
+    # The namespace: POD_NAMESPACE where the pod spec passes it in (the downward API,
+    # fieldRef metadata.namespace), else the service-account volume's namespace file:
+    # https://kubernetes.io/docs/tasks/inject-data-application/environment-variable-expose-pod-information/
+    return Context(namespace=m.get("POD_NAMESPACE") or m.read(SERVICE_ACCOUNT_NAMESPACE))
 
 
 def _kubernetes(r: Request) -> list[Step]:
@@ -86,25 +94,18 @@ KUBERNETES = Platform(
     markers=("KUBERNETES_SERVICE_HOST", "/" + SERVICE_ACCOUNT_NAMESPACE),
     detector=_detect_kubernetes,
     build=_kubernetes,
-    store_route=lambda r: (
+    store_route=(
         "in one pod",
-        f"kubectl exec deployment/{r.name(r.app, 'deployment')}{_ns(r)} -- {r.write_command()}",
+        "kubectl exec deployment/{app:deployment}{namespace: --namespace } -- {write}",
     ),
     restarts=False,
     restart_note="a rolling update of every pod: usually a minute or two",
     live_route="a ConfigMap mounted as a volume",
-    context=lambda m: Context(
-        namespace=m.get("POD_NAMESPACE") or m.read(SERVICE_ACCOUNT_NAMESPACE)
-    ),
+    context=_kubernetes_context,
 )
 
 
 # --- Nomad -----------------------------------------------------------------------------------
-
-
-def _nomad_job(r: Request) -> str:
-    ns = f" -namespace={shell(r.namespace)}" if r.namespace else ""
-    return f"{ns} -job {r.name(r.app, 'job')}"
 
 
 def _nomad(r: Request) -> list[Step]:
@@ -135,12 +136,12 @@ NOMAD = Platform(
     # https://developer.hashicorp.com/nomad/docs/runtime/environment
     detector=any_set("NOMAD_ALLOC_ID"),
     build=_nomad,
-    store_route=lambda r: (
+    store_route=(
         "in one allocation of the job",
-        f"nomad alloc exec{_nomad_job(r)} {r.write_command()}",
+        "nomad alloc exec{namespace: -namespace=} -job {app:job} {write}",
     ),
     restart_note="new allocations replace the old ones: usually 1-2 minutes",
-    context=lambda m: Context(app=m.get("NOMAD_JOB_NAME"), namespace=m.get("NOMAD_NAMESPACE")),
+    context=ContextVariables(app=("NOMAD_JOB_NAME",), namespace=("NOMAD_NAMESPACE",)),
 )
 
 
@@ -175,10 +176,7 @@ KAMAL = Platform(
     # every app container (https://kamal-deploy.org/docs/configuration/environment-variables/;
     # kamal's own tests of `kamal app boot` show the flags).
     build=_kamal,
-    store_route=lambda r: (
-        "in a running container",
-        f"kamal app exec --reuse --primary {shell(r.write_command())}",
-    ),
+    store_route=("in a running container", "kamal app exec --reuse --primary {write_quoted}"),
     restart_note="new containers on every host: usually under a minute",
     live_route="a host directory mounted with volumes:",
 )
@@ -187,6 +185,15 @@ KAMAL = Platform(
 # --- Docker Swarm, Compose, Docker --------------------------------------------------------
 
 SWARM_MARKER = "SWARM_SERVICE_NAME"
+
+
+def _swarm_store_route(r: Request) -> tuple[str, str]:
+    # A function: the service name is part of one quoted filter word (label=...=name).
+    label = f"label=com.docker.swarm.service.name={r.raw_name(r.app, 'service')}"
+    return (
+        "in one of the service's containers, on a node that runs one",
+        f'docker exec "$(docker ps -q -f {shell(label)} | head -n 1)" {r.write_command()}',
+    )
 
 
 def _swarm(r: Request) -> list[Step]:
@@ -210,14 +217,9 @@ SWARM = Platform(
     # Swarm sets no variable of its own in a task; a service template passes the name in:
     # https://docs.docker.com/reference/cli/docker/service/create/#create-services-using-templates
     build=_swarm,
-    store_route=lambda r: (
-        "in one of the service's containers, on a node that runs one",
-        'docker exec "$(docker ps -q -f '
-        + shell(f"label=com.docker.swarm.service.name={r.raw_name(r.app, 'service')}")
-        + f' | head -n 1)" {r.write_command()}',
-    ),
+    store_route=_swarm_store_route,
     restart_note="a rolling update of the tasks: usually under a minute",
-    context=lambda m: Context(app=m.get(SWARM_MARKER)),
+    context=ContextVariables(app=(SWARM_MARKER,)),
 )
 
 
@@ -245,14 +247,17 @@ COMPOSE = Platform(
     "file passes in (Compose sets no variable of its own)",
     markers=("COMPOSE_PROJECT_NAME", "COMPOSE_SERVICE"),
     build=_compose,
-    store_route=lambda r: (
-        "in the service's container",
-        f"docker compose exec {r.name(r.app, 'service')} {r.write_command()}",
-    ),
+    store_route=("in the service's container", "docker compose exec {app:service} {write}"),
     restart_note="the container is re-created: usually seconds",
     live_route="a bind-mounted config directory",
-    context=lambda m: Context(app=m.get("COMPOSE_SERVICE")),
+    context=ContextVariables(app=("COMPOSE_SERVICE",)),
 )
+
+
+def _docker_context(m: Markers) -> Context:
+    # Docker names the container's host after the container id, which docker exec takes;
+    # outside a container, HOSTNAME is the machine's.
+    return Context(app=m.get("HOSTNAME") if m.exists(DOCKERENV) else None)
 
 
 def _docker(r: Request) -> list[Step]:
@@ -280,30 +285,24 @@ DOCKER = Platform(
     markers=("/.dockerenv",),
     detector=lambda m: "/.dockerenv exists" if m.exists(DOCKERENV) else None,
     build=_docker,
-    store_route=lambda r: (
-        "in the container",
-        f"docker exec {r.name(r.app, 'container')} {r.write_command()}",
-    ),
+    store_route=("in the container", "docker exec {app:container} {write}"),
     restart_note="the container is re-created: usually seconds",
     live_route="a bind-mounted config directory",
-    # Docker names the container's host after the container id, which docker exec takes.
-    context=lambda m: Context(app=m.get("HOSTNAME") if m.exists(DOCKERENV) else None),
+    context=_docker_context,
 )
 
 
 # --- the host: systemd, shell -------------------------------------------------------------
 
 
-def _systemd_unit_of(m: Markers) -> str | None:
+def _systemd_context(m: Markers) -> Context:
     """The service unit this process runs in, from its cgroup path (``…/app.service``)."""
     text = m.read(PROC_CGROUP)
-    if not text:
-        return None
-    for line in text.splitlines():
+    for line in (text or "").splitlines():
         for part in reversed(line.rsplit(":", 1)[-1].split("/")):
             if part.endswith(".service"):
-                return part
-    return None
+                return Context(app=part)
+    return Context()
 
 
 def _systemd(r: Request) -> list[Step]:
@@ -337,10 +336,10 @@ SYSTEMD = Platform(
     markers=("INVOCATION_ID",),
     # systemd.exec(5), "Environment Variables in Spawned Processes": $INVOCATION_ID.
     build=_systemd,
-    store_route=lambda r: ("as the service's user, from the app's directory", r.write_command()),
+    store_route=("as the service's user, from the app's directory", "{write}"),
     restart_note="a restart of the service: seconds, dropping requests in flight",
     live_route="the mounted config (a directory or dotenv file)",
-    context=lambda m: Context(app=_systemd_unit_of(m)),
+    context=_systemd_context,
 )
 
 
@@ -367,7 +366,7 @@ SHELL = Platform(
     markers=(),
     detector=lambda m: "no platform marker found",
     build=_shell,
-    store_route=lambda r: ("from the app's directory, with its environment", r.write_command()),
+    store_route=("from the app's directory, with its environment", "{write}"),
     restart_note="a restart of the server",
     live_route="the mounted config (a directory or dotenv file)",
 )

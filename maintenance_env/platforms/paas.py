@@ -7,7 +7,7 @@ import json
 
 from maintenance_env.platforms.base import (
     DOCKERENV,
-    Context,
+    ContextVariables,
     Markers,
     Platform,
     Request,
@@ -81,15 +81,12 @@ HEROKU = Platform(
     markers=("DYNO", "HEROKU_APP_NAME", "HEROKU_APP_ID"),
     detector=_detect_heroku,
     build=_heroku,
-    store_route=lambda r: (
-        "in a one-off dyno",
-        # One argument: the Heroku CLI hands a lone argument to the dyno's shell as it is,
-        # but joins several with its own quoting, under which "$" and "`" still expand
-        # (buildCommand in the CLI's lib/run/helpers.ts).
-        f"heroku run --app {r.name(r.app, 'app')} {shell(r.write_command())}",
-    ),
+    # One argument: the Heroku CLI hands a lone argument to the dyno's shell as it is,
+    # but joins several with its own quoting, under which "$" and "`" still expand
+    # (buildCommand in the CLI's lib/run/helpers.ts).
+    store_route=("in a one-off dyno", "heroku run --app {app} {write_quoted}"),
     restart_note="a new release, then every dyno restarts: usually under a minute",
-    context=lambda m: Context(app=m.get("HEROKU_APP_NAME")),
+    context=ContextVariables(app=("HEROKU_APP_NAME",)),
 )
 
 
@@ -142,13 +139,10 @@ DOKKU = Platform(
     markers=("DYNO", "DOKKU_*", "/.dockerenv"),
     detector=_detect_dokku,
     build=_dokku,
-    store_route=lambda r: (
-        "in a one-off container with the app's config",
-        f"dokku run {r.name(r.app, 'app')} {r.write_command()}",
-    ),
+    store_route=("in a one-off container with the app's config", "dokku run {app} {write}"),
     restart_note="the app's containers restart: usually seconds",
     live_route="a storage mount as the config directory",
-    context=lambda m: Context(app=m.get("DOKKU_APP_NAME", "APP_NAME")),
+    context=ContextVariables(app=("DOKKU_APP_NAME", "APP_NAME")),
 )
 
 
@@ -181,13 +175,10 @@ FLY = Platform(
     markers=("FLY_APP_NAME",),
     # https://fly.io/docs/machines/runtime-environment/#environment-variables
     build=_fly,
-    store_route=lambda r: (
-        "on any one Machine",
-        f"fly ssh console --app {r.name(r.app, 'app')} -C {shell(r.write_command())}",
-    ),
+    store_route=("on any one Machine", "fly ssh console --app {app} -C {write_quoted}"),
     restart_note="a rolling restart of every Machine: usually under a minute",
     live_route="a volume per Machine",
-    context=lambda m: Context(app=m.get("FLY_APP_NAME")),
+    context=ContextVariables(app=("FLY_APP_NAME",)),
 )
 
 RENDER_API = "https://api.render.com/v1/services"
@@ -222,6 +213,16 @@ def _render(r: Request) -> list[Step]:
     ]
 
 
+def _render_store_route(r: Request) -> tuple[str, str]:
+    # A function: the command goes in a JSON request body (Render's Jobs API, POST
+    # /v1/services/{serviceId}/jobs with a startCommand: https://api-docs.render.com/).
+    return (
+        "as a one-off job of the service (Render's Jobs API)",
+        f"curl -fsS -X POST {RENDER_API}/{r.name(r.app, 'service-id')}/jobs {RENDER_AUTH} "
+        f"{JSON_HEADER} -d {json_text({'startCommand': r.write_command()})}",
+    )
+
+
 def _render_json(data: dict[str, str]) -> str:
     """Render's request body, as earlier versions printed it (``{"value": "on"}``)."""
     for value in data.values():
@@ -235,19 +236,24 @@ RENDER = Platform(
     markers=("RENDER",),
     # https://render.com/docs/environment-variables#all-runtimes (RENDER, RENDER_SERVICE_ID)
     build=_render,
-    store_route=lambda r: (
-        "as a one-off job of the service (Render's Jobs API)",
-        f"curl -fsS -X POST {RENDER_API}/{r.name(r.app, 'service-id')}/jobs {RENDER_AUTH} "
-        f"{JSON_HEADER} -d {json_text({'startCommand': r.write_command()})}",
-    ),
+    store_route=_render_store_route,
     restart_note="a new deploy: usually a few minutes",
-    context=lambda m: Context(app=m.get("RENDER_SERVICE_ID")),
+    context=ContextVariables(app=("RENDER_SERVICE_ID",)),
 )
 
 
 def _railway_options(r: Request) -> str:
     env = f" --environment {shell(r.environment)}" if r.environment else ""
     return f"--service {r.name(r.app, 'service')}{env}"
+
+
+def _railway_store_route(r: Request) -> tuple[str, str]:
+    # A function: its options, an optional environment among them, are the builder's.
+    return (
+        "with the service's variables (railway run runs it here: the store must be reachable "
+        "from this machine)",
+        f"railway run {_railway_options(r)} -- {r.write_command()}",
+    )
 
 
 def _railway(r: Request) -> list[Step]:
@@ -269,14 +275,10 @@ RAILWAY = Platform(
     markers=("RAILWAY_ENVIRONMENT_NAME",),
     # https://docs.railway.com/reference/variables#railway-provided-variables
     build=_railway,
-    store_route=lambda r: (
-        "with the service's variables (railway run runs it here: the store must be reachable "
-        "from this machine)",
-        f"railway run {_railway_options(r)} -- {r.write_command()}",
-    ),
+    store_route=_railway_store_route,
     restart_note="a redeploy: usually a minute or two",
-    context=lambda m: Context(
-        app=m.get("RAILWAY_SERVICE_NAME"), environment=m.get("RAILWAY_ENVIRONMENT_NAME")
+    context=ContextVariables(
+        app=("RAILWAY_SERVICE_NAME",), environment=("RAILWAY_ENVIRONMENT_NAME",)
     ),
 )
 
@@ -315,12 +317,12 @@ DIGITALOCEAN = Platform(
     # app-wide variable ${APP_ID} is passed in by the app spec:
     # https://docs.digitalocean.com/products/app-platform/how-to/use-environment-variables/
     build=_digitalocean,
-    store_route=lambda r: (
-        f"in `doctl apps console {r.name(r.app, 'app-id')} <component>` (a shell in the app)",
-        r.write_command(),
+    store_route=(
+        "in `doctl apps console {app:app-id} <component>` (a shell in the app)",
+        "{write}",
     ),
     restart_note="a new deployment: usually a few minutes",
-    context=lambda m: Context(app=m.get("DIGITALOCEAN_APP_ID")),
+    context=ContextVariables(app=("DIGITALOCEAN_APP_ID",)),
 )
 
 
@@ -361,7 +363,7 @@ PYTHONANYWHERE = Platform(
     # pages (https://help.pythonanywhere.com/pages/environment-variables-for-web-apps/)
     # do not list them, so this marker is the one in common use, not a documented one.
     build=_pythonanywhere,
-    store_route=lambda r: ("in a Bash console, from the project", r.write_command()),
+    store_route=("in a Bash console, from the project", "{write}"),
     restarts=False,
     restart_note="a reload of the web app's workers: usually seconds",
     live_route="the home directory, which the web app reads",
@@ -377,6 +379,7 @@ def _upsun_options(r: Request) -> str:
 
 
 def _upsun_ssh(r: Request) -> str:
+    # Also the builder's no-restart command; the project (namespace) is optional.
     return f"upsun ssh{_upsun_options(r)} --app {r.name(r.app, 'app')} {shell(r.write_command())}"
 
 
@@ -418,9 +421,9 @@ UPSUN = Platform(
     store_route=lambda r: ("in the app's container over SSH", _upsun_ssh(r)),
     restart_note="a redeploy of the environment: usually under a minute",
     live_route="a storage mount",
-    context=lambda m: Context(
-        app=m.get("PLATFORM_APPLICATION_NAME"),
-        namespace=m.get("PLATFORM_PROJECT"),
-        environment=m.get("PLATFORM_BRANCH"),
+    context=ContextVariables(
+        app=("PLATFORM_APPLICATION_NAME",),
+        namespace=("PLATFORM_PROJECT",),
+        environment=("PLATFORM_BRANCH",),
     ),
 )
