@@ -1,4 +1,4 @@
-"""Requests and handlers built by hand, shared by the benchmarks and ``tests/test_benchmarks``.
+"""Requests and handlers built by hand, shared by the benchmarks and ``tests/project/test_benchmarks``.
 
 No test client: its own overhead (tens of microseconds) would hide what is measured. WSGI
 environ dicts and ASGI scopes are written out as a server would pass them.

@@ -1,7 +1,7 @@
 """``tests.live_site`` plus a ``maintenance_changed`` receiver that logs every signal.
 
 Started with ``DJANGO_SETTINGS_MODULE=tests.schedule_site`` by
-``tests/test_schedule_servers.py``. Each signal a worker sends is appended, as one JSON
+``tests/integration/test_schedule_servers.py``. Each signal a worker sends is appended, as one JSON
 line (``pid``, ``previous``, ``active``, ``read_only``, ``phase``, ``cause``), to the file
 named by ``SIGNAL_LOG``; one ``write`` of an ``O_APPEND`` file per line, so lines of
 several workers (and threads) never interleave. Connected here, at settings import,

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["need_postgresql", "need_tool"]
+__all__ = ["ROOT", "need_postgresql", "need_tool"]
+
+#: The repository's root (a clone, or the unpacked sdist): where docs/, the Procfile and
+#: example_project/ are.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def need_tool(name: str) -> str:

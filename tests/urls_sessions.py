@@ -1,4 +1,4 @@
-"""The URLconf of tests/test_read_only_sessions.py (import only with django.contrib.admin
+"""The URLconf of tests/unit/test_decision_read_only_sessions.py (import only with django.contrib.admin
 installed): the views that change only the visitor's session."""
 
 from __future__ import annotations

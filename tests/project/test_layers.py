@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 import maintenance_env
+from tests.tools import ROOT
 
 PACKAGE = Path(maintenance_env.__file__).parent
 #: The docs come from the test tree's checkout (the sdist ships them), not from beside the
 #: package: under the wheel's run the package lives in site-packages.
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 
 #: The layers, lowest first: a module imports only from its own layer's modules below it
 #: in this list, or from lower layers (see the design's section 11.2). A module missing

@@ -50,7 +50,7 @@ import pytest
 
 from maintenance_env.cache_build import build_cache
 from maintenance_env.sources.store import SharedStore
-from tests import servers
+from tests import load, servers
 from tests.redis_server import RedisServer, running_redis
 from tests.tools import need_tool
 
@@ -160,18 +160,12 @@ class Sampler:
             time.sleep(PAUSE)
 
     def __enter__(self) -> Sampler:
-        for server in self.fleet.servers:
-            for _ in range(CLIENTS):
-                thread = threading.Thread(target=self._client, args=(server,), daemon=True)
-                thread.start()
-                self._threads.append(thread)
+        clients = [server for server in self.fleet.servers for _ in range(CLIENTS)]
+        self._threads = load.start(self._client, clients)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-        assert not [t for t in self._threads if t.is_alive()], "a client thread did not finish"
+        load.stop(self._stop, self._threads)
 
     def since(self, moment: float) -> list[Sample]:
         with self._lock:
@@ -629,7 +623,7 @@ def test_wait_confirms_every_worker_and_names_a_stopped_one(fleet: Fleet) -> Non
 
 def test_one_webhook_post_per_fleet_change_across_every_worker(fleet: Fleet) -> None:
     """20 writes and a window's two edges, with 4 workers racing for each: one POST each."""
-    from tests.test_webhook import Receiver
+    from tests.unit.test_webhook import Receiver
 
     hook = Receiver()
     hook.thread.start()

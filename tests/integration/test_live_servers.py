@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from maintenance_env import sources
-from tests import servers
+from tests import load, servers
 from tests.kubelet import ConfigMapVolume
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -121,18 +121,11 @@ class Load:
                 conn.close()
 
     def __enter__(self) -> Load:
-        for number in range(CLIENT_THREADS):
-            thread = threading.Thread(target=self._client, args=(number,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._threads = load.start(self._client, range(CLIENT_THREADS))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-        alive = [t for t in self._threads if t.is_alive()]
-        assert not alive, "a client thread did not finish"
+        load.stop(self._stop, self._threads)
 
 
 def converge(server: servers.Server, expected: int, since: float | None = None) -> float:

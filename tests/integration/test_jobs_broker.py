@@ -1,6 +1,6 @@
 """``skip_during_maintenance`` on Celery tasks through a real Redis broker (section 9).
 
-``tests/test_jobs.py`` runs the tasks eagerly (no broker); here a real ``celery worker``
+``tests/unit/test_jobs.py`` runs the tasks eagerly (no broker); here a real ``celery worker``
 process takes them from a real redis-server (the ``redis_server``
 fixture), which is also the result backend and where each task body records its runs.
 The worker (``--pool=solo``, and ``prefork`` with two children forked after the app
@@ -14,7 +14,7 @@ the tasks are sent while the window is open. What proves it:
 - a task under ``action="skip"`` does not run, its result is ``None``, and the worker's
   log has exactly one WARNING naming it; called after the window, it runs.
 
-This module is also the worker's Celery app (``celery -A tests.test_jobs_broker``): in the
+This module is also the worker's Celery app (``celery -A tests.integration.test_jobs_broker``): in the
 worker, Django is set up from ``DJANGO_SETTINGS_MODULE=tests.settings`` at import. Every
 wait is bounded and fails with the worker's log.
 """
@@ -155,7 +155,7 @@ def _spawn(url: str, tmp: Path, pool: str, attempt: int, lead: int) -> Worker:
         "-m",
         "celery",
         "-A",
-        "tests.test_jobs_broker",
+        "tests.integration.test_jobs_broker",
         "worker",
         f"--pool={pool}",
         "--concurrency=2",

@@ -9,7 +9,6 @@ import os
 import re
 import runpy
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,9 @@ import pytest
 import yaml
 
 from maintenance_env import variables
-from tests.tools import need_tool
+from tests import servers
+from tests.tools import ROOT, need_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
 KUBERNETES = EXAMPLE / "kubernetes"
 BIN = Path(sys.executable).parent
@@ -257,13 +256,6 @@ def test_example_settings_pass_the_checks(tmp_path: Path) -> None:
 # --- the Procfile's web process, run by honcho ------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -297,7 +289,7 @@ def procfile_web(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     config.mkdir()
     env_file = tmp_path / "empty.env"  # not the developer's .env, if any
     env_file.write_text("")
-    port = free_port()
+    port = servers.free_port()
     environ = _subprocess_env(
         tmp_path, HOST="127.0.0.1", WEB_CONCURRENCY="2", MAINTENANCE_MODE_CONFIG_PATH=str(config)
     )

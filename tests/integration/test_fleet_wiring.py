@@ -2,7 +2,7 @@
 redis-server: the store's refresher reports what the process serves and races for the
 claim of each change it sees; the writer records who and why in the history; the command's
 ``--wait``, ``status --fleet`` and ``history``. Across real gunicorn and uvicorn workers:
-``tests/test_live_store_servers.py``."""
+``tests/integration/test_live_store_servers.py``."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_without_a_store_wait_history_and_fleet_say_what_they_need(env: Env, vol
 def test_without_a_store_the_writer_sends_fleet_changed_and_the_app_posts_the_webhook(
     env: Env, volume: Any
 ) -> None:
-    from tests.test_webhook import Receiver
+    from tests.unit.test_webhook import Receiver
 
     hook = Receiver()
     hook.thread.start()

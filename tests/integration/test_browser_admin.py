@@ -7,7 +7,7 @@ own ``manage.py maintenance_mode on --write``, with no user-based exemption: the
 login passes on its own (contract section 12; docs/behaviour.md, "Login and logout");
 ``/static/`` is exempt as when whitenoise or a CDN serves it.
 
-In Debian's Chromium (Playwright, as ``tests/test_browser.py``):
+In Debian's Chromium (Playwright, as ``tests/integration/test_browser.py``):
 
 - a superuser, and a staff user holding only ``maintenance_env.change_maintenance``, each
   sign in at ``/admin/login/`` while ``/`` answers 503, reach the Maintenance page, see
@@ -39,9 +39,10 @@ import pytest
 
 from maintenance_env import fleet
 from maintenance_env.cache_build import build_cache
-from tests import servers, test_browser
+from tests import servers
+from tests.integration import test_browser
+from tests.integration.test_browser import CANVAS, SCREENSHOTS, luminance, over, parse_color
 from tests.redis_server import RedisServer, running_redis
-from tests.test_browser import CANVAS, SCREENSHOTS, luminance, over, parse_color
 from tests.tools import need_tool
 
 try:

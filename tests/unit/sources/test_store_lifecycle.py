@@ -82,7 +82,7 @@ class SharedCache(BaseCache):
         DATA.clear()
 
 
-FAKE = {"BACKEND": "tests.test_store_lifecycle.SharedCache"}
+FAKE = {"BACKEND": "tests.unit.sources.test_store_lifecycle.SharedCache"}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "fake": FAKE}
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from maintenance_env import platforms
 from maintenance_env.platforms import NAMES, context, detect, instructions
 from tests.tools import need_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 ON = [("MAINTENANCE_MODE", "on")]
 WITH_MESSAGE = [
     *ON,
@@ -372,71 +369,6 @@ def test_store_route_templates_fill_names_and_refuse_unknown_fields() -> None:
     assert request.missing == ["region", "url"]
     with pytest.raises(ValueError, match=r"unknown field \{pod\} in a store route"):
         platforms.fill("kubectl exec {pod}", request)
-
-
-# --- the ConfigMap command through a real kubectl ---------------------------------------
-
-
-@pytest.mark.kubectl
-def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
-    """The printed create half, run by kubectl itself (client-side dry run, no cluster).
-
-    The ``| kubectl apply -f -`` half needs an API server even with --dry-run=client
-    (kubectl asks the server for the resource mapping), so only the create half runs here.
-    """
-    kubectl = need_tool("kubectl")
-    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="shop", namespace="prod")
-    create, apply = plan.commands[0].split(" | ")
-    assert apply == "kubectl apply --namespace prod -f -"
-    argv = shlex.split(create)
-    assert argv[0] == "kubectl"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
-    }
-    result = subprocess.run(
-        [kubectl, *argv[1:]], capture_output=True, text=True, env=env, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    manifest = yaml.safe_load(result.stdout)
-    assert manifest["kind"] == "ConfigMap"
-    assert manifest["metadata"]["name"] == "shop-maintenance"
-    assert manifest["metadata"]["namespace"] == "prod"
-    assert manifest["data"] == {
-        "MAINTENANCE_MODE": "on",
-        "MAINTENANCE_MODE_ENDS_AT": "2040-06-01T04:00:00Z",
-        "MAINTENANCE_MODE_MESSAGE": "Back at 4, 100% sure",
-    }
-
-
-@pytest.mark.kubectl
-def test_set_env_command_runs_in_real_kubectl(tmp_path: Path) -> None:
-    """The printed ``kubectl set env`` arguments, applied locally to the example Deployment."""
-    kubectl = need_tool("kubectl")
-    plan = instructions("kubernetes", "on", WITH_MESSAGE, app="demo-site")
-    argv = shlex.split(plan.commands[2])
-    assert argv[:4] == ["kubectl", "set", "env", "deployment/demo-site"]
-    manifest = ROOT / "example_project" / "kubernetes" / "deployment.yaml"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
-    }
-    result = subprocess.run(
-        [kubectl, "set", "env", "--local", "-f", str(manifest), "-o", "yaml", *argv[4:]],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    deployment = yaml.safe_load(result.stdout)
-    web = deployment["spec"]["template"]["spec"]["containers"][0]
-    values = {item["name"]: item.get("value") for item in web["env"]}
-    assert values["MAINTENANCE_MODE"] == "on"
-    assert values["MAINTENANCE_MODE_MESSAGE"] == "Back at 4, 100% sure"
 
 
 # --- the registry and the 12 platforms added with it ------------------------------------

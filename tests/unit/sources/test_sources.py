@@ -414,7 +414,7 @@ def test_a_symlinked_file_in_the_directory_form_is_written_through_the_link(
     tmp_path: Path,
 ) -> None:
     # A link inside the directory only: one pointing outside is refused
-    # (tests/test_write_ownership.py).
+    # (tests/unit/sources/test_writing.py).
     config = tmp_path / "config"
     (config / "shared").mkdir(parents=True)
     (config / "shared" / "switch").write_text("off\n")

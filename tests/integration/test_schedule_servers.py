@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import servers
+from tests import load, servers
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -239,17 +239,11 @@ class Load:
             self._check(target, status, headers, body)
 
     def __enter__(self) -> Load:
-        for number in range(CLIENT_THREADS):
-            thread = threading.Thread(target=self._client, args=(number,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._threads = load.start(self._client, range(CLIENT_THREADS))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-        assert not [t for t in self._threads if t.is_alive()], "a client thread did not finish"
+        load.stop(self._stop, self._threads)
 
 
 def _argv(kind: str, port: int) -> list[str]:

@@ -23,9 +23,9 @@ from django.template import engines
 from django.test import Client, override_settings
 from django.urls import path
 
-from tests import test_browser
-from tests.test_browser import SCREENSHOTS
-from tests.test_languages import RTL, SHIPPED, heading_of
+from tests.integration import test_browser
+from tests.integration.test_browser import SCREENSHOTS
+from tests.unit.test_languages import RTL, SHIPPED, heading_of
 
 try:
     from playwright.sync_api import Browser

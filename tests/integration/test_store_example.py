@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_example_project import manage
 from tests.redis_server import RedisServer
-from tests.test_example_project import manage
 
 
 @pytest.mark.slow  # seconds: out of make test-fast, in make test

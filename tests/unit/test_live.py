@@ -19,8 +19,9 @@ from maintenance_env.live import Runtime
 from maintenance_env.sources import mounted as mounted_source
 from maintenance_env.variables import VARIABLES, Origin
 from tests.kubelet import ConfigMapVolume
+from tests.tools import ROOT
 
-CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 UTC = dt.timezone.utc
 
 

@@ -4,13 +4,11 @@ reporting from its own slot and racing for the same claims."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import multiprocessing
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
@@ -22,7 +20,7 @@ from django.core.cache.backends.base import BaseCache
 from maintenance_env import fleet, history, reports
 from maintenance_env.history import Change
 from tests.redis_server import RedisServer
-from tests.tools import need_tool
+from tests.store_servers import MemcachedServer
 
 PROCESSES = 4
 INSTANTS = ("2040-06-01T04:00:00Z", "2040-06-01T06:00:00Z", "2040-06-01T07:00:00Z")
@@ -38,37 +36,6 @@ def _cache(kind: str, location: str) -> BaseCache:
     return PyMemcacheCache(location, {"OPTIONS": {"timeout": 5, "connect_timeout": 5}})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _memcached() -> Iterator[str]:
-    port = _free_port()
-    command = [need_tool("memcached"), "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command += ["-u", "root"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _try in range(100):  # at most about 10 s
-            if process.poll() is not None:
-                pytest.fail(
-                    f"memcached exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("memcached did not listen within 10 s")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait(10)
-
-
 @pytest.fixture(
     params=[
         pytest.param("redis", marks=pytest.mark.redis),
@@ -80,8 +47,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
         redis: RedisServer = request.getfixturevalue("redis_server")
         yield "redis", redis.url
     else:
-        with _memcached() as location:
-            yield "memcached", location
+        memcached: MemcachedServer = request.getfixturevalue("memcached_server")
+        yield "memcached", memcached.location
 
 
 def _pid(process: BaseProcess) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from maintenance_env import checks, variables
+from tests.tools import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text()
 CONFIGURATION = (DOCS / "configuration.md").read_text()

@@ -352,7 +352,7 @@ def test_the_heroku_store_route_delivers_the_message_exactly(value: str) -> None
         action="on", values=(("MAINTENANCE_MODE", "on"), (NAME, value)), app="shop"
     )
     try:
-        _where, printed = platforms.get("heroku").store_route(request)
+        _where, printed = platforms.store_route(platforms.get("heroku"), request)
     except Unprintable as exc:
         refused_in_one_line(exc)
         return

@@ -21,8 +21,8 @@ from maintenance_env import platforms
 from maintenance_env.management.commands.maintenance_mode import Command
 from maintenance_env.variables import VARIABLES
 from tests.kubelet import ConfigMapVolume
+from tests.tools import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 Env = Callable[..., None]
 
 

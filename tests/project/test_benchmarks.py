@@ -2,7 +2,7 @@
 
 Each test runs one path of ``benchmarks/`` (the middleware alone, a ``WSGIHandler`` loop,
 an ``ASGIHandler`` loop) under pytest-benchmark and checks the responses. ``make test``
-runs them once each (``--benchmark-disable``); ``pytest tests/test_benchmarks.py
+runs them once each (``--benchmark-disable``); ``pytest tests/project/test_benchmarks.py
 --benchmark-enable`` times them. Only maintenance_env is needed, not the incumbent.
 """
 

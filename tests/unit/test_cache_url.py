@@ -182,7 +182,7 @@ def test_the_check_warns_about_swallowing_options(env: Env) -> None:
         {"KEY_PREFIX": "release-42"},
         {"VERSION": 7},
         {"KEY_PREFIX": "shop", "VERSION": 2},
-        {"KEY_FUNCTION": "tests.test_cache_url.custom_key"},
+        {"KEY_FUNCTION": "tests.unit.test_cache_url.custom_key"},
     ],
 )
 def test_the_private_instance_has_no_key_namespace(extra: dict[str, Any]) -> None:

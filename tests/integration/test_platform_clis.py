@@ -11,6 +11,7 @@ page the syntax follows.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from maintenance_env.platforms import instructions
 from maintenance_env.platforms.cloud import APPRUNNER_ENV_PATH
-from tests.tools import need_tool
+from tests.tools import ROOT, need_tool
 
 botocore_session = pytest.importorskip("botocore.session")
 from botocore import xform_name  # noqa: E402
@@ -33,6 +35,11 @@ VALUES = [
     ("MAINTENANCE_MODE_MESSAGE", 'Back at 4, 100% "sure"; it\'s $HOME'),
 ]
 ARN = "arn:aws:apprunner:eu-west-1:123456789012:service/shop/8fe1e10304f84fd2b0df550fe98a71fa"
+KUBERNETES_VALUES = [
+    ("MAINTENANCE_MODE", "on"),
+    ("MAINTENANCE_MODE_ENDS_AT", "2040-06-01T04:00:00Z"),
+    ("MAINTENANCE_MODE_MESSAGE", "Back at 4, 100% sure"),
+]
 #: The aws CLI's own options, not the operation's parameters.
 GLOBAL_OPTIONS = {"--query", "--output", "--region", "--profile"}
 
@@ -213,3 +220,68 @@ def test_commands_follow_their_documented_syntax(platform: str, page: str, patte
     line = next(line for line in text.splitlines() if page in line and not line.startswith("#"))
     assert re.search(pattern, line), line
     assert shlex.split(line)
+
+
+# --- the ConfigMap command through a real kubectl ---------------------------------------
+
+
+@pytest.mark.kubectl
+def test_configmap_command_runs_in_real_kubectl(tmp_path: Path) -> None:
+    """The printed create half, run by kubectl itself (client-side dry run, no cluster).
+
+    The ``| kubectl apply -f -`` half needs an API server even with --dry-run=client
+    (kubectl asks the server for the resource mapping), so only the create half runs here.
+    """
+    kubectl = need_tool("kubectl")
+    plan = instructions("kubernetes", "on", KUBERNETES_VALUES, app="shop", namespace="prod")
+    create, apply = plan.commands[0].split(" | ")
+    assert apply == "kubectl apply --namespace prod -f -"
+    argv = shlex.split(create)
+    assert argv[0] == "kubectl"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+    }
+    result = subprocess.run(
+        [kubectl, *argv[1:]], capture_output=True, text=True, env=env, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["kind"] == "ConfigMap"
+    assert manifest["metadata"]["name"] == "shop-maintenance"
+    assert manifest["metadata"]["namespace"] == "prod"
+    assert manifest["data"] == {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_ENDS_AT": "2040-06-01T04:00:00Z",
+        "MAINTENANCE_MODE_MESSAGE": "Back at 4, 100% sure",
+    }
+
+
+@pytest.mark.kubectl
+def test_set_env_command_runs_in_real_kubectl(tmp_path: Path) -> None:
+    """The printed ``kubectl set env`` arguments, applied locally to the example Deployment."""
+    kubectl = need_tool("kubectl")
+    plan = instructions("kubernetes", "on", KUBERNETES_VALUES, app="demo-site")
+    argv = shlex.split(plan.commands[2])
+    assert argv[:4] == ["kubectl", "set", "env", "deployment/demo-site"]
+    manifest = ROOT / "example_project" / "kubernetes" / "deployment.yaml"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+    }
+    result = subprocess.run(
+        [kubectl, "set", "env", "--local", "-f", str(manifest), "-o", "yaml", *argv[4:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    deployment = yaml.safe_load(result.stdout)
+    web = deployment["spec"]["template"]["spec"]["containers"][0]
+    values = {item["name"]: item.get("value") for item in web["env"]}
+    assert values["MAINTENANCE_MODE"] == "on"
+    assert values["MAINTENANCE_MODE_MESSAGE"] == "Back at 4, 100% sure"

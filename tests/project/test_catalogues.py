@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from maintenance_env import catalogues
-from tests.tools import need_tool
+from tests.tools import ROOT, need_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 PO_FILES = sorted(catalogues.LOCALE_DIR.glob("*/LC_MESSAGES/django.po"))
 
 

@@ -187,7 +187,7 @@ def activate_new_york(get_response: Callable[[HttpRequest], HttpResponse]) -> An
 
 @pytest.mark.parametrize("first", ["activated", "plain"])
 def test_the_page_is_in_time_zone_whatever_was_active(first: str) -> None:
-    middleware = [*STACK[:-1], "tests.test_languages.activate_new_york", OURS]
+    middleware = [*STACK[:-1], "tests.unit.test_languages.activate_new_york", OURS]
     chosen = middleware if first == "activated" else STACK
     with multilingual(TIME_ZONE="Europe/Berlin", MIDDLEWARE=chosen):
         page = get_page("en")
