@@ -8,9 +8,10 @@ tests; the newest (Django 6.1 on Python 3.13) also runs the tests that start rea
 (servers, the browser, the stores), which ``make test`` runs on ``.venv``'s pair. nox finds
 ``python3.X`` on ``PATH``; ``.ci/run`` puts the installed interpreters there first.
 
-``redis_floor`` runs the shared store's Redis tests (``tests/integration/test_store_backends.py``,
-``tests/integration/test_redis_server.py``) with the lowest redis-py the ``[redis]`` extra allows, on
-Django 5.2 LTS and Python 3.10; the main run has the newest.
+``redis_floor`` runs the shared store's Redis tests
+(``tests/integration/test_store_backends.py``, ``tests/integration/test_redis_server.py``)
+with the lowest redis-py the ``[redis]`` extra allows, on Django 5.2 LTS and Python 3.10;
+the main run has the newest.
 """
 
 from __future__ import annotations

@@ -147,3 +147,26 @@ def ok_view(request: HttpRequest) -> HttpResponse:
 
 async def async_ok_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
+
+
+@pytest.fixture
+def no_platform_markers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The command's platform detection sees an empty filesystem and no platform variable
+    of the machine running the tests (CI may well run in Docker or under systemd). Use it
+    with ``pytestmark = pytest.mark.usefixtures("no_platform_markers")``."""
+    from maintenance_env import platforms
+    from maintenance_env.management.commands.maintenance_mode import Command
+
+    markers = {
+        marker
+        for record in platforms.PLATFORMS
+        for marker in record.markers
+        if not marker.startswith("/") and not marker.endswith("*")
+    }
+    markers |= {"POD_NAMESPACE", "CLOUDSDK_RUN_REGION"}
+    for name in list(os.environ):
+        if name in markers or name.startswith("DOKKU_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(Command, "detection_root", str(tmp_path_factory.mktemp("fs-root")))

@@ -15,23 +15,14 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 
-from maintenance_env.management.commands.maintenance_mode import Command
 from maintenance_env.sources.store import SharedStore
 from maintenance_env.variables import LIVE_NAMES
 from tests.kubelet import ConfigMapVolume
 from tests.redis_server import RedisServer
 
+pytestmark = pytest.mark.usefixtures("no_platform_markers")
+
 Env = Callable[..., None]
-
-
-@pytest.fixture(autouse=True)
-def no_platform_markers(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Detection sees an empty filesystem and no platform variable of this machine."""
-    for name in ("K_SERVICE", "DYNO", "KUBERNETES_SERVICE_HOST", "FLY_APP_NAME", "RENDER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(Command, "detection_root", str(tmp_path_factory.mktemp("fs-root")))
 
 
 def run(*args: str) -> str:

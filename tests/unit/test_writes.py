@@ -21,19 +21,11 @@ from django.test import Client
 
 import maintenance_env
 from maintenance_env import platforms, write_checks
-from maintenance_env.management.commands.maintenance_mode import Command
 from tests.redis_server import RedisServer
 
+pytestmark = pytest.mark.usefixtures("no_platform_markers")
+
 Env = Callable[..., None]
-
-
-@pytest.fixture(autouse=True)
-def no_platform_markers(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    for name in ("K_SERVICE", "DYNO", "KUBERNETES_SERVICE_HOST", "FLY_APP_NAME", "RENDER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(Command, "detection_root", str(tmp_path_factory.mktemp("fs-root")))
 
 
 def run(*args: str) -> str:
