@@ -210,6 +210,32 @@ def running(
         _stop(process)
 
 
+def command_for(kind: str, port: int, workers: int = 2) -> list[str]:
+    """The command line of ``kind``: ``gunicorn`` (the Procfile's web line: gthread workers,
+    ``WEB_CONCURRENCY`` of them), ``gunicorn-sync`` (the same with one-thread sync workers)
+    or ``uvicorn`` (``workers`` processes)."""
+    if kind == "uvicorn":
+        return uvicorn_command(port, workers)
+    argv = gunicorn_command()
+    if kind == "gunicorn-sync":
+        argv += ["--worker-class", "sync", "--threads", "1"]  # the command line wins
+    elif kind != "gunicorn":
+        raise ValueError(f"unknown server kind {kind!r}")
+    return argv
+
+
+def serve(
+    kind: str, tmp: Path, extra: Mapping[str, str], workers: int = 2, log: Path | None = None
+) -> contextlib.AbstractContextManager[Server]:
+    """:func:`running` for the usual case: ``kind`` (see :func:`command_for`) on a free port,
+    with :func:`server_environment` plus ``extra``, logging to ``log`` (default
+    ``tmp/<kind>-<port>.log``)."""
+    port = free_port()
+    environ = server_environment(port, extra, tmp)
+    log = log or tmp / f"{kind}-{port}.log"
+    return running(kind, command_for(kind, port, workers), environ, port, log)
+
+
 # --- background servers a test starts: redis-server, memcached, PostgreSQL -----------------
 
 

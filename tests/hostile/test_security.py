@@ -629,21 +629,16 @@ def raw_get(port: int, target: str) -> tuple[int, dict[str, str]]:
 def test_bypass_redirect_through_real_servers_stays_on_the_site(kind: str, tmp_path: Path) -> None:
     from tests import servers
 
-    port = servers.free_port()
     config = tmp_path / "config"
     config.mkdir()
-    environ = servers.server_environment(
-        port,
-        {
-            "MAINTENANCE_MODE": "on",
-            "MAINTENANCE_MODE_BYPASS_SECRET": SECRET,
-            "MAINTENANCE_MODE_CONFIG_PATH": str(config),
-        },
-        tmp_path,
-    )
-    argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port, 1)
+    extra = {
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_BYPASS_SECRET": SECRET,
+        "MAINTENANCE_MODE_CONFIG_PATH": str(config),
+    }
     seen: dict[str, tuple[int, str | None]] = {}
-    with servers.running(kind, argv, environ, port, tmp_path / f"{kind}.log") as server:
+    with servers.serve(kind, tmp_path, extra, workers=1) as server:
+        port = server.port
         for target in RAW_TARGETS:
             status, headers = raw_get(port, target)
             location = headers.get("location")

@@ -385,14 +385,8 @@ def test_a_fifo_renamed_over_the_dotenv_file_never_hangs_a_server(
 ) -> None:
     path = short_dir / "maintenance.env"
     path.write_text("MAINTENANCE_MODE=off\n")
-    port = servers.free_port()
-    environ = servers.server_environment(
-        port,
-        {"MAINTENANCE_MODE_CONFIG_PATH": str(path), "MAINTENANCE_MODE_RELOAD_INTERVAL": "0.2"},
-        short_dir,
-    )
-    argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port)
-    with servers.running(kind, argv, environ, port, short_dir / f"{kind}.log") as server:
+    extra = {"MAINTENANCE_MODE_CONFIG_PATH": str(path), "MAINTENANCE_MODE_RELOAD_INTERVAL": "0.2"}
+    with servers.serve(kind, short_dir, extra, log=short_dir / f"{kind}.log") as server:
         assert set(_statuses(server, "/", 10)) == {200}
         fifo = short_dir / "fifo"
         os.mkfifo(fifo)

@@ -235,17 +235,11 @@ def figures() -> Iterator[list[dict[str, object]]]:
 
 
 def start(kind: str, tmp: Path, config: Path) -> AbstractContextManager[servers.Server]:
-    port = servers.free_port()
-    environ = servers.server_environment(
-        port,
-        {
-            "MAINTENANCE_MODE_CONFIG_PATH": str(config),
-            "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
-        },
-        tmp,
-    )
-    argv = servers.gunicorn_command() if kind == "gunicorn" else servers.uvicorn_command(port)
-    return servers.running(kind, argv, environ, port, tmp / f"{kind}.log")
+    extra = {
+        "MAINTENANCE_MODE_CONFIG_PATH": str(config),
+        "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
+    }
+    return servers.serve(kind, tmp, extra)
 
 
 @pytest.mark.parametrize("writer", list(WRITERS))

@@ -250,29 +250,18 @@ class Fleet:
 
 def start(kind: str, tmp: Path, url: str) -> contextlib.AbstractContextManager[servers.Server]:
     """The Procfile's gunicorn, or uvicorn, serving ``tests.live_site`` with the store."""
-    port = servers.free_port()
-    pythonpath = str(servers.ROOT)
-    environ = servers.server_environment(
-        port,
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.live_site",
-            "PYTHONPATH": pythonpath,
-            "MAINTENANCE_MODE": "on",
-            "MAINTENANCE_MODE_MESSAGE": ENVIRONMENT_MESSAGE,
-            "MAINTENANCE_MODE_CACHE": url,
-            "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
-            # The example's default mounted config directory is not part of this test.
-            "MAINTENANCE_MODE_CONFIG_PATH": "",
-            "WEB_CONCURRENCY": str(WORKERS),
-        },
-        tmp,
-    )
-    argv = (
-        servers.gunicorn_command()
-        if kind == "gunicorn"
-        else servers.uvicorn_command(port, workers=WORKERS)
-    )
-    return servers.running(kind, argv, environ, port, tmp / f"{kind}-{port}.log")
+    extra = {
+        "DJANGO_SETTINGS_MODULE": "tests.live_site",
+        "PYTHONPATH": str(servers.ROOT),
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_MESSAGE": ENVIRONMENT_MESSAGE,
+        "MAINTENANCE_MODE_CACHE": url,
+        "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
+        # The example's default mounted config directory is not part of this test.
+        "MAINTENANCE_MODE_CONFIG_PATH": "",
+        "WEB_CONCURRENCY": str(WORKERS),
+    }
+    return servers.serve(kind, tmp, extra, workers=WORKERS)
 
 
 def discover_pids(fleet: Fleet) -> dict[str, set[int]]:

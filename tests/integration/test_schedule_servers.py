@@ -246,15 +246,6 @@ class Load:
         load.stop(self._stop, self._threads)
 
 
-def _argv(kind: str, port: int) -> list[str]:
-    if kind == "uvicorn":
-        return servers.uvicorn_command(port, workers=WORKERS)
-    argv = servers.gunicorn_command()
-    if kind == "gunicorn-sync":
-        argv += ["--worker-class", "sync", "--threads", "1"]  # the command line wins
-    return argv
-
-
 def _migrate(environ: dict[str, str]) -> None:
     done = subprocess.run(
         [sys.executable, "example_project/manage.py", "migrate", "--noinput", "-v", "0"],
@@ -292,7 +283,9 @@ def serving(kind: str, tmp: Path, signal_log: Path) -> Iterator[tuple[servers.Se
             _migrate(environ)
         signal_log.unlink(missing_ok=True)
         log = tmp / f"{kind}-{attempt}.log"
-        with servers.running(kind, _argv(kind, port), environ, port, log) as server:
+        with servers.running(
+            kind, servers.command_for(kind, port, WORKERS), environ, port, log
+        ) as server:
             if window.starts - time.time() >= MIN_LEAD:
                 yield server, window
                 return
