@@ -152,13 +152,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]
             "MAINTENANCE_MODE_ENDS_AT": ENDS_AT.isoformat().replace("+00:00", "Z"),
         },
     )
-    port = servers.free_port()
-    environ = servers.server_environment(
-        port, {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, tmp
-    )
-    with servers.running(
-        "gunicorn", servers.gunicorn_command(), environ, port, tmp / "gunicorn.log"
-    ) as running:
+    extra = {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}
+    with servers.serve("gunicorn", tmp, extra, log=tmp / "gunicorn.log") as running:
         yield running
 
 
@@ -499,13 +494,8 @@ def banner_server(
     state = request.param
     tmp = tmp_path_factory.mktemp(f"banner-{state}")
     volume = ConfigMapVolume(tmp / "config", BANNER_STATES[state])
-    port = servers.free_port()
-    environ = servers.server_environment(
-        port, {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}, tmp
-    )
-    with servers.running(
-        "gunicorn", servers.gunicorn_command(), environ, port, tmp / "gunicorn.log"
-    ) as running:
+    extra = {"MAINTENANCE_MODE_CONFIG_PATH": str(volume.root)}
+    with servers.serve("gunicorn", tmp, extra, log=tmp / "gunicorn.log") as running:
         yield state, running
 
 

@@ -685,26 +685,20 @@ def test_preloaded_recycled_workers_never_revive_the_boot_time_value(
         redis.restart()
     boot, after = "Boot-time value", "After the boot"
     running_fleet.write_direct(MAINTENANCE_MODE="on", MAINTENANCE_MODE_MESSAGE=boot)
-    port = servers.free_port()
-    environ = servers.server_environment(
-        port,
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.live_site",
-            "PYTHONPATH": str(servers.ROOT),
-            "MAINTENANCE_MODE": "on",
-            "MAINTENANCE_MODE_MESSAGE": ENVIRONMENT_MESSAGE,
-            "MAINTENANCE_MODE_CACHE": redis.url,
-            "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
-            "MAINTENANCE_MODE_CONFIG_PATH": "",
-            "WEB_CONCURRENCY": str(WORKERS),
-            # gunicorn's own environment variable, read with the config file's settings.
-            "GUNICORN_CMD_ARGS": "--preload --max-requests 25 --max-requests-jitter 5",
-        },
-        tmp_path,
-    )
+    extra = {
+        "DJANGO_SETTINGS_MODULE": "tests.live_site",
+        "PYTHONPATH": str(servers.ROOT),
+        "MAINTENANCE_MODE": "on",
+        "MAINTENANCE_MODE_MESSAGE": ENVIRONMENT_MESSAGE,
+        "MAINTENANCE_MODE_CACHE": redis.url,
+        "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
+        "MAINTENANCE_MODE_CONFIG_PATH": "",
+        "WEB_CONCURRENCY": str(WORKERS),
+        # gunicorn's own environment variable, read with the config file's settings.
+        "GUNICORN_CMD_ARGS": "--preload --max-requests 25 --max-requests-jitter 5",
+    }
     try:
-        argv = servers.gunicorn_command()
-        with servers.running("gunicorn", argv, environ, port, tmp_path / "g.log") as gunicorn:
+        with servers.serve("gunicorn", tmp_path, extra, log=tmp_path / "g.log") as gunicorn:
             fleet = Fleet(redis, [gunicorn], tmp_path)
             running_fleet.write_direct(MAINTENANCE_MODE_MESSAGE=after)
             deadline = time.monotonic() + SETTLE_BOUND
