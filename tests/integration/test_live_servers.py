@@ -1,7 +1,8 @@
 """Live flips under load, through real servers on loopback.
 
 gunicorn runs the Procfile's ``web:`` command (2 workers x 4 threads) and uvicorn serves
-the same site over ASGI (2 workers). A bounded pool of client threads, half reusing
+the same site over ASGI (2 workers); the site is ``tests.live_site``, the example naming
+the answering worker in ``X-Worker-Pid``. A bounded pool of client threads, half reusing
 keep-alive connections and half opening a new one per request, hammers several URLs
 while a writer flips ``MAINTENANCE_MODE`` many times:
 
@@ -12,8 +13,9 @@ while a writer flips ``MAINTENANCE_MODE`` many times:
   values of different lengths (``on``/``off``) as a real edit of the switch does.
 
 Only 200 and 503 may ever be served, with no connection error; the health probe is always
-200; after the last flip every worker converges (polled, with a generous bound so that the
-test ends, and the time measured, not asserted). The figures go to
+200; after the last flip every worker, known by its pid, serves the new value and never the
+old one again (``tests.sampling.converge``, polled with a generous bound so that the test
+ends; the time is measured, not asserted). The figures go to
 ``build/reliability/live-servers.json``.
 """
 
@@ -21,19 +23,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from maintenance_env import sources
-from tests import load, servers
+from tests import sampling, servers
 from tests.kubelet import ConfigMapVolume
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -45,112 +43,66 @@ CLIENT_THREADS = 8
 MAX_REQUESTS_PER_THREAD = 20_000
 #: The bound on convergence after the last flip (it takes about RELOAD_INTERVAL).
 CONVERGE_BOUND = 30.0
-#: Consecutive agreeing requests (in parallel, new connections) that count as converged.
-AGREEING = 48
-AGREEING_BATCHES = 3
+#: Answers of the new value from one worker that count as "that worker converged".
+STEADY = 8
+#: Per server: the Procfile's gunicorn (x 4 threads) and uvicorn.
+WORKERS = 2
 
 JSON = {"Accept": "application/json"}
-#: (path, headers, what may be served). The probe passes maintenance; the rest flip.
-TARGETS: list[tuple[str, dict[str, str], frozenset[int]]] = [
-    ("/", {}, frozenset({200, 503})),
-    ("/", JSON, frozenset({200, 503})),
-    ("/admin/login/", {}, frozenset({200, 503})),
-    ("/?page=2&q=caf%C3%A9", {"Accept": "text/html,application/xhtml+xml"}, frozenset({200, 503})),
-    ("/healthz", {}, frozenset({200})),
+#: The requests of the load. The probe passes maintenance (always 200); the rest flip.
+TARGETS = [
+    sampling.Request("GET", "/", {}),
+    sampling.Request("GET", "/", JSON),
+    sampling.Request("GET", "/admin/login/", {}),
+    sampling.Request("GET", "/?page=2&q=caf%C3%A9", {"Accept": "text/html,application/xhtml+xml"}),
+    sampling.Request("GET", "/healthz", {}),
 ]
 
 FIGURES = servers.ROOT / "build" / "reliability" / "live-servers.json"
 
 
-@dataclass
-class Load:
-    """A bounded concurrent client; counts statuses and collects every failure."""
+def answer_rule(on_message: bytes | None) -> sampling.Check:
+    """What every answer under load must be; ``on_message``: the text every 503 carries
+    when the writer changes the message with the switch (one payload, never a mix)."""
 
-    server: servers.Server
-    #: Text every 503 must carry, when the writer changes the message with the switch.
-    on_message: bytes | None = None
-    statuses: Counter[int] = field(default_factory=Counter)
-    unexpected: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    requests: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    def check(sample: sampling.Sample) -> str | None:
+        request, status, body = sample.request, sample.status, sample.body
+        json_asked = request.headers.get("Accept") == JSON["Accept"]
+        if status not in ({200} if request.path == "/healthz" else {200, 503}):
+            return f"{status} for {request}: {body[:200]!r}"
+        if status == 503 and json_asked and not body.startswith(b'{"detail"'):
+            return f"503 for JSON without the JSON body: {body[:200]!r}"
+        if status == 503 and not json_asked and b"maintenance" not in body.lower():
+            return f"503 without the maintenance page for {request}: {body[:200]!r}"
+        if status == 503 and on_message is not None and on_message not in body:
+            return f"503 with a message from another payload: {body[:300]!r}"
+        return None
 
-    def _check(self, target: int, status: int, body: bytes) -> None:
-        path, headers, allowed = TARGETS[target]
-        problem = None
-        if status not in allowed:
-            problem = f"{status} for {path} {headers}: {body[:200]!r}"
-        elif status == 503 and headers is JSON and not body.startswith(b'{"detail"'):
-            problem = f"503 for JSON without the JSON body: {body[:200]!r}"
-        elif status == 503 and headers is not JSON and b"maintenance" not in body.lower():
-            problem = f"503 without the maintenance page for {path}: {body[:200]!r}"
-        elif status == 503 and self.on_message is not None and self.on_message not in body:
-            # The switch and the message come from one payload: never a mix of two.
-            problem = f"503 with a message from another payload: {body[:300]!r}"
-        with self._lock:
-            self.requests += 1
-            self.statuses[status] += 1
-            if problem:
-                self.unexpected.append(problem)
-
-    def _client(self, number: int) -> None:
-        keep_alive = number % 2 == 0
-        conn = self.server.connection() if keep_alive else None
-        try:
-            for i in range(MAX_REQUESTS_PER_THREAD):
-                if self._stop.is_set():
-                    return
-                target = (number + i) % len(TARGETS)
-                path, headers, _ = TARGETS[target]
-                try:
-                    if conn is None:
-                        status, body = self.server.get(path, headers)
-                    else:
-                        conn.request("GET", path, headers=headers)
-                        response = conn.getresponse()
-                        status, body = response.status, response.read()
-                except Exception as exc:  # OSError, http.client's errors: all are failures
-                    with self._lock:
-                        self.errors.append(f"{path}: {exc.__class__.__name__}: {exc}")
-                    return
-                self._check(target, status, body)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def __enter__(self) -> Load:
-        self._threads = load.start(self._client, range(CLIENT_THREADS))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        load.stop(self._stop, self._threads)
+    return check
 
 
-def converge(server: servers.Server, expected: int, since: float | None = None) -> float:
-    """Seconds from ``since`` (a monotonic time; default now) until AGREEING_BATCHES batches
-    in a row of AGREEING parallel requests on new connections all answer ``expected`` (so
-    many that every worker answers some)."""
-    started = time.monotonic() if since is None else since
-    agreed_since: float | None = None
-    agreeing = 0
-    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        while True:
-            batch_started = time.monotonic()
-            results = list(pool.map(lambda _: server.get("/")[0], range(AGREEING)))
-            if all(status == expected for status in results):
-                agreed_since = batch_started if agreed_since is None else agreed_since
-                agreeing += 1
-                if agreeing == AGREEING_BATCHES:
-                    return agreed_since - started
-                continue
-            agreed_since, agreeing = None, 0
-            assert set(results) <= {200, 503}, results
-            assert time.monotonic() - started < CONVERGE_BOUND, (
-                f"workers still disagree {CONVERGE_BOUND:g} s after the last flip: {results}"
-            )
-            time.sleep(RELOAD_INTERVAL / 4)
+def load(server: servers.Server, on_message: bytes | None) -> sampling.Sampler:
+    """CLIENT_THREADS clients, half on kept-alive connections, every target in turn, each
+    answer checked as it comes (the samples themselves are not kept: tens of thousands)."""
+    return sampling.Sampler(
+        [server],
+        TARGETS,
+        clients=CLIENT_THREADS,
+        keep_alive=True,
+        check=answer_rule(on_message),
+        keep=False,
+        max_requests=MAX_REQUESTS_PER_THREAD,
+    )
+
+
+def converge(server: servers.Server, pids: set[int], expected: int) -> sampling.Converged:
+    """From now, until every worker in ``pids`` answered ``expected`` STEADY times (new
+    connections, so every worker answers some), within CONVERGE_BOUND seconds."""
+    since = time.time()
+    with sampling.Sampler([server], [sampling.Request("GET", "/", {})]) as sampler:
+        return sampling.converge(
+            sampler, {server.name: pids}, expected, since, steady=STEADY, bound=CONVERGE_BOUND
+        )
 
 
 # --- the writers ------------------------------------------------------------------------
@@ -236,10 +188,13 @@ def figures() -> Iterator[list[dict[str, object]]]:
 
 def start(kind: str, tmp: Path, config: Path) -> AbstractContextManager[servers.Server]:
     extra = {
+        # The example site naming the answering worker (``X-Worker-Pid``).
+        "DJANGO_SETTINGS_MODULE": "tests.live_site",
+        "PYTHONPATH": str(servers.ROOT),
         "MAINTENANCE_MODE_CONFIG_PATH": str(config),
         "MAINTENANCE_MODE_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
     }
-    return servers.serve(kind, tmp, extra)
+    return servers.serve(kind, tmp, extra, workers=WORKERS)
 
 
 @pytest.mark.parametrize("writer", list(WRITERS))
@@ -249,35 +204,37 @@ def test_live_flips_under_load(
 ) -> None:
     config, write = WRITERS[writer](tmp_path)
     with start(kind, tmp_path, config) as server:
-        assert converge(server, 200) >= 0  # the initial "off" is in force everywhere
+        pids = sampling.discover_pids(lambda: sampling.Sampler([server]), WORKERS, CONVERGE_BOUND)[
+            server.name
+        ]
+        converge(server, pids, 200)  # the initial "off" is in force everywhere
         on_message = b"Flipped to on by the test" if writer == "kubelet" else None
-        with Load(server, on_message) as load:
+        with load(server, on_message) as sampler:
             flip(write)  # ends on "off", held
             write("on")
-            last_flip = time.monotonic()
-        took = converge(server, 503, since=last_flip)
+        took = converge(server, pids, 503)
         write("off")
-        took_back = converge(server, 200, since=time.monotonic())
+        took_back = converge(server, pids, 200)
         log = server.output()
 
-    assert load.errors == [], load.errors[:5]
-    assert load.unexpected == [], load.unexpected[:5]
-    assert set(load.statuses) <= {200, 503}
-    assert load.statuses[503] > 0, load.statuses
-    assert load.statuses[200] > 0, load.statuses
+    assert sampler.errors == [], sampler.errors[:5]
+    assert sampler.problems == [], sampler.problems[:5]
+    assert set(sampler.statuses) <= {200, 503}
+    assert sampler.statuses[503] > 0, sampler.statuses
+    assert sampler.statuses[200] > 0, sampler.statuses
     assert "Traceback" not in log, log
     figures.append(
         {
             "server": kind,
             "writer": writer,
             "flips": FLIPS + 2,
-            "requests": load.requests,
-            "statuses": dict(load.statuses),
-            "converged_after_s": round(max(took, 0.0), 3),
-            "converged_back_after_s": round(took_back, 3),
+            "requests": sampler.count,
+            "statuses": dict(sampler.statuses),
+            "converged_after_s": round(took.worst, 3),
+            "converged_back_after_s": round(took_back.worst, 3),
         }
     )
     print(
-        f"\n{kind} {writer}: {FLIPS + 2} flips, {load.requests} requests "
-        f"{dict(load.statuses)}, converged in {took:.3f} s / {took_back:.3f} s"
+        f"\n{kind} {writer}: {FLIPS + 2} flips, {sampler.count} requests "
+        f"{dict(sampler.statuses)}, converged in {took.worst:.3f} s / {took_back.worst:.3f} s"
     )

@@ -30,16 +30,13 @@ The figures go to ``build/reliability/live-store-servers.json``.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +47,7 @@ import pytest
 
 from maintenance_env.cache_build import build_cache
 from maintenance_env.sources.store import SharedStore
-from tests import load, servers
+from tests import sampling, servers
 from tests.redis_server import RedisServer, running_redis
 from tests.tools import need_tool
 
@@ -78,102 +75,8 @@ STEADY = 5
 #: store's socket timeout of 1 s, so that reads really fail).
 OUTAGE = 2.5
 
-#: Set by ``tests/live_site.py`` (not imported here: it imports the example's settings).
-PID_HEADER = "X-Worker-Pid"
-BEGAN_HEADER = "X-Worker-Began"
-ENDED_HEADER = "X-Worker-Ended"
 ENVIRONMENT_MESSAGE = "Maintenance, said by the environment."
 FIGURES = servers.ROOT / "build" / "reliability" / "live-store-servers.json"
-
-
-# --- clients -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One request: which server and worker answered what, and when (``time.time()``,
-    one clock for the client and the workers on this machine).
-
-    ``sent``/``received`` are the client's; ``began``/``ended`` the worker's, around its
-    middleware chain: the maintenance decision was made between them, so they bound the
-    moment a worker switched without the time spent queued or on the wire.
-    """
-
-    server: str
-    pid: int
-    status: int
-    sent: float
-    received: float
-    began: float
-    ended: float
-    body: bytes
-
-
-def fetch(server: servers.Server, path: str = "/pid") -> Sample:
-    """One GET on a new connection (so any worker may answer it)."""
-    sent = time.time()
-    conn = server.connection()
-    try:
-        conn.request("GET", path, headers={"Accept": "text/html"})
-        response = conn.getresponse()
-        body = response.read()
-        return Sample(
-            server.name,
-            int(response.getheader(PID_HEADER) or 0),
-            response.status,
-            sent,
-            time.time(),
-            float(response.getheader(BEGAN_HEADER) or 0),
-            float(response.getheader(ENDED_HEADER) or 0),
-            body,
-        )
-    finally:
-        conn.close()
-
-
-@dataclass
-class Sampler:
-    """CLIENTS threads per server requesting ``/pid`` until stopped (bounded in count and time);
-    keeps every sample and every failure (a connection error, an unexpected status)."""
-
-    fleet: Fleet
-    samples: list[Sample] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _threads: list[threading.Thread] = field(default_factory=list)
-
-    def _client(self, server: servers.Server) -> None:
-        deadline = time.monotonic() + MAX_SECONDS
-        for _ in range(MAX_REQUESTS):
-            if self._stop.is_set() or time.monotonic() > deadline:
-                return
-            try:
-                sample = fetch(server)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                with self._lock:
-                    self.errors.append(f"{server.name}: {exc.__class__.__name__}: {exc}")
-                time.sleep(0.01)
-                continue
-            with self._lock:
-                self.samples.append(sample)
-            time.sleep(PAUSE)
-
-    def __enter__(self) -> Sampler:
-        clients = [server for server in self.fleet.servers for _ in range(CLIENTS)]
-        self._threads = load.start(self._client, clients)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        load.stop(self._stop, self._threads)
-
-    def since(self, moment: float) -> list[Sample]:
-        with self._lock:
-            return [s for s in self.samples if s.sent >= moment]
-
-    def statuses(self) -> Counter[int]:
-        with self._lock:
-            return Counter(s.status for s in self.samples)
 
 
 # --- the store, watched and written ------------------------------------------------------------
@@ -247,6 +150,18 @@ class Fleet:
     def output(self) -> str:
         return "\n".join(f"--- {s.name}\n{s.output()}" for s in self.servers)
 
+    def sampler(self) -> sampling.Sampler:
+        """CLIENTS threads per server, each GET ``/pid`` on a new connection every PAUSE s,
+        trying again after a failure (an outage test wants every request tried)."""
+        return sampling.Sampler(
+            self.servers,
+            clients=CLIENTS,
+            pause=PAUSE,
+            retry_errors=True,
+            max_requests=MAX_REQUESTS,
+            max_seconds=MAX_SECONDS,
+        )
+
 
 def start(kind: str, tmp: Path, url: str) -> contextlib.AbstractContextManager[servers.Server]:
     """The Procfile's gunicorn, or uvicorn, serving ``tests.live_site`` with the store."""
@@ -266,90 +181,27 @@ def start(kind: str, tmp: Path, url: str) -> contextlib.AbstractContextManager[s
 
 def discover_pids(fleet: Fleet) -> dict[str, set[int]]:
     """Every worker's pid, from concurrent requests (bounded): WORKERS per server."""
-    found: dict[str, set[int]] = {s.name: set() for s in fleet.servers}
-    deadline = time.monotonic() + SETTLE_BOUND
-    with Sampler(fleet) as sampler:
-        while time.monotonic() < deadline:
-            for sample in sampler.since(0.0):
-                found[sample.server].add(sample.pid)
-            if all(len(pids) >= WORKERS for pids in found.values()):
-                break
-            time.sleep(0.05)
-    assert all(len(pids) == WORKERS for pids in found.values()), (found, fleet.output())
-    assert sampler.errors == [], sampler.errors[:5]
-    return found
-
-
-@dataclass
-class Converged:
-    """When each worker started serving ``status`` for good, after ``since``."""
-
-    status: int
-    since: float
-    #: (server, pid) -> seconds from ``since`` until the worker had served its first new
-    #: answer (its ``ended``): an upper bound of the moment it switched.
-    delays: dict[tuple[str, int], float]
-    #: (server, pid) -> seconds from ``since`` until the worker began its last old answer:
-    #: a lower bound of the moment it switched.
-    last_old: dict[tuple[str, int], float]
-
-    @property
-    def worst(self) -> float:
-        return max(self.delays.values())
+    return sampling.discover_pids(fleet.sampler, WORKERS, SETTLE_BOUND)
 
 
 def converge(
-    fleet: Fleet, sampler: Sampler, status: int, since: float, *, settled: bool = True
-) -> Converged:
-    """Wait (bounded) until every worker answered ``status`` STEADY times after ``since``.
-
-    ``settled``: the store held one value before ``since``, so a worker never goes back
-    (no old answer begun after a new one ended). After a flood of writes a read begun
-    before the last write may still be published after it: then only the last STEADY
-    answers of each worker must be ``status``.
-    """
-    workers = {(server, pid) for server, pids in fleet.pids.items() for pid in pids}
-    deadline = time.monotonic() + SETTLE_BOUND
-    while True:
-        samples = sorted(sampler.since(since), key=lambda s: s.began)
-        first: dict[tuple[str, int], Sample] = {}
-        last_old: dict[tuple[str, int], float] = {}
-        steady: Counter[tuple[str, int]] = Counter()
-        for sample in samples:
-            worker = (sample.server, sample.pid)
-            if sample.status == status:
-                first.setdefault(worker, sample)
-                steady[worker] += 1
-            else:
-                # A worker's threads overlap: only an old answer begun after a new one
-                # ended was surely decided later.
-                assert not settled or worker not in first or sample.began < first[worker].ended, (
-                    f"{worker} went back to {sample.status} after serving {status}"
-                )
-                if not settled:
-                    first.pop(worker, None)
-                    steady[worker] = 0
-                last_old[worker] = max(last_old.get(worker, 0.0), sample.began - since)
-        unknown = set(first) - workers
-        assert not unknown, f"answers from unknown workers {unknown} (known: {workers})"
-        if all(steady[w] >= STEADY for w in workers):
-            return Converged(
-                status,
-                since,
-                {w: first[w].ended - since for w in workers},
-                last_old,
-            )
-        assert time.monotonic() < deadline, (
-            f"not every worker serves {status} {SETTLE_BOUND:g} s later: {dict(steady)}\n"
-            f"{fleet.output()}"
-        )
-        time.sleep(0.02)
+    fleet: Fleet,
+    sampler: sampling.Sampler,
+    status: int,
+    since: float,
+    *,
+    settled: bool = True,
+) -> sampling.Converged:
+    """Until every worker of the fleet answered ``status`` STEADY times after ``since``."""
+    return sampling.converge(
+        sampler, fleet.pids, status, since, steady=STEADY, bound=SETTLE_BOUND, settled=settled
+    )
 
 
-def check_answers(sampler: Sampler, allowed: set[int]) -> None:
+def check_answers(sampler: sampling.Sampler, allowed: set[int]) -> None:
     """Every request was answered, with an allowed status and never a traceback."""
     assert sampler.errors == [], sampler.errors[:5]
-    statuses = sampler.statuses()
+    statuses = sampler.statuses
     assert set(statuses) <= allowed, statuses
     for sample in sampler.samples:
         if sample.status == 503:
@@ -390,7 +242,7 @@ def fleet(running_fleet: Fleet) -> Iterator[Fleet]:
     if redis.process is None or redis.process.poll() is not None:
         redis.restart()
     running_fleet.write_direct(MAINTENANCE_MODE="off")
-    with Sampler(running_fleet) as sampler:
+    with running_fleet.sampler() as sampler:
         converge(running_fleet, sampler, 200, time.time())
     yield running_fleet
     for server in running_fleet.servers:
@@ -401,13 +253,13 @@ def fleet(running_fleet: Fleet) -> Iterator[Fleet]:
 # --- flips ------------------------------------------------------------------------------------
 
 
-def write_and_converge(fleet: Fleet, value: str, phase: float = 0.0) -> Converged:
+def write_and_converge(fleet: Fleet, value: str, phase: float = 0.0) -> sampling.Converged:
     """``maintenance_mode <value> --write`` after ``phase`` seconds, under requests; every
     worker's delay measured from the end of the write (as seen in the store)."""
     status = 503 if value == "on" else 200
     watcher = StoreWatcher(fleet.redis.url)
     old = watcher.read()
-    with Sampler(fleet) as sampler:
+    with fleet.sampler() as sampler:
         time.sleep(phase)
         with ThreadPoolExecutor(1) as pool:
             writing = pool.submit(fleet.write, value)
@@ -418,7 +270,7 @@ def write_and_converge(fleet: Fleet, value: str, phase: float = 0.0) -> Converge
     return result
 
 
-def flip(fleet: Fleet, value: str, rng: random.Random) -> Converged:
+def flip(fleet: Fleet, value: str, rng: random.Random) -> sampling.Converged:
     """One write at a random phase of the workers' reads."""
     return write_and_converge(fleet, value, rng.uniform(0.0, RELOAD_INTERVAL))
 
@@ -440,9 +292,7 @@ def test_flips_reach_every_worker_within_the_interval(
                 "reload_interval_s": RELOAD_INTERVAL,
                 "bound_s": FLIP_BOUND,
                 "workers": sorted(f"{s}:{p}" for s, ps in fleet.pids.items() for p in ps),
-                "delays_s": [
-                    {f"{s}:{p}": round(d, 4) for (s, p), d in r.delays.items()} for r in results
-                ],
+                "delays_s": [r.figures() for r in results],
                 "last_old_sent_s": [
                     {f"{s}:{p}": round(d, 4) for (s, p), d in r.last_old.items()} for r in results
                 ],
@@ -460,9 +310,9 @@ def test_flips_reach_every_worker_within_the_interval(
 # --- faults -----------------------------------------------------------------------------------
 
 
-def hold(fleet: Fleet, seconds: float) -> Sampler:
+def hold(fleet: Fleet, seconds: float) -> sampling.Sampler:
     """Requests for ``seconds`` (bounded by the sampler's own limits)."""
-    with Sampler(fleet) as sampler:
+    with fleet.sampler() as sampler:
         time.sleep(seconds)
     return sampler
 
@@ -491,7 +341,7 @@ def test_a_hung_store_keeps_the_last_values(fleet: Fleet, figures: dict[str, Any
     back = write_and_converge(fleet, "on")  # reads resume: a new write is seen
     figures["hung"] = {
         "outage_s": OUTAGE,
-        "statuses_during_outage": dict(sampler.statuses()),
+        "statuses_during_outage": dict(sampler.statuses),
         "write_after_resume_seen_by_all_s": round(back.worst, 3),
     }
 
@@ -518,8 +368,8 @@ def test_a_killed_store_then_restarted_empty_is_a_lost_store_until_written(
     again = write_and_converge(fleet, "off")
     figures["killed"] = {
         "outage_s": OUTAGE,
-        "statuses_during_outage": dict(during.statuses()),
-        "statuses_while_lost": dict(lost.statuses()),
+        "statuses_during_outage": dict(during.statuses),
+        "statuses_while_lost": dict(lost.statuses),
         "write_after_restart_seen_by_all_s": round(back.worst, 3),
         "next_write_seen_by_all_s": round(again.worst, 3),
     }
@@ -530,7 +380,7 @@ def test_a_flood_of_writes_ends_on_the_last_one(fleet: Fleet, figures: dict[str,
     store = SharedStore(fleet.redis.url, ["MAINTENANCE_MODE"], RELOAD_INTERVAL, background=False)
     cache = build_cache(fleet.redis.url)
     deadline = time.monotonic() + 60.0
-    with Sampler(fleet) as sampler:
+    with fleet.sampler() as sampler:
         done = 0
         for done in range(1, writes + 1):  # alternating, the last one "on"
             store.write(
@@ -544,7 +394,7 @@ def test_a_flood_of_writes_ends_on_the_last_one(fleet: Fleet, figures: dict[str,
     figures["flood"] = {
         "writes": writes,
         "requests": len(sampler.samples),
-        "statuses": dict(sampler.statuses()),
+        "statuses": dict(sampler.statuses),
         "last_write_seen_by_all_s": round(converged.worst, 3),
     }
 
@@ -703,10 +553,10 @@ def test_preloaded_recycled_workers_never_revive_the_boot_time_value(
             running_fleet.write_direct(MAINTENANCE_MODE_MESSAGE=after)
             deadline = time.monotonic() + SETTLE_BOUND
             for _try in range(10_000):  # until 20 answers in a row are the new value
-                if all(after.encode() in fetch(gunicorn).body for _ in range(20)):
+                if all(after.encode() in sampling.send(gunicorn).body for _ in range(20)):
                     break
                 assert time.monotonic() < deadline, gunicorn.output()
-            with Sampler(fleet) as sampler:
+            with fleet.sampler() as sampler:
                 time.sleep(1.0)
                 redis.pause()  # hung: every read in flight or started now times out
                 time.sleep(OUTAGE * 1.5)

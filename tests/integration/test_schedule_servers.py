@@ -36,16 +36,15 @@ import math
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests import load, servers
+from tests import sampling, servers
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -65,9 +64,6 @@ MAX_REQUESTS_PER_THREAD = 20_000
 #: The bound on every worker's last signal arriving once the load is over.
 SIGNAL_BOUND = 15.0
 
-PID_HEADER = "X-Worker-Pid"  # tests/live_site.py (not imported: it needs the example's settings)
-BEGAN_HEADER = "X-Worker-Began"
-ENDED_HEADER = "X-Worker-Ended"
 
 READ_ONLY_SENTENCE = b"changes cannot be saved right now"
 CSRF_TOKEN = secrets.token_hex(16)  # 32 alphanumerics: a well-formed unmasked token
@@ -80,29 +76,20 @@ POST_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class Target:
-    method: str
-    path: str
-    headers: dict[str, str]
-
-    @property
-    def kind(self) -> str:
-        if self.path == "/healthz":
-            return "probe"
-        return "write" if self.method == "POST" else "read"
-
-    @property
-    def json(self) -> bool:
-        return self.headers.get("Accept") == "application/json"
+def kind_of(request: sampling.Request) -> str:
+    """ "probe", "write" (a POST) or "read"."""
+    if request.path == "/healthz":
+        return "probe"
+    return "write" if request.method == "POST" else "read"
 
 
+VISIT = b"note=visit"
 TARGETS = [
-    Target("GET", "/", HTML_ACCEPT),
-    Target("POST", "/visits/", {**POST_HEADERS, **JSON_ACCEPT}),
-    Target("GET", "/", JSON_ACCEPT),
-    Target("POST", "/visits/", {**POST_HEADERS, **HTML_ACCEPT}),
-    Target("GET", "/healthz", {}),
+    sampling.Request("GET", "/", HTML_ACCEPT),
+    sampling.Request("POST", "/visits/", {**POST_HEADERS, **JSON_ACCEPT}, VISIT),
+    sampling.Request("GET", "/", JSON_ACCEPT),
+    sampling.Request("POST", "/visits/", {**POST_HEADERS, **HTML_ACCEPT}, VISIT),
+    sampling.Request("GET", "/healthz", {}),
 ]
 
 # What a response is, by what it says: "ok" (served), "read-only" (the read-only 503),
@@ -151,13 +138,13 @@ class Window:
         return 3, "off"
 
 
-def outcome(target: Target, status: int, body: bytes) -> str:
+def outcome(request: sampling.Request, status: int, body: bytes) -> str:
     """What the response is ("ok", "read-only", "down"), or a problem's description."""
     if status == 200:
         return "ok"
     if status != 503:
         return f"status {status}"
-    if target.json:
+    if request.headers.get("Accept") == JSON_ACCEPT["Accept"]:
         try:
             document = json.loads(body)
         except ValueError:
@@ -171,79 +158,36 @@ def outcome(target: Target, status: int, body: bytes) -> str:
     return "read-only" if READ_ONLY_SENTENCE in lowered else "down"
 
 
-@dataclass
-class Load:
-    """Bounded client threads, each request on a new connection (any worker may answer)."""
+def judge(
+    window: Window, sample: sampling.Sample
+) -> tuple[str | None, tuple[int, str, str] | None]:
+    """(a problem or None, and (stretch, target kind, outcome) when the response was
+    decided wholly inside one stretch): the answer against the phase of the instants the
+    worker stamped on it; one whose stamps straddle an edge may be either side's."""
+    if not sample.pid or not sample.began or not sample.ended:
+        return f"{sample.status} without the worker's headers: {sample.headers}", None
+    found = outcome(sample.request, sample.status, sample.body)
+    kind = kind_of(sample.request)
+    first, last = window.phase(sample.began), window.phase(sample.ended)
+    allowed = {OUTCOMES[first[1]][kind], OUTCOMES[last[1]][kind]}
+    if found not in allowed:
+        return (
+            f"{sample.request}: {found!r} in {first[1]}..{last[1]} (expected "
+            f"{sorted(allowed)}), at {sample.began - window.starts:+.3f} s from the start"
+        ), None
+    return None, ((first[0], kind, found) if first == last else None)
 
-    server: servers.Server
-    window: Window
-    #: (stretch, target kind, outcome) of each response wholly inside one stretch.
-    seen: Counter[tuple[int, str, str]] = field(default_factory=Counter)
-    statuses: Counter[int] = field(default_factory=Counter)
-    pids: set[int] = field(default_factory=set)
-    problems: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    requests: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _threads: list[threading.Thread] = field(default_factory=list)
 
-    def _check(self, target: Target, status: int, headers: dict[str, str], body: bytes) -> None:
-        found = outcome(target, status, body)
-        problem = None
-        key = None
-        try:
-            pid = int(headers[PID_HEADER])
-            began, ended = float(headers[BEGAN_HEADER]), float(headers[ENDED_HEADER])
-        except (KeyError, ValueError):
-            pid, problem = 0, f"{status} without the worker's headers: {headers}"
-        else:
-            first, last = self.window.phase(began), self.window.phase(ended)
-            allowed = {OUTCOMES[first[1]][target.kind], OUTCOMES[last[1]][target.kind]}
-            if found not in allowed:
-                problem = (
-                    f"{target.method} {target.path} {target.headers.get('Accept', '')}: "
-                    f"{found!r} in {first[1]}..{last[1]} (expected {sorted(allowed)}), "
-                    f"at {began - self.window.starts:+.3f} s from the start"
-                )
-            elif first == last:
-                key = (first[0], target.kind, found)
-        with self._lock:
-            self.requests += 1
-            self.statuses[status] += 1
-            if pid:
-                self.pids.add(pid)
-            if key is not None:
-                self.seen[key] += 1
-            if problem is not None:
-                self.problems.append(problem)
-
-    def _client(self, number: int) -> None:
-        for i in range(MAX_REQUESTS_PER_THREAD):
-            if self._stop.is_set():
-                return
-            target = TARGETS[(number + i) % len(TARGETS)]
-            conn = self.server.connection()
-            try:
-                body_out = b"note=visit" if target.method == "POST" else None
-                conn.request(target.method, target.path, body=body_out, headers=target.headers)
-                response = conn.getresponse()
-                status, body = response.status, response.read()
-                headers = dict(response.getheaders())
-            except Exception as exc:  # OSError, http.client's errors: all are failures
-                with self._lock:
-                    self.errors.append(f"{target.method} {target.path}: {exc!r}")
-                return
-            finally:
-                conn.close()
-            self._check(target, status, headers, body)
-
-    def __enter__(self) -> Load:
-        self._threads = load.start(self._client, range(CLIENT_THREADS))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        load.stop(self._stop, self._threads)
+def load(server: servers.Server, window: Window) -> sampling.Sampler:
+    """CLIENT_THREADS clients, each request on a new connection (any worker may answer),
+    every answer judged as it comes; the samples are kept to count what each stretch saw."""
+    return sampling.Sampler(
+        [server],
+        TARGETS,
+        clients=CLIENT_THREADS,
+        check=lambda sample: judge(window, sample)[0],
+        max_requests=MAX_REQUESTS_PER_THREAD,
+    )
 
 
 def _migrate(environ: dict[str, str]) -> None:
@@ -334,30 +278,32 @@ def _wait_for_signals(server: servers.Server, path: Path, pids: set[int]) -> Non
 def test_a_phased_window_opens_and_closes_under_load(kind: str, tmp_path: Path) -> None:
     signal_log = tmp_path / "signals.jsonl"
     with serving(kind, tmp_path, signal_log) as (server, window):
-        with Load(server, window) as load:
+        with load(server, window) as sampler:
             # Bounded: the clock reaches the end (plus AFTER) in about LEAD + 6 + AFTER s.
-            while time.time() < window.ends + AFTER and not load.errors:
+            while time.time() < window.ends + AFTER and not sampler.errors:
                 time.sleep(0.05)
-        _wait_for_signals(server, signal_log, load.pids)
+        pids = {pid for _, pid in sampler.workers}
+        _wait_for_signals(server, signal_log, pids)
         output = server.output()
 
-    assert load.errors == [], load.errors[:5]
-    assert load.problems == [], load.problems[:5]
-    assert set(load.statuses) <= {200, 503}, load.statuses
+    assert sampler.errors == [], sampler.errors[:5]
+    assert sampler.problems == [], sampler.problems[:5]
+    assert set(sampler.statuses) <= {200, 503}, sampler.statuses
     assert "Traceback" not in output, output
 
     # Every stretch seen with its own answers.
+    seen = Counter(key for s in sampler.samples if (key := judge(window, s)[1]) is not None)
     for stretch, phase in enumerate(["off", "read-only", "full", "off"]):
         for kind_of_target, expected in OUTCOMES[phase].items():
-            assert load.seen[(stretch, kind_of_target, expected)] > 0, (
+            assert seen[(stretch, kind_of_target, expected)] > 0, (
                 f"no {kind_of_target} answered {expected!r} in stretch {stretch} ({phase}): "
-                f"{dict(load.seen)}"
+                f"{dict(seen)}"
             )
 
     # The signal: once at each worker's start, then once per edge per worker.
     found = _by_pid(signal_log)
-    assert len(load.pids) >= WORKERS, (load.pids, found)
-    assert set(found) == load.pids, (sorted(found), sorted(load.pids))
+    assert len(pids) >= WORKERS, (pids, found)
+    assert set(found) == pids, (sorted(found), sorted(pids))
     for pid, lines in found.items():
         edges = _edges(lines)
         assert edges.count(START) == 1, (pid, edges)
@@ -366,6 +312,6 @@ def test_a_phased_window_opens_and_closes_under_load(kind: str, tmp_path: Path) 
         phases = [line["phase"] for line in lines[1:]]
         assert phases == ["read-only", "active", "off"], (pid, phases)
     print(
-        f"\n{kind}: {load.requests} requests {dict(load.statuses)}, "
+        f"\n{kind}: {sampler.count} requests {dict(sampler.statuses)}, "
         f"{len(found)} workers, each {1 + len(EXPECTED_EDGES)} signals"
     )
