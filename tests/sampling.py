@@ -132,21 +132,21 @@ def send(
         response = connection.getresponse()
         body = response.read()
         received = time.time()
-        headers = dict(response.getheaders())
     finally:
         if own:
             connection.close()
+    # ``getheader`` matches names whatever their case (RFC 9110, section 5.1).
     return Sample(
         server.name,
         request,
         response.status,
-        headers,
+        dict(response.getheaders()),
         body,
         sent,
         received,
-        int(headers.get(PID_HEADER) or 0),
-        float(headers.get(BEGAN_HEADER) or 0),
-        float(headers.get(ENDED_HEADER) or 0),
+        int(response.getheader(PID_HEADER) or 0),
+        float(response.getheader(BEGAN_HEADER) or 0),
+        float(response.getheader(ENDED_HEADER) or 0),
     )
 
 
@@ -165,7 +165,8 @@ class Sampler:
     problems are collected in :attr:`problems`. A failed request (a connection error, a
     malformed stamp) is collected in :attr:`errors` and ends its client, unless
     ``retry_errors`` (then the client waits 10 ms and goes on: a store outage test wants
-    every request tried). ``keep`` keeps every sample (bodies included) for later rules;
+    every request tried); any other exception is collected and ends its client, and a
+    ``check`` that raises is collected as a problem. ``keep`` keeps every sample (bodies included) for later rules;
     without it only the counts are kept.
     """
 
@@ -191,7 +192,10 @@ class Sampler:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def _record(self, sample: Sample) -> None:
-        problem = self.check(sample) if self.check is not None else None
+        try:
+            problem = self.check(sample) if self.check is not None else None
+        except Exception as exc:  # a rule that cannot judge an answer is a problem too
+            problem = f"the check raised {exc!r} on {sample.status} for {sample.request}"
         with self._lock:
             self.count += 1
             self.statuses[sample.status] += 1
@@ -223,6 +227,10 @@ class Sampler:
                         conn = server.connection()
                     time.sleep(0.01)
                     continue
+                except Exception as exc:  # anything else ends the client, never silently
+                    with self._lock:
+                        self.errors.append(f"{server.name} {request}: {exc!r}")
+                    return
                 self._record(sample)
                 if self.pause:
                     time.sleep(self.pause)

@@ -95,14 +95,20 @@ def load(server: servers.Server, on_message: bytes | None) -> sampling.Sampler:
     )
 
 
-def converge(server: servers.Server, pids: set[int], expected: int) -> sampling.Converged:
-    """From now, until every worker in ``pids`` answered ``expected`` STEADY times (new
-    connections, so every worker answers some), within CONVERGE_BOUND seconds."""
-    since = time.time()
+def converge(
+    server: servers.Server, pids: set[int], expected: int, since: float
+) -> sampling.Converged:
+    """From ``since`` (``time.time()`` right after the write), until every worker in
+    ``pids`` answered ``expected`` STEADY times (new connections, so every worker answers
+    some), within CONVERGE_BOUND seconds; every answer meanwhile is a 200 or a 503, and
+    every request is answered."""
     with sampling.Sampler([server], [sampling.Request("GET", "/", {})]) as sampler:
-        return sampling.converge(
+        converged = sampling.converge(
             sampler, {server.name: pids}, expected, since, steady=STEADY, bound=CONVERGE_BOUND
         )
+    assert sampler.errors == [], sampler.errors[:5]
+    assert set(sampler.statuses) <= {200, 503}, sampler.statuses
+    return converged
 
 
 # --- the writers ------------------------------------------------------------------------
@@ -207,14 +213,15 @@ def test_live_flips_under_load(
         pids = sampling.discover_pids(lambda: sampling.Sampler([server]), WORKERS, CONVERGE_BOUND)[
             server.name
         ]
-        converge(server, pids, 200)  # the initial "off" is in force everywhere
+        converge(server, pids, 200, time.time())  # the initial "off" is in force everywhere
         on_message = b"Flipped to on by the test" if writer == "kubelet" else None
         with load(server, on_message) as sampler:
             flip(write)  # ends on "off", held
             write("on")
-        took = converge(server, pids, 503)
+            last_flip = time.time()
+        took = converge(server, pids, 503, since=last_flip)
         write("off")
-        took_back = converge(server, pids, 200)
+        took_back = converge(server, pids, 200, since=time.time())
         log = server.output()
 
     assert sampler.errors == [], sampler.errors[:5]

@@ -80,3 +80,15 @@ def test_an_answer_from_an_unknown_worker_fails() -> None:
     sampler = sampler_of(*(sample(p, 503, SINCE + 0.1 * p) for p in (1, 1, 2, 2, 3)))
     with pytest.raises(AssertionError, match="unknown workers"):
         converge(sampler)
+
+
+def test_a_check_that_raises_is_a_problem_not_a_silent_end() -> None:
+    def check(answer: sampling.Sample) -> str | None:
+        raise KeyError("no such target")
+
+    sampler = sampling.Sampler([], check=check, keep=False)
+    sampler._record(sample(1, 503, SINCE))
+    assert sampler.problems == [
+        "the check raised KeyError('no such target') on 503 for GET /pid text/html"
+    ]
+    assert (sampler.count, sampler.samples, sampler.workers) == (1, [], {("web", 1)})
