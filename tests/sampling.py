@@ -34,6 +34,7 @@ __all__ = [
     "Sampler",
     "converge",
     "discover_pids",
+    "output",
     "send",
     "start",
     "stop",
@@ -258,7 +259,12 @@ class Sampler:
 
     def output(self) -> str:
         """Every server's output so far (for failure messages)."""
-        return "\n".join(f"--- {s.name}\n{s.output()}" for s in self.servers)
+        return output(self.servers)
+
+
+def output(fleet: Iterable[Server]) -> str:
+    """Every server's output so far, each under its name (for failure messages)."""
+    return "\n".join(f"--- {s.name}\n{s.output()}" for s in fleet)
 
 
 def discover_pids(

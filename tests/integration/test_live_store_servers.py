@@ -148,7 +148,7 @@ class Fleet:
         SharedStore(self.redis.url, list(values), RELOAD_INTERVAL, background=False).write(values)
 
     def output(self) -> str:
-        return "\n".join(f"--- {s.name}\n{s.output()}" for s in self.servers)
+        return sampling.output(self.servers)
 
     def sampler(self) -> sampling.Sampler:
         """CLIENTS threads per server, each GET ``/pid`` on a new connection every PAUSE s,
